@@ -1,0 +1,125 @@
+package org.frcnn4j.box;
+
+import java.util.Arrays;
+
+/**
+ * Greedy non-maximum suppression on flat box arrays: visit boxes by descending score and drop every later box whose
+ * IoU with a kept one exceeds the threshold (suppression on IoU &gt; threshold, as torchvision's {@code nms} and
+ * py-faster-rcnn's {@code py_cpu_nms}). Equal scores keep their input order, so the result is deterministic.
+ */
+public final class Nms {
+    private Nms() {}
+
+    /** Indices of the kept boxes, by descending score. */
+    public static int[] apply(float[] boxes, float[] scores, float iouThreshold, boolean plusOne) {
+        return apply(boxes, scores, iouThreshold, plusOne, Integer.MAX_VALUE);
+    }
+
+    /** As {@link #apply(float[], float[], float, boolean)}, stopping once {@code maxKeep} boxes are kept. */
+    public static int[] apply(float[] boxes, float[] scores, float iouThreshold, boolean plusOne, int maxKeep) {
+        int n = Boxes.count(boxes);
+        if (scores.length != n) {
+            throw new IllegalArgumentException("nms: " + scores.length + " scores for " + n + " boxes");
+        }
+        int[] order = argsortDescending(scores);
+        float[] areas = Boxes.areas(boxes, plusOne);
+        float one = plusOne ? 1f : 0f;
+        boolean[] suppressed = new boolean[n];
+        int[] keep = new int[Math.min(n, Math.max(0, maxKeep))];
+        int k = 0;
+        for (int oi = 0; oi < n && k < keep.length; oi++) {
+            int i = order[oi];
+            if (suppressed[i]) {
+                continue;
+            }
+            keep[k++] = i;
+            float x1 = boxes[4 * i], y1 = boxes[4 * i + 1], x2 = boxes[4 * i + 2], y2 = boxes[4 * i + 3];
+            for (int oj = oi + 1; oj < n; oj++) {
+                int j = order[oj];
+                if (suppressed[j]) {
+                    continue;
+                }
+                float iw = Math.min(x2, boxes[4 * j + 2]) - Math.max(x1, boxes[4 * j]) + one;
+                if (iw <= 0) {
+                    continue;
+                }
+                float ih = Math.min(y2, boxes[4 * j + 3]) - Math.max(y1, boxes[4 * j + 1]) + one;
+                if (ih <= 0) {
+                    continue;
+                }
+                float inter = iw * ih;
+                if (inter / (areas[i] + areas[j] - inter) > iouThreshold) {
+                    suppressed[j] = true;
+                }
+            }
+        }
+        return Arrays.copyOf(keep, k);
+    }
+
+    /**
+     * NMS run independently within each class ({@code classes[i]} is box i's class): boxes of different classes
+     * never suppress each other. Indices of the kept boxes, by descending score across all classes.
+     */
+    public static int[] batched(float[] boxes, float[] scores, int[] classes, float iouThreshold, boolean plusOne) {
+        int n = Boxes.count(boxes);
+        if (classes.length != n || scores.length != n) {
+            throw new IllegalArgumentException("batched nms: sizes differ");
+        }
+        int maxClass = -1;
+        for (int c : classes) {
+            maxClass = Math.max(maxClass, c);
+        }
+        int[] kept = new int[n];
+        int total = 0;
+        for (int c = 0; c <= maxClass; c++) {
+            int[] members = indicesOf(classes, c);
+            if (members.length == 0) {
+                continue;
+            }
+            int[] keep = apply(Boxes.select(boxes, members), Boxes.select1(scores, members), iouThreshold, plusOne);
+            for (int k : keep) {
+                kept[total++] = members[k];
+            }
+        }
+        int[] result = Arrays.copyOf(kept, total);
+        Arrays.sort(result); // input order first, so that the stable score sort below breaks ties by it
+        float[] keptScores = Boxes.select1(scores, result);
+        int[] order = argsortDescending(keptScores);
+        int[] out = new int[total];
+        for (int i = 0; i < total; i++) {
+            out[i] = result[order[i]];
+        }
+        return out;
+    }
+
+    private static int[] indicesOf(int[] classes, int c) {
+        int count = 0;
+        for (int v : classes) {
+            if (v == c) {
+                count++;
+            }
+        }
+        int[] out = new int[count];
+        int k = 0;
+        for (int i = 0; i < classes.length; i++) {
+            if (classes[i] == c) {
+                out[k++] = i;
+            }
+        }
+        return out;
+    }
+
+    /** Indices that sort {@code values} in descending order; equal values keep their order (stable). */
+    public static int[] argsortDescending(float[] values) {
+        Integer[] idx = new Integer[values.length];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = i;
+        }
+        Arrays.sort(idx, (a, b) -> Float.compare(values[b], values[a]));
+        int[] out = new int[idx.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = idx[i];
+        }
+        return out;
+    }
+}

@@ -1,0 +1,52 @@
+package org.frcnn4j.data;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Images with their ground truth, the class list, and the problems found while reading (objects with an unknown
+ * class or an impossible box are left out of {@link #images()} and reported here instead).
+ *
+ * @param format the layout the dataset was read from
+ */
+public record Dataset(Format format, ClassList classes, List<Annotation> images, List<Problem> problems) {
+    /** The on-disk layouts understood. */
+    public enum Format { VOC, COCO }
+
+    public Dataset {
+        images = List.copyOf(images);
+        problems = List.copyOf(problems);
+    }
+
+    /**
+     * Opens a dataset: a VOCdevkit-style folder (with {@code Annotations/}), a COCO instances JSON file, or a folder
+     * holding one in {@code annotations/}.
+     *
+     * @param path    the dataset
+     * @param split   VOC: the image set {@code ImageSets/Main/<split>.txt} (null: every annotation file);
+     *                COCO folder: picks {@code annotations/instances_<split>.json}
+     * @param classes the class names in label order, or null for the dataset's own order
+     */
+    public static Dataset open(Path path, String split, List<String> classes) {
+        if (!Files.exists(path)) {
+            throw new DatasetException(path, "no such file or folder");
+        }
+        if (Files.isDirectory(path) && Files.isDirectory(path.resolve("Annotations"))) {
+            return VocReader.read(path, split, classes);
+        }
+        if (Files.isRegularFile(path) && path.getFileName().toString().endsWith(".json")) {
+            return CocoReader.read(path, null);
+        }
+        if (Files.isDirectory(path.resolve("annotations"))) {
+            return CocoReader.read(CocoReader.findInstancesJson(path, split), null);
+        }
+        throw new DatasetException(path, "not a dataset: expected a VOCdevkit folder (with Annotations/), "
+                + "a COCO instances .json file, or a folder with annotations/instances_*.json");
+    }
+
+    /** Total number of annotated objects. */
+    public int objectCount() {
+        return images.stream().mapToInt(a -> a.objects().size()).sum();
+    }
+}

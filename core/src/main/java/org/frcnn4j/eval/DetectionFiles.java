@@ -1,0 +1,193 @@
+package org.frcnn4j.eval;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.frcnn4j.data.Annotation;
+import org.frcnn4j.data.ClassList;
+import org.frcnn4j.data.Dataset;
+import org.frcnn4j.data.DatasetException;
+import org.frcnn4j.data.Detection;
+
+/**
+ * Detection result files:
+ * <ul>
+ *   <li>COCO results JSON: {@code [{"image_id", "category_id", "bbox": [x, y, w, h], "score"}]}, with the ids of the
+ *       ground truth (a VOC dataset's category ids are 1..K in class order; an entry may name its class with
+ *       {@code category_name} instead); boxes in the dataset's own coordinates (see
+ *       {@link org.frcnn4j.data.GroundTruthBox});</li>
+ *   <li>a folder of VOC devkit results files {@code comp4_det_test_<class>.txt} (any {@code *_det_*_<class>.txt}),
+ *       lines {@code <image_id> <score> <x1> <y1> <x2> <y2>} in the devkit's 1-based pixels, read in ascending file
+ *       name order and line order so that equal scores keep a stable order.</li>
+ * </ul>
+ */
+public final class DetectionFiles {
+    private DetectionFiles() {}
+
+    /** Reads either format: a folder is VOC results files, a file is COCO results JSON. */
+    public static List<Detection> read(Path path, Dataset groundTruth) {
+        if (Files.isDirectory(path)) {
+            return readVocResults(path, groundTruth);
+        }
+        return readCocoResults(path, groundTruth);
+    }
+
+    public static List<Detection> readCocoResults(Path json, Dataset gt) {
+        if (!Files.isRegularFile(json)) {
+            throw new DatasetException(json, "no such detections file");
+        }
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(json.toFile());
+        } catch (JsonProcessingException e) {
+            throw new DatasetException(json, "malformed JSON at line " + e.getLocation().getLineNr()
+                    + ": " + e.getOriginalMessage(), e);
+        } catch (IOException e) {
+            throw new DatasetException(json, "cannot read: " + e.getMessage(), e);
+        }
+        if (root == null || !root.isArray()) {
+            throw new DatasetException(json, "expected a JSON array of COCO results");
+        }
+        Set<String> ids = imageIds(gt);
+        ClassList classes = gt.classes();
+        List<Detection> out = new ArrayList<>();
+        int i = 0;
+        for (JsonNode r : root) {
+            String where = "result " + i++;
+            String imageId = r.path("image_id").asText(null);
+            if (imageId == null || r.path("image_id").isMissingNode()) {
+                throw new DatasetException(json, where + " has no image_id");
+            }
+            if (!ids.contains(imageId)) {
+                throw new DatasetException(json, where + ": image_id " + imageId + " is not in the ground truth");
+            }
+            int label = r.hasNonNull("category_name") ? classes.labelOf(r.get("category_name").asText())
+                    : classes.labelOfCategoryId(r.path("category_id").asInt(Integer.MIN_VALUE));
+            if (label < 0) {
+                throw new DatasetException(json, where + ": unknown category "
+                        + (r.hasNonNull("category_name") ? "'" + r.get("category_name").asText() + "'"
+                        : "id " + r.path("category_id").asText()));
+            }
+            JsonNode bb = r.path("bbox");
+            if (!bb.isArray() || bb.size() != 4 || !r.path("score").isNumber()) {
+                throw new DatasetException(json, where + ": needs bbox [x, y, w, h] and a numeric score");
+            }
+            double x = bb.get(0).asDouble(), y = bb.get(1).asDouble(), w = bb.get(2).asDouble(), h = bb.get(3).asDouble();
+            double score = r.get("score").asDouble();
+            if (!Double.isFinite(x + y + w + h + score)) {
+                throw new DatasetException(json, where + ": non-finite number");
+            }
+            out.add(new Detection(imageId, label, x, y, x + w, y + h, score));
+        }
+        return out;
+    }
+
+    public static List<Detection> readVocResults(Path dir, Dataset gt) {
+        List<Path> files;
+        try (Stream<Path> s = Files.list(dir)) {
+            files = s.filter(p -> p.getFileName().toString().endsWith(".txt")).sorted().toList();
+        } catch (IOException e) {
+            throw new DatasetException(dir, "cannot list: " + e.getMessage(), e);
+        }
+        Set<String> ids = imageIds(gt);
+        List<Detection> out = new ArrayList<>();
+        int used = 0;
+        for (Path f : files) {
+            int label = classOfResultsFile(f.getFileName().toString(), gt.classes());
+            if (label < 0) {
+                continue;
+            }
+            used++;
+            List<String> lines;
+            try {
+                lines = Files.readAllLines(f, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new DatasetException(f, "cannot read: " + e.getMessage(), e);
+            }
+            for (int n = 0; n < lines.size(); n++) {
+                String line = lines.get(n).trim();
+                if (line.isEmpty()) {
+                    continue;
+                }
+                String[] t = line.split("\\s+");
+                if (t.length != 6) {
+                    throw new DatasetException(f, "line " + (n + 1) + ": expected '<image_id> <score> <x1> <y1> <x2> <y2>'");
+                }
+                if (!ids.contains(t[0])) {
+                    throw new DatasetException(f, "line " + (n + 1) + ": image id '" + t[0] + "' is not in the ground truth");
+                }
+                double[] v = new double[5];
+                try {
+                    for (int k = 0; k < 5; k++) {
+                        v[k] = Double.parseDouble(t[k + 1]);
+                        if (!Double.isFinite(v[k])) {
+                            throw new NumberFormatException();
+                        }
+                    }
+                } catch (NumberFormatException e) {
+                    throw new DatasetException(f, "line " + (n + 1) + ": not a number in '" + line + "'");
+                }
+                // devkit pixels are 1-based; ground truth read from VOC XML is 0-based (GroundTruthBox)
+                double shift = gt.format() == Dataset.Format.VOC ? 1 : 0;
+                out.add(new Detection(t[0], label, v[1] - shift, v[2] - shift, v[3] - shift, v[4] - shift, v[0]));
+            }
+        }
+        if (used == 0) {
+            throw new DatasetException(dir, "no VOC results files here (expected comp4_det_test_<class>.txt for classes "
+                    + gt.classes().names() + ")");
+        }
+        return out;
+    }
+
+    /** The label named by the text after the last {@code _det_<set>_} of a results file name, or -1. */
+    static int classOfResultsFile(String fileName, ClassList classes) {
+        String stem = fileName.substring(0, fileName.length() - ".txt".length());
+        int det = stem.indexOf("_det_");
+        if (det < 0) {
+            return -1;
+        }
+        String rest = stem.substring(det + "_det_".length());
+        int us = rest.indexOf('_');
+        return us < 0 ? -1 : classes.labelOf(rest.substring(us + 1));
+    }
+
+    private static Set<String> imageIds(Dataset gt) {
+        Set<String> ids = new HashSet<>();
+        for (Annotation a : gt.images()) {
+            ids.add(a.imageId());
+        }
+        return ids;
+    }
+
+    /** Writes detections as COCO results JSON (with {@code category_name}); the caller makes the write atomic. */
+    public static void writeCocoResults(List<Detection> detections, ClassList classes, OutputStream out) throws IOException {
+        ObjectMapper mapper = new ObjectMapper();
+        ArrayNode arr = mapper.createArrayNode();
+        for (Detection d : detections) {
+            ObjectNode o = arr.addObject();
+            if (d.imageId().matches("\\d{1,18}")) {
+                o.put("image_id", Long.parseLong(d.imageId()));
+            } else {
+                o.put("image_id", d.imageId());
+            }
+            o.put("category_id", classes.categoryId(d.label()));
+            o.put("category_name", classes.name(d.label()));
+            ArrayNode bb = o.putArray("bbox");
+            bb.add(d.x1()).add(d.y1()).add(d.x2() - d.x1()).add(d.y2() - d.y1());
+            o.put("score", d.score());
+        }
+        mapper.writerWithDefaultPrettyPrinter().writeValue(out, arr);
+    }
+}

@@ -1,0 +1,69 @@
+package org.frcnn4j.box;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class NmsTest {
+    @Test
+    void handMadeCluster() {
+        float[] boxes = {
+            0, 0, 10, 10, // 0: score .9
+            1, 1, 11, 11, // 1: .95, overlaps 0 (IoU 81/119 = .68)
+            50, 50, 60, 60, // 2: .3, alone
+            0, 0, 10, 10.5f, // 3: .95 tie with 1, overlaps 0 and 1
+        };
+        float[] scores = {0.9f, 0.95f, 0.3f, 0.95f};
+        assertThat(Nms.apply(boxes, scores, 0.5f, false)).containsExactly(1, 2);
+        // at a high threshold nothing of the cluster but near-duplicates go
+        assertThat(Nms.apply(boxes, scores, 0.9f, false)).containsExactly(1, 3, 2);
+        assertThat(Nms.apply(boxes, scores, 0.5f, false, 1)).containsExactly(1);
+    }
+
+    @Test
+    void propertiesOnRandomBoxes() {
+        Random r = new Random(3);
+        float[] boxes = BoxCoderTest.randomBoxes(r, 400);
+        float[] scores = new float[400];
+        for (int i = 0; i < 400; i++) {
+            scores[i] = r.nextFloat();
+        }
+        for (boolean plusOne : new boolean[] {true, false}) {
+            int[] keep = Nms.apply(boxes, scores, 0.5f, plusOne);
+            float[] kept = Boxes.select(boxes, keep);
+            float[] iou = Iou.matrix(kept, kept, plusOne);
+            for (int i = 0; i < keep.length; i++) {
+                for (int j = 0; j < keep.length; j++) {
+                    if (i != j) {
+                        assertThat(iou[i * keep.length + j]).isLessThanOrEqualTo(0.5f);
+                    }
+                }
+                if (i > 0) {
+                    assertThat(scores[keep[i]]).isLessThanOrEqualTo(scores[keep[i - 1]]);
+                }
+            }
+            // the best box of the image is always kept, and every dropped box overlaps a kept, higher one
+            assertThat(keep[0]).isEqualTo(Nms.argsortDescending(scores)[0]);
+            float[] all = Iou.matrix(boxes, kept, plusOne);
+            for (int b = 0; b < 400; b++) {
+                final int box = b;
+                if (java.util.Arrays.stream(keep).noneMatch(k -> k == box)) {
+                    boolean covered = false;
+                    for (int k = 0; k < keep.length; k++) {
+                        covered |= all[b * keep.length + k] > 0.5f && scores[keep[k]] >= scores[b];
+                    }
+                    assertThat(covered).isTrue();
+                }
+            }
+        }
+    }
+
+    @Test
+    void batchedNmsNeverSuppressesAcrossClasses() {
+        float[] boxes = {0, 0, 10, 10, 0, 0, 10, 10, 0, 0, 10, 10};
+        float[] scores = {0.5f, 0.9f, 0.7f};
+        int[] classes = {0, 1, 0};
+        assertThat(Nms.batched(boxes, scores, classes, 0.5f, false)).containsExactly(1, 2);
+    }
+}
