@@ -7,7 +7,7 @@ src=${1:-$here/../shared/data}
 out=$here/datasets
 
 r=$out/raccoon
-rm -rf "$r"
+rm -rf "$r/Annotations" "$r/JPEGImages" "$r/ImageSets"
 mkdir -p "$r/Annotations" "$r/JPEGImages" "$r/ImageSets/Main"
 cp "$src/raccoon/annotations/"*.xml "$r/Annotations/"
 cp "$src/raccoon/images/"*.jpg "$r/JPEGImages/"
@@ -26,10 +26,18 @@ cp -r "$src/voc-mini100/Annotations" "$src/voc-mini100/JPEGImages" "$src/voc-min
 cp "$src/voc-mini100/voc.names" "$src/voc-mini100/LICENSE" "$src/voc-mini100/SOURCE.md" "$v/"
 
 g=$out/eval-golden
-rm -rf "$g"
+rm -rf "$g/odm-person" "$g/review-toyexample"
 mkdir -p "$g"
 cp -r "$src/eval-golden/odm-person" "$g/"
-mkdir -p "$g/review-toyexample"
-cp -r "$src/eval-golden/review-toyexample/"{LICENSE,README.md,dets_classname_abs_xyx2y2,dets_classname_abs_xywh,gts_vocpascal_format,voc.names} \
-  "$g/review-toyexample/"
+t=$g/review-toyexample
+mkdir -p "$t/results"
+cp -r "$src/eval-golden/review-toyexample/"{LICENSE,README.md,dets_classname_abs_xyx2y2} "$t/"
+# As a VOCdevkit folder: the ground-truth XML as Annotations/, and the detections (one file per image,
+# "<class> <score> <x1> <y1> <x2> <y2>") as the devkit's results file, images in name order, lines in order.
+cp -r "$src/eval-golden/review-toyexample/gts_vocpascal_format" "$t/Annotations"
+echo cat > "$t/classes.txt"
+for f in $(ls "$t/dets_classname_abs_xyx2y2/"*.txt | sort); do
+  id=$(basename "$f" .txt)
+  awk -v id="$id" 'NF == 6 { print id, $2, $3, $4, $5, $6 }' "$f"
+done > "$t/results/comp4_det_test_cat.txt"
 echo "bundled into $out"

@@ -1,0 +1,136 @@
+package org.frcnn4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class CliTest {
+    private static final Path ROOT = Path.of("").toAbsolutePath().getParent();
+    private static final Path TOY = ROOT.resolve("datasets/eval-golden/review-toyexample");
+
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        CommandLine cli = Main.newCommandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cli.setOut(new PrintWriter(out));
+        cli.setErr(new PrintWriter(err));
+        int code = cli.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void evalVocResultsFolderAsJson() throws IOException {
+        Run r = run("eval", "--gt", TOY.toString(), "--detections", TOY.resolve("results").toString(),
+                "--metric", "voc07", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertThat(j.get("metric").asText()).isEqualTo("voc07");
+        assertThat(j.get("mAP").asDouble()).isBetween(0.886363, 0.886365);
+        assertThat(j.get("per_class").get("cat").asDouble()).isBetween(0.886363, 0.886365);
+
+        Run strict = run("eval", "--gt", TOY.toString(), "--detections", TOY.resolve("results").toString(),
+                "--metric", "voc", "--iou", "0.75");
+        assertThat(strict.out()).contains("cat").contains("0.5097").contains("mAP");
+    }
+
+    @Test
+    void evalCocoResultsJsonAgainstVocTruth(@TempDir Path tmp) throws IOException {
+        // the toy detections as COCO results (0-based corners, category 1 = cat) give the same AP
+        StringBuilder json = new StringBuilder("[");
+        for (String line : Files.readAllLines(TOY.resolve("results/comp4_det_test_cat.txt"))) {
+            String[] t = line.split(" ");
+            double x1 = Double.parseDouble(t[2]) - 1, y1 = Double.parseDouble(t[3]) - 1;
+            double x2 = Double.parseDouble(t[4]) - 1, y2 = Double.parseDouble(t[5]) - 1;
+            json.append(json.length() > 1 ? "," : "").append(String.format(
+                    "{\"image_id\":\"%s\",\"category_id\":1,\"bbox\":[%s,%s,%s,%s],\"score\":%s}",
+                    t[0], x1, y1, x2 - x1, y2 - y1, t[1]));
+        }
+        Path dets = tmp.resolve("dets.json");
+        Files.writeString(dets, json.append("]"));
+        Run r = run("eval", "--gt", TOY.toString(), "--detections", dets.toString(), "--metric", "voc", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(new ObjectMapper().readTree(r.out()).get("mAP").asDouble()).isBetween(0.895832, 0.895834);
+        Run coco = run("eval", "--gt", TOY.toString(), "--detections", dets.toString(), "--metric", "coco", "--json");
+        assertThat(coco.code()).as(coco.err()).isZero();
+        assertThat(new ObjectMapper().readTree(coco.out()).fieldNames()).toIterable()
+                .contains("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl");
+    }
+
+    @Test
+    void evalCocoPerfectDetectionsOnCoco128(@TempDir Path tmp) throws IOException {
+        Path coco = ROOT.getParent().resolve("shared/data/coco128/annotations/instances_train2017.json");
+        assumeTrue(Files.exists(coco), "../shared/data/coco128 is not here");
+        JsonNode gt = new ObjectMapper().readTree(coco.toFile());
+        StringBuilder json = new StringBuilder("[");
+        for (JsonNode a : gt.get("annotations")) {
+            if (a.get("iscrowd").asInt() == 0) {
+                json.append(json.length() > 1 ? "," : "").append(String.format(
+                        "{\"image_id\":%d,\"category_id\":%d,\"bbox\":%s,\"score\":0.9}",
+                        a.get("image_id").asLong(), a.get("category_id").asInt(), a.get("bbox")));
+            }
+        }
+        Path dets = tmp.resolve("perfect.json");
+        Files.writeString(dets, json.append("]"));
+        Run r = run("eval", "--gt", coco.toString(), "--detections", dets.toString(), "--metric", "coco", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertThat(j.get("AP").asDouble()).isEqualTo(1.0);
+        assertThat(j.get("AR100").asDouble()).isEqualTo(1.0);
+    }
+
+    @Test
+    void badInputGivesOneLineAndExitCode2(@TempDir Path tmp) throws IOException {
+        Run missing = run("eval", "--gt", tmp.resolve("nope").toString(), "--detections", "x.json");
+        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.err().trim()).doesNotContain("\n").contains("nope").contains("no such file");
+
+        Path broken = tmp.resolve("broken.json");
+        Files.writeString(broken, "[{\"image_id\": \"2007_000549\", ");
+        Run bad = run("eval", "--gt", TOY.toString(), "--detections", broken.toString());
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err().trim()).doesNotContain("\n").contains("broken.json").contains("malformed JSON");
+
+        Files.writeString(broken, "[{\"image_id\": \"nope\", \"category_id\": 1, \"bbox\": [0,0,1,1], \"score\": 1}]");
+        Run unknown = run("eval", "--gt", TOY.toString(), "--detections", broken.toString());
+        assertThat(unknown.err()).contains("image_id nope is not in the ground truth");
+    }
+
+    @Test
+    void dataCheckCountsAndProblems(@TempDir Path tmp) throws IOException {
+        Run ok = run("data", "check", "--data", ROOT.resolve("datasets/raccoon").toString(), "--split", "test");
+        assertThat(ok.code()).as(ok.err()).isZero();
+        assertThat(ok.out()).contains("images    40").contains("boxes     44").contains("raccoon").contains("problems  0");
+
+        Path bad = tmp.resolve("bad");
+        Files.createDirectories(bad.resolve("Annotations"));
+        Files.writeString(bad.resolve("classes.txt"), "cat\n");
+        Files.writeString(bad.resolve("Annotations/a.xml"), "<annotation><size><width>10</width><height>10</height></size>"
+                + "<object><name>cat</name><bndbox><xmin>5</xmin><ymin>5</ymin><xmax>20</xmax><ymax>8</ymax></bndbox></object>"
+                + "</annotation>");
+        Run r = run("data", "check", "--data", bad.toString());
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("a.xml: box [5, 5, 20, 8] of 'cat' lies outside the 10x10 image")
+                .contains("a.jpg: image file is missing");
+    }
+
+    @Test
+    void demoWritesMetricsJson(@TempDir Path tmp) throws IOException {
+        Run r = run("demo", "--out", tmp.toString(), "--datasets", ROOT.resolve("datasets").toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode m = new ObjectMapper().readTree(tmp.resolve("metrics.json").toFile());
+        assertThat(m.get("mAP").asDouble()).isBetween(0.886363, 0.886365);
+        assertThat(r.out()).contains(tmp.resolve("metrics.json").toString());
+    }
+}
