@@ -32,21 +32,18 @@ final class DataCommand implements Runnable {
         @Option(names = "--data", required = true, description = "VOCdevkit folder, COCO instances JSON, or COCO folder")
         Path data;
 
-        @Option(names = "--split", description = "VOC: ImageSets/Main/<split>.txt (default: every annotation)")
-        String split;
-
-        @Option(names = "--classes", description = "file with the class names in label order, one a line")
-        Path classes;
+        @CommandLine.Mixin
+        Options.DatasetSelection selection;
 
         @Option(names = "--no-decode", description = "read image headers only (faster; misses corrupt pixel data)")
         boolean noDecode;
 
         @Override
         public Integer call() {
-            Dataset d = Dataset.open(data, split, Options.classNames(classes));
+            Dataset d = selection.open(data);
             DatasetCheck c = DatasetCheck.run(d, !noDecode);
             PrintWriter out = spec.commandLine().getOut();
-            out.printf("dataset   %s (%s%s)%n", data, d.format().name().toLowerCase(), split == null ? "" : ", split " + split);
+            out.printf("dataset   %s (%s%s)%n", data, d.format().name().toLowerCase(), selection.split == null ? "" : ", split " + selection.split);
             out.printf("images    %d (%d without objects)%n", c.images(), c.negativeImages());
             out.printf("boxes     %d (%d difficult, %d crowd)%n", c.boxes(), c.difficult(), c.crowd());
             out.printf("sizes     width %d..%d, height %d..%d%n", c.minWidth(), c.maxWidth(), c.minHeight(), c.maxHeight());

@@ -35,11 +35,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--metric", defaultValue = "voc07", description = "voc07, voc or coco (default: ${DEFAULT-VALUE})")
     Metric metric;
 
-    @Option(names = "--split", description = "VOC: the image set ImageSets/Main/<split>.txt")
-    String split;
-
-    @Option(names = "--classes", description = "file with the class names in label order, one a line")
-    Path classes;
+    @CommandLine.Mixin
+    Options.DatasetSelection selection;
 
     @Option(names = "--iou", defaultValue = "0.5", description = "VOC metrics: IoU a true positive needs (default: ${DEFAULT-VALUE})")
     double iou;
@@ -58,7 +55,7 @@ final class EvalCommand implements Callable<Integer> {
         if (metric == Metric.coco && spec.commandLine().getParseResult().hasMatchedOption("--iou")) {
             throw new IllegalArgumentException("--iou applies to the VOC metrics; COCO AP averages IoU 0.50:0.95");
         }
-        Dataset truth = Dataset.open(gt, split, Options.classNames(classes));
+        Dataset truth = selection.open(gt);
         List<Detection> dets = DetectionFiles.read(detections, truth);
         PrintWriter out = spec.commandLine().getOut();
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);

@@ -8,9 +8,24 @@ import java.nio.file.Path;
 import java.util.List;
 import org.frcnn4j.data.DatasetException;
 
-/** Small helpers shared by commands. */
+/** Options and helpers shared by the commands that read a dataset. */
 final class Options {
     private Options() {}
+
+    /** {@code --split} and {@code --classes}, as a picocli mixin. */
+    static final class DatasetSelection {
+        @picocli.CommandLine.Option(names = "--split",
+                description = "VOC: the image set ImageSets/Main/<split>.txt (default: every annotation file)")
+        String split;
+
+        @picocli.CommandLine.Option(names = "--classes", description = "file with the class names in label order, one a line")
+        Path classes;
+
+        /** Opens the dataset at {@code path} with these options. */
+        org.frcnn4j.data.Dataset open(Path path) {
+            return org.frcnn4j.data.Dataset.open(path, split, classNames(classes));
+        }
+    }
 
     /** The class names of a --classes file (one a line), or null when none was given. */
     static List<String> classNames(Path file) {
