@@ -109,16 +109,21 @@ public final class Nms {
         return out;
     }
 
-    /** Indices that sort {@code values} in descending order; equal values keep their order (stable). */
+    /**
+     * Indices that sort {@code values} in descending order; equal values keep their order (stable). Sorts packed
+     * (value, index) longs, which is several times faster than boxed comparators on the RPN's 20,000 scores.
+     */
     public static int[] argsortDescending(float[] values) {
-        Integer[] idx = new Integer[values.length];
-        for (int i = 0; i < idx.length; i++) {
-            idx[i] = i;
+        long[] keys = new long[values.length];
+        for (int i = 0; i < values.length; i++) {
+            int bits = Float.floatToIntBits(values[i]);
+            int ordered = bits ^ ((bits >> 31) & 0x7fffffff); // ascending int order = ascending float order
+            keys[i] = ((long) ~ordered << 32) | i;            // ~: descending; the index breaks ties
         }
-        Arrays.sort(idx, (a, b) -> Float.compare(values[b], values[a]));
-        int[] out = new int[idx.length];
+        java.util.Arrays.sort(keys);
+        int[] out = new int[values.length];
         for (int i = 0; i < out.length; i++) {
-            out[i] = idx[i];
+            out[i] = (int) keys[i];
         }
         return out;
     }

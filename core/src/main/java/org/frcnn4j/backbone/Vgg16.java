@@ -1,0 +1,73 @@
+package org.frcnn4j.backbone;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.nn.pooling.Pool;
+import java.util.ArrayList;
+import java.util.List;
+import org.frcnn4j.nn.Layers.Conv;
+import org.frcnn4j.nn.Parameters;
+
+/**
+ * VGG-16's 13 conv layers, conv1_1 to conv5_3, without the last max pool: stride 16, 512 channels (Simonyan and
+ * Zisserman; the paper's "VGG-16"). Parameter names are torchvision's {@code vgg16().features} indices under
+ * {@code backbone.}, so {@code backbone.0} is conv1_1 and {@code backbone.28} is conv5_3.
+ */
+public final class Vgg16 implements Backbone {
+    /** Output channels per conv layer; 0 marks a 2x2 max pool. */
+    private static final int[] PLAN = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512};
+
+    private final List<Conv> convs = new ArrayList<>();
+    private final List<Boolean> poolAfter = new ArrayList<>();
+    private final boolean ceilMode;
+    private final int outChannels;
+
+    public Vgg16(Parameters params, double widthScale, boolean ceilMode) {
+        this.ceilMode = ceilMode;
+        int in = 3;
+        int index = 0; // torchvision's module index: conv, relu (+ pool)
+        for (int i = 0; i < PLAN.length; i++) {
+            if (PLAN[i] == 0) {
+                continue;
+            }
+            int out = Backbones.scaled(PLAN[i], widthScale);
+            convs.add(Conv.create(params, "backbone." + index, in, out, 3, 1, 1));
+            boolean pool = i + 1 < PLAN.length && PLAN[i + 1] == 0;
+            poolAfter.add(pool);
+            index += pool ? 3 : 2;
+            in = out;
+        }
+        this.outChannels = in;
+    }
+
+    @Override
+    public NDArray forward(NDArray x, boolean training) {
+        for (int i = 0; i < convs.size(); i++) {
+            x = Activation.relu(convs.get(i).forward(x));
+            if (poolAfter.get(i)) {
+                x = Pool.maxPool2d(x, new Shape(2, 2), new Shape(2, 2), new Shape(0, 0), ceilMode);
+            }
+        }
+        return x;
+    }
+
+    @Override
+    public int outChannels() {
+        return outChannels;
+    }
+
+    @Override
+    public int stride() {
+        return 16;
+    }
+
+    @Override
+    public int[] featureSize(int height, int width) {
+        for (int i = 0; i < 4; i++) {
+            height = Backbones.pooledSize(height, 2, 2, 0, ceilMode);
+            width = Backbones.pooledSize(width, 2, 2, 0, ceilMode);
+        }
+        return new int[] {height, width};
+    }
+}

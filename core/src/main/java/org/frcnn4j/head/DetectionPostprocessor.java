@@ -1,0 +1,102 @@
+package org.frcnn4j.head;
+
+import java.util.Arrays;
+import org.frcnn4j.box.BoxCoder;
+import org.frcnn4j.box.Boxes;
+import org.frcnn4j.box.Nms;
+import org.frcnn4j.model.FasterRcnnConfig.HeadConfig;
+
+/**
+ * From the head's outputs to detections (py-faster-rcnn's {@code test_net}, torchvision's
+ * {@code postprocess_detections}): softmax over the classes, each proposal's box decoded per class and clipped,
+ * background dropped, scores above the threshold kept, tiny boxes dropped, NMS within each class, the best N kept.
+ */
+public final class DetectionPostprocessor {
+    private final HeadConfig config;
+    private final BoxCoder coder;
+    private final boolean plusOne;
+
+    public DetectionPostprocessor(HeadConfig config, boolean plusOne) {
+        this.config = config;
+        this.coder = new BoxCoder(config.boxWeights(), plusOne);
+        this.plusOne = plusOne;
+    }
+
+    /**
+     * Detections of one image, best first, in input-image pixels.
+     *
+     * @param labels 1..K (0 is background)
+     */
+    public record Result(float[] boxes, float[] scores, int[] labels) {
+        public int count() {
+            return scores.length;
+        }
+    }
+
+    /**
+     * @param logits    (R x (K + 1)), row-major
+     * @param deltas    (R x 4 (K + 1)), row-major
+     * @param proposals (R x 4)
+     */
+    public Result apply(float[] logits, float[] deltas, float[] proposals, int imageHeight, int imageWidth) {
+        int r = proposals.length / 4;
+        int classes = config.numClasses();
+        float[] probs = softmaxRows(logits, r, classes);
+        float[] boxes = coder.decode(deltas, proposals); // (R, K + 1, 4)
+        Boxes.clipInPlace(boxes, imageHeight, imageWidth, plusOne);
+        // candidates in torchvision's order: proposal-major, then class 1..K
+        int max = r * (classes - 1);
+        float[] cb = new float[4 * max];
+        float[] cs = new float[max];
+        int[] cl = new int[max];
+        int n = 0;
+        for (int i = 0; i < r; i++) {
+            for (int c = 1; c < classes; c++) {
+                float s = probs[i * classes + c];
+                if (s > config.scoreThreshold()) {
+                    System.arraycopy(boxes, (i * classes + c) * 4, cb, 4 * n, 4);
+                    cs[n] = s;
+                    cl[n++] = c;
+                }
+            }
+        }
+        cb = Arrays.copyOf(cb, 4 * n);
+        cs = Arrays.copyOf(cs, n);
+        cl = Arrays.copyOf(cl, n);
+        if (config.minBoxSize() > 0) {
+            int[] big = Boxes.keepAtLeast(cb, config.minBoxSize(), plusOne);
+            cb = Boxes.select(cb, big);
+            cs = Boxes.select1(cs, big);
+            cl = selectInts(cl, big);
+        }
+        int[] keep = Nms.batched(cb, cs, cl, config.nmsThreshold(), plusOne);
+        keep = Arrays.copyOf(keep, Math.min(keep.length, config.detectionsPerImage()));
+        return new Result(Boxes.select(cb, keep), Boxes.select1(cs, keep), selectInts(cl, keep));
+    }
+
+    static float[] softmaxRows(float[] logits, int rows, int cols) {
+        float[] out = new float[logits.length];
+        for (int i = 0; i < rows; i++) {
+            float max = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < cols; c++) {
+                max = Math.max(max, logits[i * cols + c]);
+            }
+            double sum = 0;
+            for (int c = 0; c < cols; c++) {
+                sum += Math.exp(logits[i * cols + c] - max);
+            }
+            for (int c = 0; c < cols; c++) {
+                out[i * cols + c] = (float) (Math.exp(logits[i * cols + c] - max) / sum);
+            }
+        }
+        return out;
+    }
+
+    private static int[] selectInts(int[] values, int[] indices) {
+        int[] out = new int[indices.length];
+        for (int i = 0; i < indices.length; i++) {
+            out[i] = values[indices[i]];
+        }
+        return out;
+    }
+}

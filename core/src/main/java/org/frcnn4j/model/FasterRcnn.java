@@ -1,0 +1,136 @@
+package org.frcnn4j.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.awt.image.BufferedImage;
+import org.frcnn4j.backbone.Backbone;
+import org.frcnn4j.backbone.Backbones;
+import org.frcnn4j.head.DetectionPostprocessor;
+import org.frcnn4j.head.FastRcnnHead;
+import org.frcnn4j.nn.Parameters;
+import org.frcnn4j.roi.RoiFeatureExtractor;
+import org.frcnn4j.rpn.ProposalGenerator;
+import org.frcnn4j.rpn.RegionProposalNetwork;
+import org.frcnn4j.transform.ImageTransform;
+
+/**
+ * Faster R-CNN (paper, Figure 2): one backbone computes the feature map; the RPN proposes regions from it; each
+ * proposal is pooled from the same map and classified by the Fast R-CNN head. {@link #forward} is that diagram,
+ * step by step; {@link #detect} and {@link #propose} wrap it with the image transform and the mapping back to the
+ * original image.
+ *
+ * <p>Not thread-safe: give each thread its own model (see {@link org.frcnn4j.model.Detector}).
+ */
+public final class FasterRcnn implements AutoCloseable {
+    private final FasterRcnnConfig config;
+    private final Parameters params;
+    private final ImageTransform transform;
+    private final Backbone backbone;
+    private final RegionProposalNetwork rpn;
+    private final RoiFeatureExtractor roiPool;
+    private final FastRcnnHead head;
+    private final DetectionPostprocessor postprocessor;
+
+    /** A model whose weights are all freshly initialised from {@code seed} (or loaded into {@code params} first). */
+    public FasterRcnn(FasterRcnnConfig config, Parameters params) {
+        this.config = config;
+        this.params = params;
+        this.transform = new ImageTransform(config.transform());
+        this.backbone = Backbones.create(config.backbone(), params);
+        this.rpn = new RegionProposalNetwork(config, params, backbone.outChannels(), backbone.stride());
+        this.roiPool = RoiFeatureExtractor.create(config.roi(), backbone.stride());
+        int pooled = config.roi().outputSize();
+        this.head = new FastRcnnHead(params, backbone.outChannels() * pooled * pooled, config.head().fcSize(),
+                config.head().numClasses(), config.head().dropout());
+        this.postprocessor = new DetectionPostprocessor(config.head(), config.plusOne());
+    }
+
+    /** A new model with random weights. */
+    public static FasterRcnn create(FasterRcnnConfig config, NDManager manager, long seed) {
+        return new FasterRcnn(config, new Parameters(manager, seed));
+    }
+
+    public FasterRcnnConfig config() {
+        return config;
+    }
+
+    public Parameters parameters() {
+        return params;
+    }
+
+    public ImageTransform transform() {
+        return transform;
+    }
+
+    /**
+     * Everything one inference pass computed, in input-image pixels (after resizing).
+     *
+     * @param features   the backbone's feature map
+     * @param rpn        the RPN's outputs and proposals
+     * @param head       the head's raw outputs for the proposals
+     * @param detections after post-processing
+     * @param millis     time per stage: backbone, rpn, roi, head, post
+     */
+    public record Forward(NDArray features, RegionProposalNetwork.Result rpn, FastRcnnHead.Output head,
+                          DetectionPostprocessor.Result detections, long[] millis) {}
+
+    /** The paper's Figure 2 on one transformed image, in inference mode. Arrays live in the image tensor's manager. */
+    public Forward forward(ImageTransform.Transformed image) {
+        long t0 = System.nanoTime();
+        NDArray features = backbone.forward(image.tensor(), false);
+        features.toFloatArray(); // materialise: the engine may run lazily, and the timings should be per stage
+        long t1 = System.nanoTime();
+        RegionProposalNetwork.Result proposals = rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), false);
+        long t2 = System.nanoTime();
+        NDArray pooled = roiPool.extract(features, proposals.proposals().boxes());
+        long t3 = System.nanoTime();
+        FastRcnnHead.Output out = head.forward(pooled, false);
+        float[] logits = out.classLogits().toFloatArray();
+        float[] deltas = out.boxDeltas().toFloatArray();
+        long t4 = System.nanoTime();
+        DetectionPostprocessor.Result dets = postprocessor.apply(logits, deltas, proposals.proposals().boxes(),
+                image.height(), image.width());
+        long t5 = System.nanoTime();
+        long[] ms = {(t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, (t3 - t2) / 1_000_000, (t4 - t3) / 1_000_000,
+            (t5 - t4) / 1_000_000};
+        return new Forward(features, proposals, out, dets, ms);
+    }
+
+    /** Detections in the original image's pixels, best first; labels 1..K. */
+    public DetectionPostprocessor.Result detect(BufferedImage image) {
+        try (NDManager step = params.manager().newSubManager()) {
+            ImageTransform.Transformed t = transform.apply(image, step);
+            DetectionPostprocessor.Result r = forward(t).detections();
+            return new DetectionPostprocessor.Result(toOriginal(r.boxes(), t), r.scores(), r.labels());
+        }
+    }
+
+    /** The RPN's proposals in the original image's pixels, best first, at most {@code topN}. */
+    public ProposalGenerator.Proposals propose(BufferedImage image, int topN) {
+        try (NDManager step = params.manager().newSubManager()) {
+            ImageTransform.Transformed t = transform.apply(image, step);
+            NDArray features = backbone.forward(t.tensor(), false);
+            ProposalGenerator.Proposals p = rpn.forward(features, t.tensor(), t.height(), t.width(), t.scale(), false).proposals().top(topN);
+            return new ProposalGenerator.Proposals(toOriginal(p.boxes(), t), p.scores());
+        }
+    }
+
+    /** Boxes from resized-input pixels to original pixels (torchvision's resize_boxes: float32 ratios). */
+    public static float[] toOriginal(float[] boxes, ImageTransform.Transformed t) {
+        float rx = t.ratioX();
+        float ry = t.ratioY();
+        float[] out = new float[boxes.length];
+        for (int i = 0; i < boxes.length; i += 4) {
+            out[i] = boxes[i] * rx;
+            out[i + 1] = boxes[i + 1] * ry;
+            out[i + 2] = boxes[i + 2] * rx;
+            out[i + 3] = boxes[i + 3] * ry;
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        params.close();
+    }
+}

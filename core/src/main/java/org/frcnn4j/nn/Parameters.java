@@ -1,0 +1,125 @@
+package org.frcnn4j.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * The named weights of a model, in one manager that outlives every forward pass. Names follow torchvision's state
+ * dict keys ({@code backbone.0.weight}, {@code rpn.head.conv.weight}, {@code roi_heads.box_head.fc6.weight}, ...), so
+ * that imported weights need no renaming and saved files read like torchvision's.
+ *
+ * <p>Layers ask for a parameter by name and shape: an existing one (loaded) must have that shape, a missing one is
+ * created with the given initialisation from this store's seeded generator.
+ */
+public final class Parameters implements AutoCloseable {
+    private final NDManager manager;
+    private final Map<String, NDArray> arrays = new LinkedHashMap<>();
+    private final java.util.Set<String> requested = new java.util.HashSet<>();
+    private final java.util.Set<String> created = new java.util.TreeSet<>();
+    private final Random random;
+
+    public Parameters(NDManager parent, long seed) {
+        this.manager = parent.newSubManager();
+        this.random = new Random(seed);
+    }
+
+    public NDManager manager() {
+        return manager;
+    }
+
+    /** How a missing parameter starts. */
+    public sealed interface Init permits Normal, Constant, KaimingUniform {}
+
+    /** N(0, std^2). */
+    public record Normal(double std) implements Init {}
+
+    /** A constant. */
+    public record Constant(float value) implements Init {}
+
+    /** PyTorch's default for conv and linear layers: U(-b, b) with b = 1 / sqrt(fan_in) (weights and biases alike). */
+    public record KaimingUniform(int fanIn) implements Init {}
+
+    /** The parameter {@code name}, created with {@code init} when missing; its shape must be {@code shape}. */
+    public NDArray get(String name, Shape shape, Init init) {
+        requested.add(name);
+        NDArray a = arrays.get(name);
+        if (a != null) {
+            if (!a.getShape().equals(shape)) {
+                throw new IllegalArgumentException("weight '" + name + "' has shape " + a.getShape() + ", the model needs " + shape);
+            }
+            return a;
+        }
+        float[] values = new float[Math.toIntExact(shape.size())];
+        if (init instanceof Normal n) {
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) (random.nextGaussian() * n.std());
+            }
+        } else if (init instanceof Constant c) {
+            java.util.Arrays.fill(values, c.value());
+        } else if (init instanceof KaimingUniform k) {
+            double bound = 1.0 / Math.sqrt(k.fanIn());
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) ((random.nextDouble() * 2 - 1) * bound);
+            }
+        }
+        a = manager.create(values, shape);
+        a.setName(name);
+        arrays.put(name, a);
+        created.add(name);
+        return a;
+    }
+
+    /** Puts (or replaces) a parameter; the array is copied into this store's manager as float32. */
+    public void put(String name, NDArray value) {
+        NDArray copy = value.toType(DataType.FLOAT32, true);
+        copy.attach(manager);
+        copy.setName(name);
+        NDArray old = arrays.put(name, copy);
+        if (old != null && old != copy) {
+            old.close();
+        }
+    }
+
+    /** Names that a layer asked for but that were not there before (so were initialised), sorted. */
+    public java.util.SortedSet<String> initialised() {
+        return java.util.Collections.unmodifiableSortedSet((java.util.TreeSet<String>) created);
+    }
+
+    /** Names present that no layer asked for, sorted. */
+    public java.util.SortedSet<String> unused() {
+        java.util.TreeSet<String> out = new java.util.TreeSet<>(arrays.keySet());
+        out.removeAll(requested);
+        return out;
+    }
+
+    public boolean contains(String name) {
+        return arrays.containsKey(name);
+    }
+
+    /** Name to array, in creation order (read-only view). */
+    public Map<String, NDArray> all() {
+        return Collections.unmodifiableMap(arrays);
+    }
+
+    /** The parameters as a named list (for {@link NDList#encode}). */
+    public NDList toList() {
+        NDList list = new NDList();
+        for (Map.Entry<String, NDArray> e : arrays.entrySet()) {
+            e.getValue().setName(e.getKey());
+            list.add(e.getValue());
+        }
+        return list;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,27 @@
+package org.frcnn4j.roi;
+
+import ai.djl.ndarray.NDArray;
+import org.frcnn4j.model.FasterRcnnConfig.RoiConfig;
+
+/**
+ * Pools a fixed-size feature grid for each region of interest from the shared feature map (Fast R-CNN, section 2.1;
+ * the paper's 7x7). Both implementations are differentiable with respect to the feature map, so training can pass
+ * gradients through them; the region coordinates get none (approximate joint training, paper section 3.2).
+ */
+public interface RoiFeatureExtractor {
+    /**
+     * @param features (1, C, H, W), one image's feature map
+     * @param rois     regions in input-image pixels (n x 4, flat)
+     * @return (n, C, size, size)
+     */
+    NDArray extract(NDArray features, float[] rois);
+
+    /** The extractor a configuration names, for a backbone of the given stride. */
+    static RoiFeatureExtractor create(RoiConfig config, int stride) {
+        float scale = 1f / stride;
+        return switch (config.op()) {
+            case POOL -> new RoiPool(config.outputSize(), scale);
+            case ALIGN -> new RoiAlign(config.outputSize(), scale, config.samplingRatio(), config.aligned());
+        };
+    }
+}

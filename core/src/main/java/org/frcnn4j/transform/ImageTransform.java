@@ -1,0 +1,115 @@
+package org.frcnn4j.transform;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.awt.image.BufferedImage;
+import org.frcnn4j.data.Images;
+import org.frcnn4j.model.FasterRcnnConfig.Normalization;
+import org.frcnn4j.model.FasterRcnnConfig.TransformConfig;
+
+/**
+ * Image to network input: normalise the pixels, rescale so that the shorter side is {@code minSize} unless the
+ * longer one would exceed {@code maxSize} (paper, section 3.3: 600 / 1000), and pad to a multiple of
+ * {@code sizeDivisible}. Resizing is bilinear with half-pixel centres (PyTorch's {@code interpolate(mode="bilinear",
+ * align_corners=False)}, which is also OpenCV's INTER_LINEAR).
+ */
+public final class ImageTransform {
+    private final TransformConfig config;
+
+    public ImageTransform(TransformConfig config) {
+        this.config = config;
+    }
+
+    /**
+     * A transformed image.
+     *
+     * @param tensor        (1, 3, paddedHeight, paddedWidth)
+     * @param height        resized height before padding: boxes are clipped to this
+     * @param width         resized width before padding
+     * @param originalHeight the input's height
+     * @param originalWidth  the input's width
+     */
+    public record Transformed(NDArray tensor, int height, int width, int originalHeight, int originalWidth) {
+        /** Factor that maps x from the resized image back to the original (float32, as torchvision's resize_boxes). */
+        public float ratioX() {
+            return (float) originalWidth / (float) width;
+        }
+
+        public float ratioY() {
+            return (float) originalHeight / (float) height;
+        }
+
+        /** The input's scale factor (resized / original), e.g. for the paper's min proposal size. */
+        public float scale() {
+            return (float) height / originalHeight;
+        }
+    }
+
+    /** The resized (height, width) of an image of the given size. */
+    public int[] resizedSize(int height, int width) {
+        int shorter = Math.min(height, width);
+        int longer = Math.max(height, width);
+        if (config.roundSize()) {
+            // py-faster-rcnn's prep_im_for_blob: scale in double, cv2.resize rounds the size
+            double scale = (double) config.minSize() / shorter;
+            if (Math.round(scale * longer) > config.maxSize()) {
+                scale = (double) config.maxSize() / longer;
+            }
+            return new int[] {(int) Math.round(height * scale), (int) Math.round(width * scale)};
+        }
+        // torchvision 0.14's _resize_image_and_masks: scale = min(min_size / shorter, max_size / longer) as float32
+        // tensors, where torch evaluates `python_float / tensor` as tensor.reciprocal() * python_float; then the
+        // size is floor(side * scale) in double
+        float scale = Math.min((1f / shorter) * config.minSize(), (1f / longer) * config.maxSize());
+        return new int[] {(int) Math.floor(height * (double) scale), (int) Math.floor(width * (double) scale)};
+    }
+
+    public Transformed apply(BufferedImage image, NDManager manager) {
+        BufferedImage rgb = Images.toRgb(image);
+        int h = rgb.getHeight();
+        int w = rgb.getWidth();
+        NDArray x = manager.create(normalisedPixels(rgb), new Shape(1, 3, h, w));
+        int[] size = resizedSize(h, w);
+        if (size[0] != h || size[1] != w) {
+            // mode 1 = bilinear in DJL's NDArrayEx, align_corners = false
+            x = x.getNDArrayInternal().interpolation(new long[] {size[0], size[1]}, 1, false);
+        }
+        int div = config.sizeDivisible();
+        if (div > 0) {
+            int ph = (int) Math.ceil((double) size[0] / div) * div;
+            int pw = (int) Math.ceil((double) size[1] / div) * div;
+            if (ph != size[0] || pw != size[1]) {
+                NDArray padded = manager.zeros(new Shape(1, 3, ph, pw));
+                padded.set(new ai.djl.ndarray.index.NDIndex(":, :, :{}, :{}", size[0], size[1]), x);
+                x = padded;
+            }
+        }
+        return new Transformed(x, size[0], size[1], h, w);
+    }
+
+    /** Channel-planar floats in the configured order and range. */
+    float[] normalisedPixels(BufferedImage rgb) {
+        int h = rgb.getHeight();
+        int w = rgb.getWidth();
+        int[] argb = rgb.getRGB(0, 0, w, h, null, 0, w);
+        int plane = h * w;
+        float[] out = new float[3 * plane];
+        float[] mean = config.mean();
+        float[] std = config.std();
+        boolean bgr = config.normalization() == Normalization.BGR_MEAN;
+        float range = bgr ? 1f : 255f;
+        for (int i = 0; i < plane; i++) {
+            int p = argb[i];
+            float r = ((p >> 16) & 0xff) / range;
+            float g = ((p >> 8) & 0xff) / range;
+            float b = (p & 0xff) / range;
+            float c0 = bgr ? b : r;
+            float c2 = bgr ? r : b;
+            out[i] = (c0 - mean[0]) / std[0];
+            out[plane + i] = (g - mean[1]) / std[1];
+            out[2 * plane + i] = (c2 - mean[2]) / std[2];
+        }
+        return out;
+    }
+}
