@@ -58,6 +58,14 @@ public final class FasterRcnn implements AutoCloseable {
         return params;
     }
 
+    Backbone backbone() {
+        return backbone;
+    }
+
+    RegionProposalNetwork rpn() {
+        return rpn;
+    }
+
     public ImageTransform transform() {
         return transform;
     }

@@ -76,10 +76,15 @@ public final class Parameters implements AutoCloseable {
         return a;
     }
 
-    /** Puts (or replaces) a parameter; the array is copied into this store's manager as float32. */
+    /**
+     * Puts (or replaces) a parameter; the values are copied into this store's manager as float32. The copy goes
+     * through the heap on purpose: arrays decoded from files may view a buffer that is freed with their manager,
+     * and a native to(dtype, copy) of a same-type array was seen to keep that view.
+     */
     public void put(String name, NDArray value) {
-        NDArray copy = value.toType(DataType.FLOAT32, true);
-        copy.attach(manager);
+        float[] values = value.getDataType() == DataType.FLOAT32 ? value.toFloatArray()
+                : value.toType(DataType.FLOAT32, false).toFloatArray();
+        NDArray copy = manager.create(values, value.getShape());
         copy.setName(name);
         NDArray old = arrays.put(name, copy);
         if (old != null && old != copy) {
