@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
 /** The {@code frcnn} command line. */
 @Command(name = "frcnn", mixinStandardHelpOptions = true, version = "frcnn4j 0.1.0",
         description = "Faster R-CNN object detection for Java: datasets, metrics, (soon) training and detection.",
-        subcommands = {DemoCommand.class, EvalCommand.class, DataCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, DetectCommand.class, ProposeCommand.class, EvalCommand.class, DataCommand.class,
+            ImportTorchvisionCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Exit code for bad input (a file, an option): the message names what is wrong. */
     public static final int BAD_INPUT = 2;
@@ -35,6 +36,7 @@ public final class Main implements Runnable {
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
             if (ex instanceof DatasetException || ex instanceof IllegalArgumentException
+                    || ex instanceof org.frcnn4j.model.ModelFiles.ModelException
                     || ex instanceof java.io.UncheckedIOException) {
                 err.println("frcnn: error: " + ex.getMessage());
                 return BAD_INPUT;

@@ -52,10 +52,18 @@ public final class ModelFiles {
 
     /** Loads a model folder. Weights must match the configuration exactly: no key missing, none left over. */
     public static FasterRcnn load(Path dir, NDManager manager) {
+        return load(dir, manager, c -> c);
+    }
+
+    /**
+     * Loads a model folder with its configuration adjusted first (settings that do not change the weights' shapes,
+     * e.g. thresholds or input sizes).
+     */
+    public static FasterRcnn load(Path dir, NDManager manager, java.util.function.UnaryOperator<FasterRcnnConfig> adjust) {
         if (!Files.isDirectory(dir)) {
             throw new ModelException(dir, "no such model folder");
         }
-        FasterRcnnConfig config = readConfig(dir.resolve(CONFIG));
+        FasterRcnnConfig config = adjust.apply(readConfig(dir.resolve(CONFIG)));
         Path weights = dir.resolve(WEIGHTS);
         if (!Files.isRegularFile(weights)) {
             throw new ModelException(weights, "missing weights file");

@@ -1,0 +1,39 @@
+package org.frcnn4j.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+
+/** Output helpers the commands share. */
+final class Commands {
+    private Commands() {}
+
+    /** A file's name without its extension: the image id of files outside a dataset. */
+    static String stem(Path file) {
+        String name = file.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        return dot > 0 ? name.substring(0, dot) : name;
+    }
+
+    /** image_id as a number when the id is all digits (COCO), else as text. */
+    static void putImageId(ObjectNode o, String id) {
+        if (id.matches("\\d{1,18}")) {
+            o.put("image_id", Long.parseLong(id));
+        } else {
+            o.put("image_id", id);
+        }
+    }
+
+    /** Pretty JSON to {@code file} (atomically) or, when it is null, to {@code out}. */
+    static void writeJson(ObjectMapper mapper, JsonNode node, Path file, PrintWriter out) throws IOException {
+        if (file == null) {
+            out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(node));
+            out.flush();
+        } else {
+            AtomicFiles.write(file, mapper.writerWithDefaultPrettyPrinter().writeValueAsBytes(node));
+        }
+    }
+}

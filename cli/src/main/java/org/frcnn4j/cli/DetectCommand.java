@@ -1,0 +1,85 @@
+package org.frcnn4j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.awt.image.BufferedImage;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.frcnn4j.data.DatasetException;
+import org.frcnn4j.data.Images;
+import org.frcnn4j.model.Detector;
+import org.frcnn4j.viz.DetectionDrawing;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code frcnn detect}: objects in images, as COCO results JSON and optionally as drawn pictures. */
+@Command(name = "detect", mixinStandardHelpOptions = true,
+        description = "Detect objects in images. Writes COCO results JSON (to --json, else to standard output): "
+                + "image_id = file name without extension, category_id, category_name, bbox [x, y, w, h], score.")
+final class DetectCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, description = "model folder (config.json + weights.safetensors)")
+    Path model;
+
+    @Option(names = "--score-thresh", description = "keep detections scoring above this (default: the model's)")
+    Float scoreThresh;
+
+    @Option(names = "--json", description = "write the results here (atomically) instead of standard output")
+    Path json;
+
+    @Option(names = "--out", description = "folder for the images with their detections drawn")
+    Path out;
+
+    @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "image files")
+    List<Path> images;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr();
+        ObjectMapper mapper = new ObjectMapper();
+        ArrayNode results = mapper.createArrayNode();
+        int failed = 0;
+        try (Detector detector = open()) {
+            for (Path file : images) {
+                BufferedImage img;
+                try {
+                    img = Images.readRgb(file);
+                } catch (DatasetException e) {
+                    err.println("frcnn: error: " + e.getMessage());
+                    failed++;
+                    continue;
+                }
+                String id = Commands.stem(file);
+                List<Detector.DetectedBox> boxes = detector.detect(img);
+                for (Detector.DetectedBox b : boxes) {
+                    ObjectNode o = results.addObject();
+                    Commands.putImageId(o, id);
+                    o.put("category_id", b.label());
+                    o.put("category_name", b.className());
+                    o.putArray("bbox").add(b.x1()).add(b.y1()).add(b.x2() - b.x1()).add(b.y2() - b.y1());
+                    o.put("score", b.score());
+                }
+                if (out != null) {
+                    DetectionDrawing.write(img, boxes, out.resolve(id + ".png"));
+                }
+            }
+        }
+        Commands.writeJson(mapper, results, json, spec.commandLine().getOut());
+        return failed == 0 ? 0 : Main.BAD_INPUT;
+    }
+
+    private Detector open() {
+        if (scoreThresh == null) {
+            return Detector.load(model);
+        }
+        return Detector.load(model, c -> c.with(c.head().withPostprocess(scoreThresh, c.head().nmsThreshold(),
+                c.head().detectionsPerImage())));
+    }
+}

@@ -1,0 +1,73 @@
+package org.frcnn4j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.awt.image.BufferedImage;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.frcnn4j.data.DatasetException;
+import org.frcnn4j.data.Images;
+import org.frcnn4j.model.Detector;
+import org.frcnn4j.rpn.ProposalGenerator;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code frcnn propose}: the RPN's region proposals per image. */
+@Command(name = "propose", mixinStandardHelpOptions = true,
+        description = "Region proposals per image, in original image pixels, best first. Writes JSON (to --json, else "
+                + "to standard output): [{\"image_id\": file name without extension, \"proposals\": [[x1, y1, x2, y2, score], ...]}].")
+final class ProposeCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, description = "model folder")
+    Path model;
+
+    @Option(names = "--top", defaultValue = "300", description = "proposals per image (default: ${DEFAULT-VALUE}; "
+            + "at most the model's post-NMS top N)")
+    int top;
+
+    @Option(names = "--json", description = "write the proposals here (atomically) instead of standard output")
+    Path json;
+
+    @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "image files")
+    List<Path> images;
+
+    @Override
+    public Integer call() throws Exception {
+        if (top <= 0) {
+            throw new IllegalArgumentException("--top must be positive, got " + top);
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        ObjectMapper mapper = new ObjectMapper();
+        ArrayNode results = mapper.createArrayNode();
+        int failed = 0;
+        try (Detector detector = Detector.load(model)) {
+            for (Path file : images) {
+                BufferedImage img;
+                try {
+                    img = Images.readRgb(file);
+                } catch (DatasetException e) {
+                    err.println("frcnn: error: " + e.getMessage());
+                    failed++;
+                    continue;
+                }
+                ProposalGenerator.Proposals p = detector.propose(img, top);
+                ObjectNode o = results.addObject();
+                Commands.putImageId(o, Commands.stem(file));
+                ArrayNode list = o.putArray("proposals");
+                for (int i = 0; i < p.count(); i++) {
+                    float[] b = p.boxes();
+                    list.addArray().add(b[4 * i]).add(b[4 * i + 1]).add(b[4 * i + 2]).add(b[4 * i + 3]).add(p.scores()[i]);
+                }
+            }
+        }
+        Commands.writeJson(mapper, results, json, spec.commandLine().getOut());
+        return failed == 0 ? 0 : Main.BAD_INPUT;
+    }
+}

