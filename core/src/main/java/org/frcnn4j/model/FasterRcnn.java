@@ -80,7 +80,7 @@ public final class FasterRcnn implements AutoCloseable {
      * @param millis     time per stage: backbone, rpn, roi, head, post
      */
     public record Forward(NDArray features, RegionProposalNetwork.Result rpn, FastRcnnHead.Output head,
-                          DetectionPostprocessor.Result detections, long[] millis) {}
+                          DetectionPostprocessor.Result detections, double[] millis) {}
 
     /** The paper's Figure 2 on one transformed image, in inference mode. Arrays live in the image tensor's manager. */
     public Forward forward(ImageTransform.Transformed image) {
@@ -99,8 +99,7 @@ public final class FasterRcnn implements AutoCloseable {
         DetectionPostprocessor.Result dets = postprocessor.apply(logits, deltas, proposals.proposals().boxes(),
                 image.height(), image.width());
         long t5 = System.nanoTime();
-        long[] ms = {(t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, (t3 - t2) / 1_000_000, (t4 - t3) / 1_000_000,
-            (t5 - t4) / 1_000_000};
+        double[] ms = {(t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6, (t5 - t4) / 1e6};
         return new Forward(features, proposals, out, dets, ms);
     }
 
