@@ -26,6 +26,7 @@ import org.frcnn4j.rpn.ProposalGenerator;
 public final class Detector implements AutoCloseable {
     private final NDManager manager;
     private final FasterRcnn model;
+    private ai.djl.Model djlModel;
 
     private Detector(NDManager manager, FasterRcnn model) {
         this.manager = manager;
@@ -87,6 +88,20 @@ public final class Detector implements AutoCloseable {
         return model.propose(image, topN);
     }
 
+    /**
+     * A standard DJL {@code Predictor} for this model: {@code predictor.predict(ImageFactory.getInstance().fromFile(p))}
+     * gives {@link ai.djl.modality.cv.output.DetectedObjects}. Close the predictor after use; the detector closes the
+     * DJL model behind it.
+     */
+    public synchronized ai.djl.inference.Predictor<ai.djl.modality.cv.Image, ai.djl.modality.cv.output.DetectedObjects>
+            newPredictor() {
+        if (djlModel == null) {
+            djlModel = ai.djl.Model.newInstance("frcnn4j", "PyTorch");
+            djlModel.setBlock(new FasterRcnnTranslator.Network(model));
+        }
+        return djlModel.newPredictor(new FasterRcnnTranslator(model, this));
+    }
+
     /** The name of a label 1..K. */
     public String className(int label) {
         List<String> names = model.config().classNames();
@@ -95,6 +110,9 @@ public final class Detector implements AutoCloseable {
 
     @Override
     public void close() {
+        if (djlModel != null) {
+            djlModel.close();
+        }
         model.close();
         if (manager != null) {
             manager.close();

@@ -1,0 +1,127 @@
+package org.frcnn4j.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.inference.Predictor;
+import ai.djl.modality.cv.Image;
+import ai.djl.modality.cv.ImageFactory;
+import ai.djl.modality.cv.output.DetectedObjects;
+import ai.djl.ndarray.NDManager;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.frcnn4j.data.Images;
+import org.frcnn4j.head.DetectionPostprocessor;
+import org.frcnn4j.testing.SharedData;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ModelFilesTest {
+    private static final Path IMAGE = SharedData.repoRoot().resolve("datasets/raccoon/JPEGImages/raccoon-17.jpg");
+
+    @Test
+    void saveThenLoadGivesIdenticalOutputs(@TempDir Path tmp) throws IOException {
+        BufferedImage img = Images.readRgb(IMAGE);
+        try (NDManager m = NDManager.newBaseManager()) {
+            for (Presets preset : new Presets[] {Presets.TINY, Presets.PAPER_ZF}) {
+                FasterRcnnConfig config = preset.config(List.of("raccoon", "dog"));
+                if (preset == Presets.PAPER_ZF) { // a narrow paper-style ZF keeps the test fast
+                    config = config.with(new FasterRcnnConfig.BackboneConfig(FasterRcnnConfig.Architecture.ZF, 0.125, true))
+                            .with(config.head().withNumClasses(3)).with(config.transform().withSizes(160, 240));
+                    config = config.with(new FasterRcnnConfig.HeadConfig(3, 32, true, config.head().boxWeights(), 0.0f, 0.3f, 100, 0f));
+                }
+                Path dir = tmp.resolve(preset.id());
+                try (FasterRcnn model = FasterRcnn.create(config, m, 5)) {
+                    DetectionPostprocessor.Result before = model.detect(img);
+                    ModelFiles.save(model, dir);
+                    try (FasterRcnn loaded = ModelFiles.load(dir, m)) {
+                        DetectionPostprocessor.Result after = loaded.detect(img);
+                        assertThat(loaded.config().classNames()).containsExactly("raccoon", "dog");
+                        assertThat(after.boxes()).containsExactly(before.boxes());
+                        assertThat(after.scores()).containsExactly(before.scores());
+                        assertThat(after.labels()).containsExactly(before.labels());
+                        assertThat(before.count()).isPositive();
+                    }
+                }
+                try (var files = Files.list(dir)) {
+                    assertThat(files.map(p -> p.getFileName().toString()))
+                            .containsExactlyInAnyOrder("config.json", "weights.safetensors"); // no temp files left
+                }
+            }
+        }
+    }
+
+    @Test
+    void mismatchedWeightsAreNamed(@TempDir Path tmp) throws IOException {
+        try (NDManager m = NDManager.newBaseManager()) {
+            FasterRcnnConfig tiny = Presets.TINY.config(List.of("a"));
+            try (FasterRcnn model = FasterRcnn.create(tiny, m, 1)) {
+                ModelFiles.save(model, tmp);
+            }
+            // the same weights under a config with another class count
+            String json = Files.readString(tmp.resolve("config.json")).replace("\"numClasses\" : 2", "\"numClasses\" : 3");
+            Files.writeString(tmp.resolve("config.json"), json);
+            assertThatThrownBy(() -> ModelFiles.load(tmp, m)).hasMessageContaining("weights.safetensors")
+                    .hasMessageContaining("roi_heads.box_predictor.cls_score.weight").hasMessageContaining("shape");
+            Files.delete(tmp.resolve("weights.safetensors"));
+            assertThatThrownBy(() -> ModelFiles.load(tmp, m)).hasMessageContaining("missing weights file");
+        }
+    }
+
+    @Test
+    void djlPredictorGivesTheDetectorsResults(@TempDir Path tmp) throws Exception {
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 3)) {
+            ModelFiles.save(model, tmp);
+        }
+        try (Detector detector = Detector.load(tmp);
+             Predictor<Image, DetectedObjects> predictor = detector.newPredictor()) {
+            List<Detector.DetectedBox> direct = detector.detect(IMAGE);
+            Image image = ImageFactory.getInstance().fromFile(IMAGE);
+            DetectedObjects viaDjl = predictor.predict(image);
+            assertThat(viaDjl.getNumberOfObjects()).isEqualTo(direct.size()).isPositive();
+            DetectedObjects.DetectedObject first = viaDjl.item(0);
+            assertThat(first.getClassName()).isEqualTo("raccoon");
+            assertThat(first.getProbability()).isCloseTo(direct.get(0).score(), within(1e-6));
+            assertThat(first.getBoundingBox().getBounds().getX() * image.getWidth()).isCloseTo(direct.get(0).x1(), within(1e-3));
+        }
+    }
+
+    @Test
+    void residentMemoryStaysFlatOver200Detections(@TempDir Path tmp) throws Exception {
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 3)) {
+            ModelFiles.save(model, tmp);
+        }
+        BufferedImage img = Images.readRgb(IMAGE);
+        try (Detector detector = Detector.load(tmp)) {
+            for (int i = 0; i < 100; i++) { // warm-up: JIT, allocator arenas, oneDNN kernels
+                detector.detect(img);
+            }
+            // The resident set swings by ~100 MB as the native allocator takes and returns memory; its floor is what
+            // a leak would raise. Compare the floor of the first 50 of 200 detections with that of the last 50.
+            long[] rss = new long[200];
+            for (int i = 0; i < rss.length; i++) {
+                detector.detect(img);
+                rss[i] = residentKb();
+            }
+            long floorStart = java.util.Arrays.stream(rss, 0, 50).min().orElseThrow();
+            long floorEnd = java.util.Arrays.stream(rss, 150, 200).min().orElseThrow();
+            assertThat((double) floorEnd).as("resident floor, kB, last 50 of 200 (first 50: " + floorStart + ")")
+                    .isLessThan(floorStart * 1.05);
+        }
+    }
+
+    private static long residentKb() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("\\D+", ""));
+            }
+        }
+        throw new IllegalStateException("no VmRSS");
+    }
+}
