@@ -173,6 +173,30 @@ def save_variant(out, name, backbone, width, roi_op, num_classes, fc, min_size, 
           "features", expected["features"].shape)
 
 
+def save_losses(out, variant, backbone, width, roi_op, num_classes, fc, min_size, max_size):
+    """The four training losses of torchvision's model on the variant's weights and image, for fixed ground truth,
+    with samplers so large that every positive and negative anchor and RoI is taken: a deterministic sample that
+    frcnn4j can reproduce exactly. Writes OUT/<variant>/losses.json."""
+    d = os.path.join(out, variant)
+    model = build(backbone, width, roi_op, num_classes, fc, min_size, max_size, 0)
+    state = np.load(os.path.join(d, "state_dict.npz"))
+    model.load_state_dict({k: torch.from_numpy(state[k]) for k in state.files})
+    model.rpn.fg_bg_sampler.batch_size_per_image = 10 ** 6
+    model.roi_heads.fg_bg_sampler.batch_size_per_image = 10 ** 6
+    model.train()
+    img = torchvision.transforms.functional.to_tensor(Image.open(os.path.join(d, "image.png")).convert("RGB"))
+    boxes = [[40.0, 30.0, 190.0, 170.0], [150.0, 10.0, 290.0, 120.0]]
+    labels = [1, 3]
+    target = {"boxes": torch.tensor(boxes), "labels": torch.tensor(labels, dtype=torch.int64)}
+    losses = model([img], [target])
+    result = {k: float(v) for k, v in losses.items()}
+    result["gt_boxes"] = boxes
+    result["gt_labels"] = labels
+    with open(os.path.join(d, "losses.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    print(variant, "losses", {k: round(v, 5) for k, v in result.items() if k.startswith("loss")})
+
+
 def main():
     out = sys.argv[1]
     if len(sys.argv) > 3 and sys.argv[2] == "--full-vgg16":
@@ -184,6 +208,7 @@ def main():
     image = Image.open(source).convert("RGB").resize((300, 192), Image.BILINEAR)
     save_variant(out, "vgg16-align", "vgg16", 0.125, "align", 4, 64, 224, 352, 1, image)
     save_variant(out, "zf-pool", "zf", 0.25, "pool", 4, 64, 224, 352, 2, image)
+    save_losses(out, "vgg16-align", "vgg16", 0.125, "align", 4, 64, 224, 352)
 
 
 if __name__ == "__main__":

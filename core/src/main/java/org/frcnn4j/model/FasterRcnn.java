@@ -103,6 +103,128 @@ public final class FasterRcnn implements AutoCloseable {
         return new Forward(features, proposals, out, dets, ms);
     }
 
+    /** Which parts a training step updates, and so which losses it computes. */
+    public enum Train {
+        /** RPN losses only (alternating training, steps 1 and 3). */
+        RPN,
+        /** Fast R-CNN losses only (steps 2 and 4). */
+        HEAD,
+        /** All four (approximate joint training). */
+        BOTH
+    }
+
+    /**
+     * The four losses of one image; any the step does not train is null.
+     *
+     * @param rpnObjectness log loss over the sampled anchors
+     * @param rpnBox        lambda * smooth L1 over the positive anchors
+     * @param classifier    log loss over the sampled RoIs
+     * @param boxRegression smooth L1 over the foreground RoIs' class deltas
+     */
+    public record Losses(NDArray rpnObjectness, NDArray rpnBox, NDArray classifier, NDArray boxRegression) {
+        public NDArray total() {
+            NDArray sum = null;
+            for (NDArray a : new NDArray[] {rpnObjectness, rpnBox, classifier, boxRegression}) {
+                if (a != null) {
+                    sum = sum == null ? a : sum.add(a);
+                }
+            }
+            return sum;
+        }
+    }
+
+    /**
+     * The training forward pass of one image (paper, section 3.1.3 and 3.2): backbone, RPN with its sampled anchor
+     * targets, and the head on RoIs sampled from the proposals (or {@code proposals}, when another network gives them,
+     * as in step 2 of alternating training). Proposal coordinates carry no gradient (approximate joint training).
+     *
+     * @param gtBoxes   ground truth in input-image pixels (m x 4)
+     * @param gtLabels  their classes, 1..K
+     * @param proposals proposals to train the head on instead of this network's own, or null
+     */
+    public Losses trainingForward(ImageTransform.Transformed image, float[] gtBoxes, int[] gtLabels, float[] proposals,
+                                  org.frcnn4j.train.TrainConfig train, Train what, java.util.Random random) {
+        NDArray features = backbone.forward(image.tensor(), true);
+        org.frcnn4j.train.TrainConfig.Losses lc = train.losses();
+        NDArray rpnCls = null;
+        NDArray rpnBox = null;
+        NDArray cls = null;
+        NDArray box = null;
+        RegionProposalNetwork.Result r = null;
+        if (what != Train.HEAD || proposals == null) {
+            r = rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), true);
+        }
+        if (what != Train.HEAD) {
+            org.frcnn4j.rpn.AnchorTargets.Sample s = new org.frcnn4j.rpn.AnchorTargets(train.rpnTargets(), config.plusOne())
+                    .sample(r.anchors(), gtBoxes, image.height(), image.width(), random);
+            rpnCls = rpnObjectnessLoss(r.raw().logits(), s);
+            int positions = (int) (features.getShape().get(2) * features.getShape().get(3));
+            int sampled = s.positives().length + s.negatives().length;
+            float norm = lc.rpnNormalization() == org.frcnn4j.train.TrainConfig.RpnNormalization.PAPER ? positions : Math.max(1, sampled);
+            if (s.positives().length == 0) {
+                rpnBox = org.frcnn4j.train.DetectionLosses.zero(r.raw().deltas());
+            } else {
+                long[] idx = new long[4 * s.positives().length];
+                for (int i = 0; i < s.positives().length; i++) {
+                    for (int j = 0; j < 4; j++) {
+                        idx[4 * i + j] = 4L * s.positives()[i] + j;
+                    }
+                }
+                NDArray pred = org.frcnn4j.train.DetectionLosses.gather(r.raw().deltas(), idx);
+                NDArray target = pred.getManager().create(s.regression());
+                rpnBox = org.frcnn4j.train.DetectionLosses.smoothL1Sum(pred, target, lc.rpnBeta()).mul(lc.rpnLambda() / norm);
+            }
+        }
+        if (what != Train.RPN) {
+            float[] source = proposals != null ? proposals : r.proposals().boxes();
+            org.frcnn4j.head.ProposalTargets.Sample s = new org.frcnn4j.head.ProposalTargets(train.roiTargets(),
+                    config.head().boxWeights(), config.plusOne()).sample(source, gtBoxes, gtLabels, random);
+            NDArray pooled = roiPool.extract(features, s.rois());
+            FastRcnnHead.Output out = head.forward(pooled, true);
+            cls = org.frcnn4j.train.DetectionLosses.softmaxLogLoss(out.classLogits(), s.labels());
+            int n = s.labels().length;
+            if (s.foreground() == 0) {
+                box = org.frcnn4j.train.DetectionLosses.zero(out.boxDeltas());
+            } else {
+                int cols = 4 * config.head().numClasses();
+                long[] idx = new long[4 * s.foreground()];
+                for (int i = 0; i < s.foreground(); i++) {
+                    for (int j = 0; j < 4; j++) {
+                        idx[4 * i + j] = (long) i * cols + 4L * s.labels()[i] + j;
+                    }
+                }
+                NDArray pred = org.frcnn4j.train.DetectionLosses.gather(out.boxDeltas(), idx);
+                NDArray target = pred.getManager().create(s.regression());
+                box = org.frcnn4j.train.DetectionLosses.smoothL1Sum(pred, target, lc.headBeta()).mul(lc.headLambda() / n);
+            }
+        }
+        return new Losses(rpnCls, rpnBox, cls, box);
+    }
+
+    private NDArray rpnObjectnessLoss(NDArray logits, org.frcnn4j.rpn.AnchorTargets.Sample s) {
+        int p = s.positives().length;
+        int q = s.negatives().length;
+        long[] idx = new long[p + q];
+        int[] labels = new int[p + q];
+        for (int i = 0; i < p; i++) {
+            idx[i] = s.positives()[i];
+            labels[i] = 1;
+        }
+        for (int i = 0; i < q; i++) {
+            idx[p + i] = s.negatives()[i];
+        }
+        if (config.rpn().objectness() == FasterRcnnConfig.Objectness.SIGMOID) {
+            NDArray x = org.frcnn4j.train.DetectionLosses.gather(logits, idx);
+            float[] y = new float[labels.length];
+            for (int i = 0; i < p; i++) {
+                y[i] = 1f;
+            }
+            return org.frcnn4j.train.DetectionLosses.binaryLogLoss(x, x.getManager().create(y));
+        }
+        NDArray rows = logits.get(logits.getManager().create(idx));
+        return org.frcnn4j.train.DetectionLosses.softmaxLogLoss(rows, labels);
+    }
+
     /** Detections in the original image's pixels, best first; labels 1..K. */
     public DetectionPostprocessor.Result detect(BufferedImage image) {
         try (NDManager step = params.manager().newSubManager()) {

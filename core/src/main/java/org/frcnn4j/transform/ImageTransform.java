@@ -40,6 +40,23 @@ public final class ImageTransform {
             return (float) originalHeight / (float) height;
         }
 
+        /**
+         * Boxes from original pixels to input pixels (ground truth in training): x times resized width / original
+         * width, as float32 (torchvision's resize_boxes).
+         */
+        public float[] toInput(float[] boxes) {
+            float rx = (float) width / (float) originalWidth;
+            float ry = (float) height / (float) originalHeight;
+            float[] out = new float[boxes.length];
+            for (int i = 0; i < boxes.length; i += 4) {
+                out[i] = boxes[i] * rx;
+                out[i + 1] = boxes[i + 1] * ry;
+                out[i + 2] = boxes[i + 2] * rx;
+                out[i + 3] = boxes[i + 3] * ry;
+            }
+            return out;
+        }
+
         /** The input's scale factor (resized / original), e.g. for the paper's min proposal size. */
         public float scale() {
             return (float) height / originalHeight;

@@ -1,0 +1,54 @@
+package org.frcnn4j.train;
+
+import java.util.List;
+import org.frcnn4j.model.Presets;
+import org.frcnn4j.train.TrainConfig.Decay;
+import org.frcnn4j.train.TrainConfig.Losses;
+import org.frcnn4j.train.TrainConfig.RoiTargets;
+import org.frcnn4j.train.TrainConfig.RpnNormalization;
+import org.frcnn4j.train.TrainConfig.RpnTargets;
+import org.frcnn4j.train.TrainConfig.Schedule;
+import org.frcnn4j.train.TrainConfig.Solver;
+
+/** The training settings that go with each model preset ({@link Presets}). */
+public final class TrainPresets {
+    private TrainPresets() {}
+
+    public static TrainConfig of(Presets preset) {
+        return switch (preset) {
+            case PAPER_VGG16 -> paper(List.of("backbone.0.", "backbone.2.", "backbone.5.", "backbone.7."));
+            case PAPER_ZF -> paper(List.of());
+            case TORCHVISION -> new TrainConfig(Schedule.JOINT, new int[] {26000}, 2, true, 0,
+                    new Solver(0.02, 0.9, 1e-4, 1.0, Decay.STEP, new double[] {16.0 / 26, 22.0 / 26}, 0.1, 1000, 0.001, 0),
+                    new RpnTargets(256, 0.5f, 0.7f, 0.3f, false),
+                    new RoiTargets(512, 0.25f, 0.5f, 0.0f),
+                    new Losses(RpnNormalization.SAMPLED, 1f, 1f / 9, 1f, 1f / 9),
+                    List.of(), 1000, 0);
+            case SMALL, TINY -> cpu();
+        };
+    }
+
+    /**
+     * py-faster-rcnn's end-to-end solver for VOC (70k iterations, lr 0.001 dropped 10x at 50k, momentum 0.9, weight
+     * decay 5e-4, biases at twice the lr without decay), its targets (background IoU [0, 0.5) in joint training), and
+     * the paper's loss normalisation (lambda 10, N_reg = anchor locations).
+     */
+    private static TrainConfig paper(List<String> frozen) {
+        return new TrainConfig(Schedule.JOINT, new int[] {70000}, 1, true, 0,
+                new Solver(0.001, 0.9, 5e-4, 2.0, Decay.STEP, new double[] {50.0 / 70}, 0.1, 0, 1.0, 0),
+                new RpnTargets(256, 0.5f, 0.7f, 0.3f, true),
+                new RoiTargets(128, 0.25f, 0.5f, 0.0f),
+                new Losses(RpnNormalization.PAPER, 10f, 1f, 1f, 1f),
+                frozen, 10000, 0);
+    }
+
+    /** From-scratch CPU training (the demo): warm-up then cosine, two images per iteration, torchvision's losses. */
+    private static TrainConfig cpu() {
+        return new TrainConfig(Schedule.JOINT, new int[] {1000}, 2, true, 0,
+                new Solver(0.02, 0.9, 1e-4, 1.0, Decay.COSINE, new double[0], 0.1, 100, 0.001, 10.0),
+                new RpnTargets(256, 0.5f, 0.7f, 0.3f, false),
+                new RoiTargets(256, 0.25f, 0.5f, 0.0f),
+                new Losses(RpnNormalization.SAMPLED, 1f, 1f / 9, 1f, 1f / 9),
+                List.of(), 200, 0);
+    }
+}
