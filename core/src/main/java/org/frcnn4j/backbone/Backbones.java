@@ -9,8 +9,8 @@ public final class Backbones {
 
     public static Backbone create(FasterRcnnConfig.BackboneConfig config, Parameters params) {
         return switch (config.architecture()) {
-            case VGG16 -> new Vgg16(params, config.widthScale(), config.ceilMode());
-            case ZF -> new ZfNet(params, config.widthScale(), config.ceilMode());
+            case VGG16 -> new Vgg16(params, config.widthScale(), config.ceilMode(), config.groupNorm());
+            case ZF -> new ZfNet(params, config.widthScale(), config.ceilMode(), config.groupNorm());
         };
     }
 

@@ -6,7 +6,9 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.pooling.Pool;
 import java.util.ArrayList;
 import java.util.List;
+import org.frcnn4j.nn.Layers;
 import org.frcnn4j.nn.Layers.Conv;
+import org.frcnn4j.nn.Layers.GroupNorm;
 import org.frcnn4j.nn.Parameters;
 
 /**
@@ -20,10 +22,11 @@ public final class Vgg16 implements Backbone {
 
     private final List<Conv> convs = new ArrayList<>();
     private final List<Boolean> poolAfter = new ArrayList<>();
+    private final List<GroupNorm> norms = new ArrayList<>();
     private final boolean ceilMode;
     private final int outChannels;
 
-    public Vgg16(Parameters params, double widthScale, boolean ceilMode) {
+    public Vgg16(Parameters params, double widthScale, boolean ceilMode, boolean groupNorm) {
         this.ceilMode = ceilMode;
         int in = 3;
         int index = 0; // torchvision's module index: conv, relu (+ pool)
@@ -32,7 +35,10 @@ public final class Vgg16 implements Backbone {
                 continue;
             }
             int out = Backbones.scaled(PLAN[i], widthScale);
-            convs.add(Conv.create(params, "backbone." + index, in, out, 3, 1, 1));
+            convs.add(Layers.backboneConv(params, "backbone." + index, in, out, 3, 1, 1));
+            if (groupNorm) {
+                norms.add(GroupNorm.create(params, "backbone." + index + ".norm", out));
+            }
             boolean pool = i + 1 < PLAN.length && PLAN[i + 1] == 0;
             poolAfter.add(pool);
             index += pool ? 3 : 2;
@@ -44,7 +50,8 @@ public final class Vgg16 implements Backbone {
     @Override
     public NDArray forward(NDArray x, boolean training) {
         for (int i = 0; i < convs.size(); i++) {
-            x = Activation.relu(convs.get(i).forward(x));
+            x = convs.get(i).forward(x);
+            x = Activation.relu(norms.isEmpty() ? x : norms.get(i).forward(x));
             if (poolAfter.get(i)) {
                 x = Pool.maxPool2d(x, new Shape(2, 2), new Shape(2, 2), new Shape(0, 0), ceilMode);
             }

@@ -4,14 +4,18 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.pooling.Pool;
+import org.frcnn4j.nn.Layers;
 import org.frcnn4j.nn.Layers.Conv;
+import org.frcnn4j.nn.Layers.GroupNorm;
 import org.frcnn4j.nn.Parameters;
+import org.frcnn4j.nn.Scalars;
 
 /**
  * The "fast" ZF model of Zeiler and Fergus as py-faster-rcnn defines it: conv1 7x7/2 (96), LRN, max pool 3x3/2,
  * conv2 5x5/2 (256), LRN, max pool 3x3/2, then conv3-conv5 3x3 (384, 384, 256): stride 16, 256 channels.
  * The LRN is Caffe's WITHIN_CHANNEL kind (local size 3, alpha 5e-5, beta 0.75): x / (1 + alpha * mean of x^2 over
- * the 3x3 neighbourhood)^beta. Parameter names follow a torch {@code nn.Sequential} of these modules:
+ * the 3x3 neighbourhood)^beta. With group normalisation (the CPU presets) each conv is followed by a GroupNorm
+ * instead and there is no LRN. Parameter names follow a torch {@code nn.Sequential} of these modules:
  * {@code backbone.0} (conv1), {@code .4} (conv2), {@code .8}, {@code .10}, {@code .12} (conv3-5).
  */
 public final class ZfNet implements Backbone {
@@ -24,27 +28,40 @@ public final class ZfNet implements Backbone {
     private final Conv conv4;
     private final Conv conv5;
     private final boolean ceilMode;
+    private final GroupNorm[] norms;
 
-    public ZfNet(Parameters p, double widthScale, boolean ceilMode) {
+    public ZfNet(Parameters p, double widthScale, boolean ceilMode, boolean groupNorm) {
         this.ceilMode = ceilMode;
         int c1 = Backbones.scaled(96, widthScale);
         int c2 = Backbones.scaled(256, widthScale);
         int c3 = Backbones.scaled(384, widthScale);
         int c5 = Backbones.scaled(256, widthScale);
-        conv1 = Conv.create(p, "backbone.0", 3, c1, 7, 2, 3);
-        conv2 = Conv.create(p, "backbone.4", c1, c2, 5, 2, 2);
-        conv3 = Conv.create(p, "backbone.8", c2, c3, 3, 1, 1);
-        conv4 = Conv.create(p, "backbone.10", c3, c3, 3, 1, 1);
-        conv5 = Conv.create(p, "backbone.12", c3, c5, 3, 1, 1);
+        conv1 = Layers.backboneConv(p, "backbone.0", 3, c1, 7, 2, 3);
+        conv2 = Layers.backboneConv(p, "backbone.4", c1, c2, 5, 2, 2);
+        conv3 = Layers.backboneConv(p, "backbone.8", c2, c3, 3, 1, 1);
+        conv4 = Layers.backboneConv(p, "backbone.10", c3, c3, 3, 1, 1);
+        conv5 = Layers.backboneConv(p, "backbone.12", c3, c5, 3, 1, 1);
+        norms = !groupNorm ? null : new GroupNorm[] {
+            GroupNorm.create(p, "backbone.0.norm", c1), GroupNorm.create(p, "backbone.4.norm", c2),
+            GroupNorm.create(p, "backbone.8.norm", c3), GroupNorm.create(p, "backbone.10.norm", c3),
+            GroupNorm.create(p, "backbone.12.norm", c5)};
+    }
+
+    /** conv, then group norm when configured, then ReLU. */
+    private NDArray block(int i, Conv conv, NDArray x) {
+        NDArray y = conv.forward(x);
+        return Activation.relu(norms == null ? y : norms[i].forward(y));
     }
 
     @Override
     public NDArray forward(NDArray x, boolean training) {
-        x = pool(lrn(Activation.relu(conv1.forward(x))));
-        x = pool(lrn(Activation.relu(conv2.forward(x))));
-        x = Activation.relu(conv3.forward(x));
-        x = Activation.relu(conv4.forward(x));
-        return Activation.relu(conv5.forward(x));
+        x = block(0, conv1, x);
+        x = pool(norms == null ? lrn(x) : x);
+        x = block(1, conv2, x);
+        x = pool(norms == null ? lrn(x) : x);
+        x = block(2, conv3, x);
+        x = block(3, conv4, x);
+        return block(4, conv5, x);
     }
 
     private NDArray pool(NDArray x) {
@@ -54,7 +71,7 @@ public final class ZfNet implements Backbone {
     /** Caffe's within-channel LRN; the average counts the zero padding, as Caffe's AVE pooling does here. */
     static NDArray lrn(NDArray x) {
         NDArray meanSquare = Pool.avgPool2d(x.square(), new Shape(3, 3), new Shape(1, 1), new Shape(1, 1), false, true);
-        return x.mul(meanSquare.mul(LRN_ALPHA).add(1f).pow(-LRN_BETA));
+        return x.mul(Scalars.pow(Scalars.mul(meanSquare, LRN_ALPHA).add(1f), -LRN_BETA));
     }
 
     @Override

@@ -8,9 +8,11 @@ package org.frcnn4j.box;
  * py-faster-rcnn's target normalisation by standard deviations (0.1, 0.1, 0.2, 0.2). When decoding, tw and th are
  * clipped at log(1000 / 16) so that exp cannot overflow (torchvision's {@code bbox_xform_clip}).
  */
+// StrictMath: Math.exp and Math.log may differ by an ulp between interpreted and JIT-compiled code, which made
+// training runs in one JVM differ; StrictMath gives the same bits every time.
 public final class BoxCoder {
     /** torchvision's and Detectron's default clip for tw, th: log(1000 / 16). */
-    public static final double DEFAULT_CLIP = Math.log(1000.0 / 16);
+    public static final double DEFAULT_CLIP = StrictMath.log(1000.0 / 16);
 
     private final float wx;
     private final float wy;
@@ -68,8 +70,8 @@ public final class BoxCoder {
             float ty = targets[o + 1] + 0.5f * th;
             out[o] = wx * (tx - rx) / rw;
             out[o + 1] = wy * (ty - ry) / rh;
-            out[o + 2] = ww * (float) Math.log(tw / rw);
-            out[o + 3] = wh * (float) Math.log(th / rh);
+            out[o + 2] = ww * (float) StrictMath.log(tw / rw);
+            out[o + 3] = wh * (float) StrictMath.log(th / rh);
         }
         return out;
     }
@@ -103,8 +105,8 @@ public final class BoxCoder {
                 float dh = Math.min(deltas[o + 3] / wh, clip);
                 float cx = dx * rw + rx;
                 float cy = dy * rh + ry;
-                float w = (float) Math.exp(dw) * rw;
-                float h = (float) Math.exp(dh) * rh;
+                float w = (float) StrictMath.exp(dw) * rw;
+                float h = (float) StrictMath.exp(dh) * rh;
                 // py-faster-rcnn's bbox_transform_inv: x2 = cx + 0.5 w - 1 under the +1 convention.
                 out[o] = cx - 0.5f * w;
                 out[o + 1] = cy - 0.5f * h;

@@ -15,6 +15,13 @@ import javax.imageio.stream.ImageInputStream;
  * with alpha all come back as {@link BufferedImage#TYPE_INT_RGB}; alpha is composited over black.
  */
 public final class Images {
+    static {
+        // Register every ImageIO plug-in (TwelveMonkeys' JPEG reader among them) once, before any decoding: left to
+        // the first concurrent reads, registration races, and early images were seen decoded by the JDK's own JPEG
+        // reader (slightly different pixels) while later ones went through TwelveMonkeys'.
+        ImageIO.scanForPlugins();
+    }
+
     private Images() {}
 
     /** Decodes an image as RGB, or throws a {@link DatasetException} that names the file. */

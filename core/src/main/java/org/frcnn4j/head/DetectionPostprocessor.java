@@ -83,10 +83,10 @@ public final class DetectionPostprocessor {
             }
             double sum = 0;
             for (int c = 0; c < cols; c++) {
-                sum += Math.exp(logits[i * cols + c] - max);
+                sum += StrictMath.exp(logits[i * cols + c] - max);
             }
             for (int c = 0; c < cols; c++) {
-                out[i * cols + c] = (float) (Math.exp(logits[i * cols + c] - max) / sum);
+                out[i * cols + c] = (float) (StrictMath.exp(logits[i * cols + c] - max) / sum);
             }
         }
         return out;

@@ -8,6 +8,7 @@ import org.frcnn4j.backbone.Backbones;
 import org.frcnn4j.head.DetectionPostprocessor;
 import org.frcnn4j.head.FastRcnnHead;
 import org.frcnn4j.nn.Parameters;
+import org.frcnn4j.nn.Scalars;
 import org.frcnn4j.roi.RoiFeatureExtractor;
 import org.frcnn4j.rpn.ProposalGenerator;
 import org.frcnn4j.rpn.RegionProposalNetwork;
@@ -172,7 +173,7 @@ public final class FasterRcnn implements AutoCloseable {
                 }
                 NDArray pred = org.frcnn4j.train.DetectionLosses.gather(r.raw().deltas(), idx);
                 NDArray target = pred.getManager().create(s.regression());
-                rpnBox = org.frcnn4j.train.DetectionLosses.smoothL1Sum(pred, target, lc.rpnBeta()).mul(lc.rpnLambda() / norm);
+                rpnBox = Scalars.mul(org.frcnn4j.train.DetectionLosses.smoothL1Sum(pred, target, lc.rpnBeta()), lc.rpnLambda() / norm);
             }
         }
         if (what != Train.RPN) {
@@ -195,7 +196,7 @@ public final class FasterRcnn implements AutoCloseable {
                 }
                 NDArray pred = org.frcnn4j.train.DetectionLosses.gather(out.boxDeltas(), idx);
                 NDArray target = pred.getManager().create(s.regression());
-                box = org.frcnn4j.train.DetectionLosses.smoothL1Sum(pred, target, lc.headBeta()).mul(lc.headLambda() / n);
+                box = Scalars.mul(org.frcnn4j.train.DetectionLosses.smoothL1Sum(pred, target, lc.headBeta()), lc.headLambda() / n);
             }
         }
         return new Losses(rpnCls, rpnBox, cls, box);
@@ -223,6 +224,15 @@ public final class FasterRcnn implements AutoCloseable {
         }
         NDArray rows = logits.get(logits.getManager().create(idx));
         return org.frcnn4j.train.DetectionLosses.softmaxLogLoss(rows, labels);
+    }
+
+    /**
+     * This network's proposals for training another one (alternating training, step 2): the RPN in training mode's
+     * top-N settings, no gradients.
+     */
+    public float[] trainingProposals(ImageTransform.Transformed image) {
+        NDArray features = backbone.forward(image.tensor(), false);
+        return rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), true).proposals().boxes();
     }
 
     /** Detections in the original image's pixels, best first; labels 1..K. */

@@ -89,8 +89,10 @@ public record FasterRcnnConfig(String preset, boolean plusOne, TransformConfig t
      * @param architecture ZF (Zeiler and Fergus, 5 conv layers) or VGG-16 (13 conv layers)
      * @param widthScale   channel multiplier (1 = the paper's widths; smaller for CPU tests)
      * @param ceilMode     max pooling rounds output sizes up, as Caffe does (paper), or down (torchvision)
+     * @param groupNorm    group normalisation after each conv (and no LRN): trains from scratch without ImageNet
+     *                     weights (Wu and He, 2018), for the CPU presets
      */
-    public record BackboneConfig(Architecture architecture, double widthScale, boolean ceilMode) {}
+    public record BackboneConfig(Architecture architecture, double widthScale, boolean ceilMode, boolean groupNorm) {}
 
     /**
      * Read by {@link org.frcnn4j.rpn.RegionProposalNetwork} (through {@link AnchorGenerator}).

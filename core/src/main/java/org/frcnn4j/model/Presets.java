@@ -68,7 +68,7 @@ public enum Presets {
     private static FasterRcnnConfig paper(Architecture arch, int rpnChannels, int numClasses, List<String> names) {
         return new FasterRcnnConfig("paper-" + arch.name().toLowerCase(), true,
                 new TransformConfig(600, 1000, true, Normalization.BGR_MEAN, PAPER_PIXEL_MEANS, new float[] {1, 1, 1}, 0),
-                new BackboneConfig(arch, 1.0, true),
+                new BackboneConfig(arch, 1.0, true, false),
                 new AnchorConfig(AnchorGenerator.Style.PAPER, 16, new double[] {128, 256, 512}, new double[] {0.5, 1, 2}),
                 new RpnConfig(Objectness.SOFTMAX, rpnChannels, ProposalOrder.PAPER, 6000, 300, 12000, 2000, 0.7f, 16f),
                 new RoiConfig(RoiOp.POOL, 7, 0, false),
@@ -79,7 +79,7 @@ public enum Presets {
     private static FasterRcnnConfig torchvision(int numClasses, List<String> names) {
         return new FasterRcnnConfig("torchvision", false,
                 new TransformConfig(800, 1333, false, Normalization.RGB_MEAN_STD, TORCHVISION_MEAN, TORCHVISION_STD, 32),
-                new BackboneConfig(Architecture.VGG16, 1.0, false),
+                new BackboneConfig(Architecture.VGG16, 1.0, false, false),
                 new AnchorConfig(AnchorGenerator.Style.TORCHVISION, 16, new double[] {128, 256, 512}, new double[] {0.5, 1, 2}),
                 new RpnConfig(Objectness.SIGMOID, 512, ProposalOrder.TORCHVISION, 1000, 1000, 2000, 2000, 0.7f, 1e-3f),
                 new RoiConfig(RoiOp.ALIGN, 7, 2, false),
@@ -91,7 +91,7 @@ public enum Presets {
                                         int numClasses, List<String> names) {
         return new FasterRcnnConfig(id, false,
                 new TransformConfig(minSize, maxSize, false, Normalization.RGB_MEAN_STD, TORCHVISION_MEAN, TORCHVISION_STD, 0),
-                new BackboneConfig(Architecture.ZF, width, true),
+                new BackboneConfig(Architecture.ZF, width, true, true),
                 new AnchorConfig(AnchorGenerator.Style.TORCHVISION, 16, new double[] {32, 64, 128, 256, 512},
                         new double[] {0.5, 1, 2}),
                 new RpnConfig(Objectness.SIGMOID, rpnChannels, ProposalOrder.TORCHVISION, 1000, 300, 2000, 1000, 0.7f, 1e-3f),

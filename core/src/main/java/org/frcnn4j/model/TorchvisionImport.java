@@ -78,7 +78,7 @@ public final class TorchvisionImport {
         RoiConfig roi = o.roiOp() == RoiOp.ALIGN ? new RoiConfig(RoiOp.ALIGN, 7, 2, false) : new RoiConfig(RoiOp.POOL, 7, 0, false);
         return new FasterRcnnConfig("torchvision", false,
                 base.transform().withSizes(o.minSize(), o.maxSize()),
-                new BackboneConfig(o.backbone(), width, ceil),
+                new BackboneConfig(o.backbone(), width, ceil, false),
                 base.anchors(),
                 new FasterRcnnConfig.RpnConfig(base.rpn().objectness(), (int) rpnConv.getShape().get(0), base.rpn().order(),
                         o.rpnPreNmsTopNTest(), o.rpnPostNmsTopNTest(), base.rpn().preNmsTopNTrain(),

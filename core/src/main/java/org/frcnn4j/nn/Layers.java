@@ -34,6 +34,45 @@ public final class Layers {
         }
     }
 
+    /**
+     * A backbone conv: He initialisation (normal, fan-out, as torchvision's VGG), zero bias; followed by group
+     * normalisation when {@code groupNorm}.
+     */
+    public static Conv backboneConv(Parameters p, String name, int in, int out, int kernel, int stride, int padding) {
+        return Conv.create(p, name, in, out, kernel, stride, padding,
+                new Parameters.Normal(Math.sqrt(2.0 / (out * kernel * kernel))), new Parameters.Constant(0f));
+    }
+
+    /**
+     * Group normalisation (Wu and He, 2018): per image, channels in groups, normalised to zero mean and unit variance
+     * over each group, then scaled and shifted per channel ({@code name.weight}, {@code name.bias}). Up to 32 groups.
+     */
+    public record GroupNorm(NDArray gamma, NDArray beta, int groups) {
+        public static GroupNorm create(Parameters p, String name, int channels) {
+            int g = Math.min(32, channels);
+            while (channels % g != 0) {
+                g--;
+            }
+            return new GroupNorm(p.get(name + ".weight", new Shape(channels), new Parameters.Constant(1f)),
+                    p.get(name + ".bias", new Shape(channels), new Parameters.Constant(0f)), g);
+        }
+
+        public NDArray forward(NDArray x) {
+            Shape s = x.getShape();
+            long c = s.get(1);
+            NDArray r = x.reshape(s.get(0), groups, -1);
+            NDArray centred = r.sub(r.mean(new int[] {2}, true));
+            NDArray var = centred.square().mean(new int[] {2}, true);
+            NDArray y = centred.div(var.add(1e-5f).sqrt()).reshape(s);
+            // views of the parameters, made in the input's manager so that they close with the step
+            NDArray g = gamma.reshape(1, c, 1, 1);
+            NDArray b = beta.reshape(1, c, 1, 1);
+            g.attach(y.getManager());
+            b.attach(y.getManager());
+            return y.mul(g).add(b);
+        }
+    }
+
     /** A fully connected layer, weight {@code name.weight} (out, in) and bias {@code name.bias}. */
     public record Dense(NDArray weight, NDArray bias) {
         public static Dense create(Parameters p, String name, int in, int out, Parameters.Init weightInit,

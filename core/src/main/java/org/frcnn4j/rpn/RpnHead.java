@@ -61,14 +61,14 @@ public final class RpnHead {
         if (objectness == Objectness.SIGMOID) {
             float[] p = new float[logits.length];
             for (int i = 0; i < p.length; i++) {
-                p[i] = (float) (1.0 / (1.0 + Math.exp(-logits[i])));
+                p[i] = (float) (1.0 / (1.0 + StrictMath.exp(-logits[i])));
             }
             return p;
         }
         float[] p = new float[logits.length / 2];
         for (int i = 0; i < p.length; i++) {
             // softmax over (background, object): object probability = sigmoid(object - background)
-            p[i] = (float) (1.0 / (1.0 + Math.exp(logits[2 * i] - logits[2 * i + 1])));
+            p[i] = (float) (1.0 / (1.0 + StrictMath.exp(logits[2 * i] - logits[2 * i + 1])));
         }
         return p;
     }

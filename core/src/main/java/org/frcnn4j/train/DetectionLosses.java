@@ -4,8 +4,12 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import org.frcnn4j.nn.Scalars;
 
-/** The loss functions of section 3.1.2 (log loss and smooth L1), on native arrays so that gradients flow. */
+/**
+ * The loss functions of section 3.1.2 (log loss and smooth L1), on native arrays so that gradients flow. Constants
+ * go through {@link Scalars}: DJL's Number overloads are not safe in a graph.
+ */
 public final class DetectionLosses {
     private DetectionLosses() {}
 
@@ -15,7 +19,7 @@ public final class DetectionLosses {
      */
     public static NDArray smoothL1Sum(NDArray prediction, NDArray target, float beta) {
         NDArray d = prediction.sub(target).abs();
-        NDArray quadratic = d.square().mul(0.5f / beta);
+        NDArray quadratic = Scalars.mul(d.square(), 0.5f / beta);
         NDArray linear = d.sub(0.5f * beta);
         return NDArrays.where(d.lt(beta), quadratic, linear).sum();
     }
@@ -23,7 +27,7 @@ public final class DetectionLosses {
     /** Mean binary log loss of logits against 0/1 labels (torchvision's binary_cross_entropy_with_logits). */
     public static NDArray binaryLogLoss(NDArray logits, NDArray labels) {
         // max(x, 0) - x y + log(1 + exp(-|x|)): stable for large |x|
-        NDArray loss = logits.maximum(0f).sub(logits.mul(labels)).add(logits.abs().neg().exp().add(1f).log());
+        NDArray loss = Scalars.maximum(logits, 0f).sub(logits.mul(labels)).add(logits.abs().neg().exp().add(1f).log());
         return loss.mean();
     }
 
@@ -41,7 +45,7 @@ public final class DetectionLosses {
 
     /** A scalar zero that takes part in the graph (for a loss with nothing to measure). */
     public static NDArray zero(NDArray like) {
-        return like.sum().mul(0f);
+        return Scalars.mul(like.sum(), 0f);
     }
 
     /** Entries of a flattened array at the given indices. */

@@ -87,7 +87,7 @@ public record TrainConfig(Schedule schedule, int[] iterations, int imagesPerIter
             double lr = baseLr;
             if (decay == Decay.COSINE) {
                 double t = Math.min(1.0, Math.max(0.0, (double) (iteration - warmupIterations) / Math.max(1, total - warmupIterations)));
-                lr = baseLr * 0.5 * (1 + Math.cos(Math.PI * t));
+                lr = baseLr * 0.5 * (1 + StrictMath.cos(Math.PI * t));
             } else {
                 for (double s : steps) {
                     if (iteration >= s * total) {

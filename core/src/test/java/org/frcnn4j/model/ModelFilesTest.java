@@ -30,7 +30,7 @@ class ModelFilesTest {
             for (Presets preset : new Presets[] {Presets.TINY, Presets.PAPER_ZF}) {
                 FasterRcnnConfig config = preset.config(List.of("raccoon", "dog"));
                 if (preset == Presets.PAPER_ZF) { // a narrow paper-style ZF keeps the test fast
-                    config = config.with(new FasterRcnnConfig.BackboneConfig(FasterRcnnConfig.Architecture.ZF, 0.125, true))
+                    config = config.with(new FasterRcnnConfig.BackboneConfig(FasterRcnnConfig.Architecture.ZF, 0.125, true, false))
                             .with(config.head().withNumClasses(3)).with(config.transform().withSizes(160, 240));
                     config = config.with(new FasterRcnnConfig.HeadConfig(3, 32, true, config.head().boxWeights(), 0.0f, 0.3f, 100, 0f));
                 }

@@ -1,0 +1,39 @@
+package org.frcnn4j.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntConsumer;
+import org.frcnn4j.data.Annotation;
+import org.frcnn4j.data.Dataset;
+import org.frcnn4j.data.Detection;
+import org.frcnn4j.data.Images;
+import org.frcnn4j.head.DetectionPostprocessor;
+
+/** Runs a model over a dataset's images, giving detections in the dataset's terms (image ids, 0-based labels). */
+public final class DatasetDetection {
+    private DatasetDetection() {}
+
+    /**
+     * @param progress called with the number of images done so far (may be null)
+     */
+    public static List<Detection> detectAll(FasterRcnn model, Dataset dataset, IntConsumer progress) {
+        if (model.config().numClassesWithBackground() != dataset.classes().size() + 1) {
+            throw new IllegalArgumentException("the model has " + (model.config().numClassesWithBackground() - 1)
+                    + " classes, the dataset " + dataset.classes().size());
+        }
+        List<Detection> out = new ArrayList<>();
+        int done = 0;
+        for (Annotation a : dataset.images()) {
+            DetectionPostprocessor.Result r = model.detect(Images.readRgb(a.imageFile()));
+            float[] b = r.boxes();
+            for (int i = 0; i < r.count(); i++) {
+                out.add(new Detection(a.imageId(), r.labels()[i] - 1, b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3],
+                        r.scores()[i]));
+            }
+            if (progress != null) {
+                progress.accept(++done);
+            }
+        }
+        return out;
+    }
+}

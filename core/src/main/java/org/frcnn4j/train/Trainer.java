@@ -1,0 +1,290 @@
+package org.frcnn4j.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.frcnn4j.data.Dataset;
+import org.frcnn4j.eval.VocEvaluator;
+import org.frcnn4j.model.DatasetDetection;
+import org.frcnn4j.model.FasterRcnn;
+import org.frcnn4j.model.FasterRcnn.Train;
+import org.frcnn4j.model.FasterRcnnConfig;
+import org.frcnn4j.model.ModelFiles;
+import org.frcnn4j.nn.Parameters;
+import org.frcnn4j.transform.ImageTransform;
+
+/**
+ * Trains a Faster R-CNN on a dataset, as approximate joint training or as the 4-step alternating training of the
+ * paper's section 3.2, in a run folder: {@code log.csv} (one row per iteration), {@code val.csv} (validation mAP at
+ * intervals), checkpoints ({@link Checkpoints}) and the final model folder {@code model/}. A run can resume from its
+ * last checkpoint and then continues exactly as an uninterrupted run would (same weights, optimizer state, images,
+ * flips and samples; dropout excepted).
+ */
+public final class Trainer {
+    /** Receives progress; the library prints nothing itself. */
+    public interface Listener {
+        void iteration(IterationLog log);
+
+        default void validation(int iteration, double mAP) {}
+
+        default void message(String text) {}
+    }
+
+    /** One iteration's numbers (losses averaged over its images; NaN for losses the step does not train). */
+    public record IterationLog(int iteration, int totalIterations, int step, double learningRate, double rpnObjectness,
+                               double rpnBox, double classifier, double boxRegression, double loss, double seconds) {}
+
+    /** Training stopped: a non-finite loss (the last good checkpoint is kept). */
+    public static final class TrainingException extends RuntimeException {
+        public TrainingException(String message) {
+            super(message);
+        }
+    }
+
+    static final String CSV_HEADER = "iteration,step,lr,rpn_objectness,rpn_box,classifier,box_regression,total,seconds";
+
+    private final FasterRcnnConfig modelConfig;
+    private final TrainConfig config;
+    private final Dataset train;
+    private final Dataset validation;
+    private final Path runDir;
+    private final Listener listener;
+
+    public Trainer(FasterRcnnConfig modelConfig, TrainConfig config, Dataset train, Dataset validation, Path runDir,
+                   Listener listener) {
+        this.modelConfig = modelConfig;
+        this.config = config;
+        this.train = train;
+        this.validation = validation;
+        this.runDir = runDir;
+        this.listener = listener;
+    }
+
+    /** Trains (or resumes) and returns the final model, also saved in {@code runDir/model}. */
+    public FasterRcnn run(NDManager manager, boolean resume) throws IOException {
+        Files.createDirectories(runDir);
+        Checkpoints checkpoints = new Checkpoints(runDir);
+        Checkpoints.State state = resume ? checkpoints.latest() : null;
+        if (resume && state == null) {
+            listener.message("no checkpoint in " + runDir + ": starting from the beginning");
+        }
+        if (state == null) {
+            writeJson(runDir.resolve("train.json"), config);
+            Files.writeString(runDir.resolve("log.csv"), CSV_HEADER + "\n", StandardCharsets.UTF_8);
+        } else {
+            truncateLog(state.iteration());
+            listener.message("resuming at iteration " + state.iteration() + " from " + state.folder());
+        }
+        int start = state == null ? 0 : state.iteration();
+        int[] steps = config.schedule() == TrainConfig.Schedule.JOINT ? new int[] {config.iterations()[0]} : config.iterations();
+        if (config.schedule() == TrainConfig.Schedule.ALTERNATING && steps.length != 4) {
+            throw new IllegalArgumentException("alternating training needs 4 step lengths, got " + steps.length);
+        }
+        int total = 0;
+        for (int s : steps) {
+            total += s;
+        }
+        FasterRcnn model = state == null ? FasterRcnn.create(modelConfig, manager, config.seed())
+                : ModelFiles.load(state.folder(), manager);
+        FasterRcnn proposer = null;
+        if (state != null && Files.isDirectory(state.folder().resolve(Checkpoints.PROPOSER))) {
+            proposer = ModelFiles.load(state.folder().resolve(Checkpoints.PROPOSER), manager);
+        }
+        int first = 0;
+        for (int s = 0; s < steps.length; s++) {
+            int end = first + steps[s];
+            if (start < end) {
+                if (config.schedule() == TrainConfig.Schedule.ALTERNATING && start == first) {
+                    // entering a step: set up its networks (section 3.2)
+                    if (s == 1) {
+                        proposer = model; // step 1's RPN proposes; Fast R-CNN trains with its own backbone
+                        model = FasterRcnn.create(modelConfig, manager, config.seed() + 1);
+                    } else if (s == 2) {
+                        if (proposer != null) {
+                            proposer.close();
+                            proposer = null;
+                        }
+                        model = withFreshRpn(model, manager); // RPN from the detector's backbone, new RPN layers
+                    }
+                }
+                runStep(s, first, end, Math.max(start, first), total, model, proposer, manager, state, checkpoints);
+                state = null;
+            }
+            first = end;
+        }
+        if (proposer != null) {
+            proposer.close();
+        }
+        ModelFiles.save(model, runDir.resolve("model"));
+        return model;
+    }
+
+    private static FasterRcnn withFreshRpn(FasterRcnn detector, NDManager manager) {
+        Parameters params = new Parameters(manager, detector.parameters().all().size() * 7919L);
+        detector.parameters().all().forEach((name, value) -> {
+            if (!name.startsWith("rpn.")) {
+                params.put(name, value);
+            }
+        });
+        FasterRcnn model = new FasterRcnn(detector.config(), params);
+        detector.close();
+        return model;
+    }
+
+    /** What each step trains: joint = everything; alternating = RPN, head, RPN layers only, head layers only. */
+    private List<String> trainable(int step, FasterRcnn model) {
+        List<String> out = new ArrayList<>();
+        for (String name : model.parameters().all().keySet()) {
+            boolean frozen = config.frozen().stream().anyMatch(name::startsWith);
+            boolean inStep = switch (config.schedule() == TrainConfig.Schedule.JOINT ? -1 : step) {
+                case 0 -> !name.startsWith("roi_heads.");
+                case 1 -> !name.startsWith("rpn.");
+                case 2 -> name.startsWith("rpn.");
+                case 3 -> name.startsWith("roi_heads.");
+                default -> true;
+            };
+            if (inStep && !frozen) {
+                out.add(name);
+            }
+        }
+        return out;
+    }
+
+    private void runStep(int step, int first, int end, int from, int total, FasterRcnn model, FasterRcnn proposer,
+                         NDManager manager, Checkpoints.State resumed, Checkpoints checkpoints) throws IOException {
+        List<String> names = trainable(step, model);
+        model.parameters().all().forEach((name, a) -> a.setRequiresGradient(names.contains(name)));
+        if (proposer != null) {
+            proposer.parameters().all().values().forEach(a -> a.setRequiresGradient(false));
+        }
+        Train what = config.schedule() == TrainConfig.Schedule.JOINT ? Train.BOTH
+                : step % 2 == 0 ? Train.RPN : Train.HEAD;
+        int perIteration = config.imagesPerIteration();
+        try (Sgd sgd = new Sgd(config.solver(), manager);
+             TrainingData data = new TrainingData(train, config.seed(), config.flip(), modelConfig.plusOne(),
+                     (long) from * perIteration)) {
+            if (resumed != null) {
+                Checkpoints.loadOptimizer(resumed, sgd);
+            }
+            for (int it = from; it < end; it++) {
+                long t0 = System.nanoTime();
+                double lr = config.solver().learningRate(it - first, end - first);
+                double[] sums = new double[5];
+                try (NDManager scope = model.parameters().manager().newSubManager()) {
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        NDArray loss = null;
+                        for (int b = 0; b < perIteration; b++) {
+                            TrainingData.Example ex = data.next();
+                            ImageTransform.Transformed t = model.transform().apply(ex.image(), scope);
+                            float[] proposals = proposer == null ? null : proposer.trainingProposals(t);
+                            Random random = new Random(config.seed() * 1_000_003L + (long) it * 64 + b);
+                            FasterRcnn.Losses l = model.trainingForward(t, t.toInput(ex.boxes()), ex.labels(), proposals,
+                                    config, what, random);
+                            NDArray imageLoss = org.frcnn4j.nn.Scalars.div(l.total(), perIteration);
+                            loss = loss == null ? imageLoss : loss.add(imageLoss);
+                            accumulate(sums, l, perIteration);
+                        }
+                        checkFinite(it, sums, what);
+                        gc.backward(loss);
+                    }
+                    sgd.step(model.parameters(), names, lr);
+                }
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                IterationLog log = new IterationLog(it + 1, total, step + 1, lr, sums[0], sums[1], sums[2], sums[3],
+                        sums[4], seconds);
+                appendLog(log);
+                listener.iteration(log);
+                boolean last = it + 1 == end;
+                if (config.checkpointEvery() > 0 && ((it + 1) % config.checkpointEvery() == 0 || last)) {
+                    checkpoints.save(it + 1, step, model, sgd, step == 1 ? proposer : null);
+                }
+                if (validation != null && config.validateEvery() > 0 && ((it + 1) % config.validateEvery() == 0 || (last && it + 1 == total))) {
+                    validate(it + 1, model);
+                }
+            }
+        }
+    }
+
+    private static final String[] LOSS_NAMES = {"rpn_objectness", "rpn_box", "classifier", "box_regression"};
+
+    /** Adds one image's losses (divided by the images per iteration); a loss the step does not train stays NaN. */
+    private static void accumulate(double[] sums, FasterRcnn.Losses l, int n) {
+        NDArray[] parts = {l.rpnObjectness(), l.rpnBox(), l.classifier(), l.boxRegression()};
+        for (int i = 0; i < 4; i++) {
+            if (parts[i] == null) {
+                sums[i] = Double.NaN;
+                continue;
+            }
+            double v = parts[i].getFloat() / n;
+            sums[i] += v;
+            sums[4] += v;
+        }
+    }
+
+    private static void checkFinite(int it, double[] sums, Train what) {
+        for (int i = 0; i < 4; i++) {
+            boolean trained = what == Train.BOTH || (what == Train.RPN) == (i < 2);
+            if (trained && !Double.isFinite(sums[i])) {
+                throw new TrainingException("iteration " + (it + 1) + ": the " + LOSS_NAMES[i] + " loss is " + sums[i]
+                        + "; training stopped and the last checkpoint is kept (try a lower learning rate)");
+            }
+        }
+    }
+
+    private void validate(int iteration, FasterRcnn model) {
+        double map = VocEvaluator.evaluate(validation, DatasetDetection.detectAll(model, validation, null),
+                VocEvaluator.Options.voc07()).mAP();
+        try {
+            Path f = runDir.resolve("val.csv");
+            if (!Files.exists(f)) {
+                Files.writeString(f, "iteration,voc07_mAP\n");
+            }
+            Files.writeString(f, iteration + "," + map + "\n", StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        listener.validation(iteration, map);
+    }
+
+    private void appendLog(IterationLog l) throws IOException {
+        String row = String.format(java.util.Locale.ROOT, "%d,%d,%.6g,%s,%s,%s,%s,%.6f,%.3f%n", l.iteration(), l.step(),
+                l.learningRate(), num(l.rpnObjectness()), num(l.rpnBox()), num(l.classifier()), num(l.boxRegression()),
+                l.loss(), l.seconds());
+        Files.writeString(runDir.resolve("log.csv"), row, StandardOpenOption.APPEND);
+    }
+
+    private static String num(double v) {
+        return Double.isNaN(v) ? "" : String.format(java.util.Locale.ROOT, "%.6f", v);
+    }
+
+    /** Drops log rows after the checkpoint a resumed run restarts from. */
+    private void truncateLog(int iteration) throws IOException {
+        Path f = runDir.resolve("log.csv");
+        List<String> keep = new ArrayList<>();
+        keep.add(CSV_HEADER);
+        if (Files.exists(f)) {
+            for (String line : Files.readAllLines(f)) {
+                if (!line.isEmpty() && Character.isDigit(line.charAt(0))
+                        && Integer.parseInt(line.substring(0, line.indexOf(','))) <= iteration) {
+                    keep.add(line);
+                }
+            }
+        }
+        Files.write(f, keep);
+    }
+
+    private static void writeJson(Path file, Object value) throws IOException {
+        Files.write(file, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(value));
+    }
+}

@@ -1,0 +1,125 @@
+package org.frcnn4j.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDManager;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.frcnn4j.data.Dataset;
+import org.frcnn4j.head.DetectionPostprocessor;
+import org.frcnn4j.model.FasterRcnn;
+import org.frcnn4j.model.FasterRcnnConfig;
+import org.frcnn4j.model.ModelFiles;
+import org.frcnn4j.model.Presets;
+import org.frcnn4j.testing.SharedData;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainerTest {
+    /** Four raccoon training images: small enough to overfit in a few dozen iterations of the tiny model. */
+    static Dataset fewImages() {
+        Dataset all = Dataset.open(SharedData.bundled("raccoon"), "train", null);
+        return new Dataset(all.format(), all.classes(), all.images().subList(0, 4), List.of());
+    }
+
+    static FasterRcnnConfig tiny(Dataset d) {
+        return Presets.TINY.config(d.classes().names());
+    }
+
+    static TrainConfig quick(int iterations) {
+        return TrainPresets.of(Presets.TINY).withIterations(iterations).withImagesPerIteration(1).withSeed(3)
+                .withSolver(new TrainConfig.Solver(0.01, 0.9, 1e-4, 1.0, TrainConfig.Decay.COSINE, new double[0], 0.1,
+                        5, 0.1, 10.0))
+                .withIntervals(10, 0);
+    }
+
+    static class Recorder implements Trainer.Listener {
+        final List<Trainer.IterationLog> logs = new ArrayList<>();
+
+        @Override
+        public void iteration(Trainer.IterationLog log) {
+            logs.add(log);
+        }
+    }
+
+    @Test
+    void aFewIterationsLowerTheLoss(@TempDir Path tmp) throws Exception {
+        Dataset d = fewImages();
+        Recorder r = new Recorder();
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = new Trainer(tiny(d), quick(40), d, null, tmp, r).run(m, false)) {
+            double first = r.logs.subList(0, 8).stream().mapToDouble(Trainer.IterationLog::loss).average().orElseThrow();
+            double last = r.logs.subList(32, 40).stream().mapToDouble(Trainer.IterationLog::loss).average().orElseThrow();
+            assertThat(last).isLessThan(first * 0.8);
+            assertThat(tmp.resolve("model/config.json")).exists();
+            assertThat(Files.readAllLines(tmp.resolve("log.csv"))).hasSize(41).first().asString().startsWith("iteration,");
+        }
+    }
+
+    @Test
+    void resumeGivesTheUninterruptedResult(@TempDir Path tmp) throws Exception {
+        Dataset d = fewImages();
+        TrainConfig c = quick(20);
+        try (NDManager m = NDManager.newBaseManager()) {
+            float[] straight;
+            // a collection every iteration: constants freed under the autograd graph once made runs differ (Scalars)
+            Trainer.Listener gc = log -> System.gc();
+            try (FasterRcnn model = new Trainer(tiny(d), c, d, null, tmp.resolve("a"), gc).run(m, false)) {
+                straight = model.parameters().all().get("roi_heads.box_predictor.cls_score.weight").toFloatArray();
+            }
+            // the same run killed during iteration 11 (its checkpoint at 10 written), then resumed
+            Trainer.Listener crash = log -> {
+                if (log.iteration() == 11) {
+                    throw new IllegalStateException("killed");
+                }
+            };
+            assertThatThrownBy(() -> new Trainer(tiny(d), c, d, null, tmp.resolve("b"), crash).run(m, false))
+                    .hasMessage("killed");
+            assertThat(new Checkpoints(tmp.resolve("b")).latest().iteration()).isEqualTo(10);
+            Files.writeString(tmp.resolve("b/train.json"), "changed"); // resume must not rely on it
+            try (FasterRcnn resumed = new Trainer(tiny(d), c, d, null, tmp.resolve("b"), new Recorder()).run(m, true)) {
+                float[] after = resumed.parameters().all().get("roi_heads.box_predictor.cls_score.weight").toFloatArray();
+                assertThat(after).containsExactly(straight);
+            }
+            assertThat(Files.readAllLines(tmp.resolve("b/log.csv"))).hasSize(21);
+        }
+    }
+
+    @Test
+    void alternatingTrainingMakesOneModel(@TempDir Path tmp) throws Exception {
+        Dataset d = fewImages();
+        TrainConfig c = quick(0).withSchedule(TrainConfig.Schedule.ALTERNATING, 4, 4, 4, 4);
+        Recorder r = new Recorder();
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = new Trainer(tiny(d), c, d, null, tmp, r).run(m, false)) {
+            assertThat(r.logs).hasSize(16);
+            assertThat(r.logs.get(0).step()).isEqualTo(1);
+            assertThat(r.logs.get(0).classifier()).isNaN();   // step 1 trains the RPN only
+            assertThat(r.logs.get(4).rpnObjectness()).isNaN(); // step 2 the detector only
+            assertThat(r.logs.get(15).step()).isEqualTo(4);
+            DetectionPostprocessor.Result det = model.detect(org.frcnn4j.data.Images.readRgb(d.images().get(0).imageFile()));
+            assertThat(det).isNotNull();
+        }
+        try (NDManager m = NDManager.newBaseManager(); FasterRcnn loaded = ModelFiles.load(tmp.resolve("model"), m)) {
+            assertThat(loaded.config().classNames()).containsExactly("raccoon");
+        }
+    }
+
+    @Test
+    void nonFiniteLossStopsWithAClearMessage(@TempDir Path tmp) throws Exception {
+        Dataset d = fewImages();
+        TrainConfig c = quick(30).withSolver(new TrainConfig.Solver(1e9, 0.9, 0, 1.0, TrainConfig.Decay.STEP,
+                new double[0], 0.1, 0, 1.0, 0)).withIntervals(1, 0);
+        try (NDManager m = NDManager.newBaseManager()) {
+            assertThatThrownBy(() -> new Trainer(tiny(d), c, d, null, tmp, new Recorder()).run(m, false))
+                    .isInstanceOf(Trainer.TrainingException.class).hasMessageContaining("loss is");
+            assertThat(new Checkpoints(tmp).latest()).isNotNull(); // the last good checkpoint is there
+            try (FasterRcnn last = ModelFiles.load(new Checkpoints(tmp).latest().folder(), m)) {
+                assertThat(last).isNotNull();
+            }
+        }
+    }
+}
