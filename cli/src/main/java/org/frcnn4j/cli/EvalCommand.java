@@ -18,19 +18,23 @@ import picocli.CommandLine.Option;
 
 /** {@code frcnn eval}: the standard metrics of a set of detections against ground truth. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Evaluate detections: VOC2007 11-point AP, VOC2010+ AP, or COCO AP/AR.")
+        description = "Evaluate detections (--detections) or a model (--model, run on the --data images): VOC2007 "
+                + "11-point AP, VOC2010+ AP, or COCO AP/AR.")
 final class EvalCommand implements Callable<Integer> {
     enum Metric { voc07, voc, coco }
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--gt", required = true, description = "ground truth: a VOCdevkit folder or a COCO instances JSON")
+    @Option(names = {"--gt", "--data"}, required = true, description = "ground truth: a VOCdevkit folder or a COCO instances JSON")
     Path gt;
 
-    @Option(names = "--detections", required = true,
+    @Option(names = "--detections",
             description = "a COCO results JSON, or a folder of VOC results files comp4_det_test_<class>.txt")
     Path detections;
+
+    @Option(names = "--model", description = "evaluate this model folder on the ground truth's images instead of --detections")
+    Path model;
 
     @Option(names = "--metric", defaultValue = "voc07", description = "voc07, voc or coco (default: ${DEFAULT-VALUE})")
     Metric metric;
@@ -55,8 +59,18 @@ final class EvalCommand implements Callable<Integer> {
         if (metric == Metric.coco && spec.commandLine().getParseResult().hasMatchedOption("--iou")) {
             throw new IllegalArgumentException("--iou applies to the VOC metrics; COCO AP averages IoU 0.50:0.95");
         }
+        if ((detections == null) == (model == null)) {
+            throw new IllegalArgumentException("give either --detections (results to score) or --model (a model to run)");
+        }
         Dataset truth = selection.open(gt);
-        List<Detection> dets = DetectionFiles.read(detections, truth);
+        List<Detection> dets;
+        if (model != null) {
+            try (org.frcnn4j.model.Detector detector = org.frcnn4j.model.Detector.load(model)) {
+                dets = org.frcnn4j.model.DatasetDetection.detectAll(detector.model(), truth, null);
+            }
+        } else {
+            dets = DetectionFiles.read(detections, truth);
+        }
         PrintWriter out = spec.commandLine().getOut();
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         if (metric == Metric.coco) {

@@ -27,6 +27,18 @@ final class Options {
         }
     }
 
+    /**
+     * Training needs clean ground truth: any problem the readers found (an unknown class, an impossible box) is an
+     * error naming its file.
+     */
+    static void requireClean(org.frcnn4j.data.Dataset d) {
+        if (!d.problems().isEmpty()) {
+            org.frcnn4j.data.Problem p = d.problems().get(0);
+            throw new org.frcnn4j.data.DatasetException(p.file(), p.message()
+                    + (d.problems().size() > 1 ? " (and " + (d.problems().size() - 1) + " more problems: see frcnn data check)" : ""));
+        }
+    }
+
     /** The class names of a --classes file (one a line), or null when none was given. */
     static List<String> classNames(Path file) {
         if (file == null) {

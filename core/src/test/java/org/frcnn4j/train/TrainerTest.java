@@ -122,4 +122,32 @@ class TrainerTest {
             }
         }
     }
+
+    @Test
+    void residentMemoryStaysFlatOver500Iterations(@TempDir Path tmp) throws Exception {
+        Dataset d = fewImages();
+        long[] rss = new long[500];
+        Trainer.Listener record = log -> rss[log.iteration() - 1] = residentKb();
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = new Trainer(tiny(d), quick(500).withIntervals(0, 0), d, null, tmp, record).run(m, false)) {
+            // the floor of the resident set (the allocator swings it between calls) after warm-up vs at the end
+            long early = java.util.Arrays.stream(rss, 50, 150).min().orElseThrow();
+            long late = java.util.Arrays.stream(rss, 400, 500).min().orElseThrow();
+            assertThat((double) late).as("resident floor, kB, iterations 400-500 (50-150: " + early + ")")
+                    .isLessThan(early * 1.10);
+        }
+    }
+
+    private static long residentKb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("\\D+", ""));
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        throw new IllegalStateException("no VmRSS");
+    }
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/python3
+"""Times torchvision 0.14's FasterRCNN training iterations (the peer side of bench/train).
+
+The model of make_fixtures.py at full width (VGG-16 or ZF, RoIAlign, 1024-d head), min_size 600 / max_size 1000, one
+image per iteration with its ground truth, SGD (lr 0.001, momentum 0.9, weight decay 5e-4), 2 threads. Prints the
+median seconds per iteration after a warm-up as JSON.
+
+Usage: tools/torchvision/bench_train.py vgg16|zf IMAGE ITERATIONS  (ground truth: two fixed boxes, classes 1 and 2)
+"""
+import json
+import statistics
+import sys
+import time
+import os
+
+import torch
+from PIL import Image
+from torchvision.transforms.functional import to_tensor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures  # noqa: E402
+
+torch.set_num_threads(2)
+
+BOXES = [[100.0, 80.0, 420.0, 500.0], [520.0, 150.0, 900.0, 560.0]]
+
+
+def main():
+    arch, image, iterations = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    model = make_fixtures.build(arch, 1.0, "align", 3, 1024, 600, 1000, 5)
+    model.train()
+    img = to_tensor(Image.open(image).convert("RGB"))
+    target = {"boxes": torch.tensor(BOXES), "labels": torch.tensor([1, 2])}
+    opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9, weight_decay=5e-4)
+    times = []
+    for i in range(iterations + 2):
+        t0 = time.perf_counter()
+        losses = model([img], [target])
+        loss = sum(losses.values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i >= 2:
+            times.append(time.perf_counter() - t0)
+    print(json.dumps({"seconds_per_iteration": statistics.median(times), "iterations": iterations,
+                      "loss": float(loss)}))
+
+
+if __name__ == "__main__":
+    main()

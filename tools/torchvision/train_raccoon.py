@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""The peer side of bench/raccoon: torchvision 0.14 trains the architecture of frcnn4j's `small` preset from scratch
+on a VOCdevkit split and writes its detections on another split as COCO results JSON (image_id = file stem,
+category_id = 1-based class), for `frcnn eval`.
+
+`small`: ZF at half width with GroupNorm after every conv (no LRN), Caffe-style pooling; anchors 32..512 x ratios
+0.5/1/2; RPN 2000 -> 1000 proposals in training, 1000 -> 300 at test; RoIAlign 7x7; 512-d two-layer head; 256 RoIs
+per image; input 320/640. Training: SGD lr 0.02, momentum 0.9, weight decay 1e-4, 100-iteration linear warm-up from
+0.1% then cosine, two images per iteration, horizontal flips, gradient norm clipped at 10.
+
+Usage: tools/torchvision/train_raccoon.py VOC_DIR TRAIN_SPLIT TEST_SPLIT ITERATIONS OUT.json [SEED]
+"""
+import json
+import math
+import os
+import random
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import torch
+from PIL import Image
+from torch import nn
+from torchvision.models.detection import FasterRCNN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.rpn import AnchorGenerator
+from torchvision.ops import MultiScaleRoIAlign
+from torchvision.transforms.functional import to_tensor
+
+torch.set_num_threads(2)
+
+
+def groups(c):
+    g = min(32, c)
+    while c % g:
+        g -= 1
+    return g
+
+
+def small_backbone(width=0.5):
+    c1, c2, c3, c5 = (max(1, round(c * width)) for c in (96, 256, 384, 256))
+
+    def block(cin, cout, k, s, p):
+        conv = nn.Conv2d(cin, cout, k, stride=s, padding=p)
+        nn.init.normal_(conv.weight, std=math.sqrt(2.0 / (cout * k * k)))
+        nn.init.zeros_(conv.bias)
+        return [conv, nn.GroupNorm(groups(cout), cout), nn.ReLU(inplace=True)]
+
+    layers = (block(3, c1, 7, 2, 3) + [nn.MaxPool2d(3, 2, 1, ceil_mode=True)] + block(c1, c2, 5, 2, 2)
+              + [nn.MaxPool2d(3, 2, 1, ceil_mode=True)] + block(c2, c3, 3, 1, 1) + block(c3, c3, 3, 1, 1)
+              + block(c3, c5, 3, 1, 1))
+    seq = nn.Sequential(*layers)
+    seq.out_channels = c5
+    return seq
+
+
+def read_split(root, split):
+    ids = [l.split()[0] for l in open(os.path.join(root, "ImageSets", "Main", split + ".txt")) if l.strip()]
+    classes = [l.strip() for l in open(os.path.join(root, "classes.txt")) if l.strip()]
+    items = []
+    for i in ids:
+        tree = ET.parse(os.path.join(root, "Annotations", i + ".xml")).getroot()
+        boxes, labels = [], []
+        for o in tree.findall("object"):
+            if o.findtext("difficult", "0") == "1":
+                continue
+            b = o.find("bndbox")
+            # VOC pixels are 1-based: the same shift as frcnn4j's reader
+            boxes.append([float(b.findtext(t)) - 1 for t in ("xmin", "ymin", "xmax", "ymax")])
+            labels.append(classes.index(o.findtext("name").strip()) + 1)
+        items.append((i, os.path.join(root, "JPEGImages", i + ".jpg"), boxes, labels))
+    return items, classes
+
+
+def main():
+    root, train_split, test_split, iterations, out = sys.argv[1:6]
+    iterations = int(iterations)
+    seed = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    train, classes = read_split(root, train_split)
+    test, _ = read_split(root, test_split)
+    backbone = small_backbone()
+    c = backbone.out_channels
+    model = FasterRCNN(
+        backbone, num_classes=None,
+        rpn_anchor_generator=AnchorGenerator(((32, 64, 128, 256, 512),), ((0.5, 1.0, 2.0),)),
+        box_roi_pool=MultiScaleRoIAlign(["0"], 7, 2), box_head=TwoMLPHead(c * 49, 512),
+        box_predictor=FastRCNNPredictor(512, len(classes) + 1), min_size=320, max_size=640,
+        rpn_pre_nms_top_n_train=2000, rpn_post_nms_top_n_train=1000, rpn_pre_nms_top_n_test=1000,
+        rpn_post_nms_top_n_test=300, box_batch_size_per_image=256)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=0.02, momentum=0.9, weight_decay=1e-4)
+
+    def lr_at(it):
+        if it < 100:
+            a = it / 100
+            return 0.02 * (0.001 * (1 - a) + a)
+        t = (it - 100) / max(1, iterations - 100)
+        return 0.02 * 0.5 * (1 + math.cos(math.pi * t))
+
+    order, pos = [], 0
+    t0 = time.time()
+    model.train()
+    for it in range(iterations):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(it)
+        images, targets = [], []
+        for _ in range(2):
+            if pos == len(order):
+                order, pos = list(range(len(train))), 0
+                rng.shuffle(order)
+            _, path, boxes, labels = train[order[pos]]
+            pos += 1
+            img = to_tensor(Image.open(path).convert("RGB"))
+            b = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
+            if rng.random() < 0.5:
+                img = img.flip(-1)
+                w = img.shape[-1]
+                b = torch.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], dim=1)
+            images.append(img)
+            targets.append({"boxes": b, "labels": torch.tensor(labels, dtype=torch.int64)})
+        losses = model(images, targets)
+        loss = sum(losses.values())
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 10.0)
+        opt.step()
+        if (it + 1) % 50 == 0:
+            print(f"iteration {it + 1}/{iterations} loss {float(loss):.3f} {time.time() - t0:.0f} s", file=sys.stderr)
+    train_seconds = time.time() - t0
+    model.eval()
+    results = []
+    with torch.no_grad():
+        for i, path, _, _ in test:
+            det = model([to_tensor(Image.open(path).convert("RGB"))])[0]
+            for b, s, l in zip(det["boxes"].tolist(), det["scores"].tolist(), det["labels"].tolist()):
+                results.append({"image_id": i, "category_id": int(l), "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                                "score": float(s)})
+    with open(out, "w") as f:
+        json.dump(results, f)
+    print(json.dumps({"train_seconds": train_seconds, "iterations": iterations, "detections": len(results)}))
+
+
+if __name__ == "__main__":
+    main()
