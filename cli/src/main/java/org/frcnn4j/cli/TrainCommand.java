@@ -55,6 +55,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--backbone", description = "vgg16 or zf instead of the preset's backbone")
     BackboneName backbone;
 
+    @Option(names = "--width-scale", description = "backbone channel multiplier (default: the preset's)")
+    Double widthScale;
+
     @Option(names = "--min-size", description = "shorter image side after resizing (default: the preset's)")
     Integer minSize;
 
@@ -99,6 +102,10 @@ final class TrainCommand implements Callable<Integer> {
             FasterRcnnConfig.RpnConfig r = model.rpn();
             model = model.with(new FasterRcnnConfig.RpnConfig(r.objectness(), (int) Math.round(rpn * b.widthScale()), r.order(),
                     r.preNmsTopNTest(), r.postNmsTopNTest(), r.preNmsTopNTrain(), r.postNmsTopNTrain(), r.nmsThreshold(), r.minSize()));
+        }
+        if (widthScale != null) {
+            FasterRcnnConfig.BackboneConfig b = model.backbone();
+            model = model.with(new FasterRcnnConfig.BackboneConfig(b.architecture(), widthScale, b.ceilMode(), b.groupNorm()));
         }
         if (minSize != null || maxSize != null) {
             FasterRcnnConfig.TransformConfig t = model.transform();

@@ -1,21 +1,22 @@
 package org.frcnn4j.roi;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.Arrays;
 
 /**
  * RoIAlign with torchvision's semantics ({@code roi_align}: spatial scale, sampling ratio, {@code aligned} half-pixel
  * shift; no quantisation): each of size x size bins averages a grid of bilinear samples.
  *
- * <p>Bilinear sampling is separable: a sample's value is the sum over cells of wy(row) * wx(column) * F(row, column),
- * and torchvision's out-of-range rule (a sample with y or x outside [-1, extent] counts 0) is a product of per-axis
- * conditions too. So a bin's average is Wy F Wx^T, with Wy (size x rows) and Wx (size x columns) holding the
- * per-axis weights averaged over the bin's samples. Each region costs one crop and two small matrix products, all
- * differentiable.
+ * <p>The whole operation is linear in the feature map: output (n * size * size, C) = S (n * size * size, H * W) times
+ * the map as (H * W, C), where row (r, ph, pw) of S holds the averaged bilinear weights of that bin's samples. Bilinear
+ * sampling is separable, so those weights are products wy(row) * wx(column) of per-axis weights, and torchvision's
+ * out-of-range rule (a sample with y or x outside [-1, extent] counts 0) is a product of per-axis conditions too. S has
+ * at most 16 non-zeros per row (2 x 2 samples, 2 x 2 cells each), so it is built in Java as a sparse COO matrix and
+ * applied with one native sparse-dense product; its backward is one product with S's transpose.
  */
 public final class RoiAlign implements RoiFeatureExtractor {
     private final int size;
@@ -41,7 +42,7 @@ public final class RoiAlign implements RoiFeatureExtractor {
             return manager.zeros(new Shape(0, channels, size, size));
         }
         float offset = aligned ? 0.5f : 0f;
-        NDList pooled = new NDList(n);
+        Coo s = new Coo(n * size * size * 16);
         for (int i = 0; i < n; i++) {
             float x1 = rois[4 * i] * spatialScale - offset;
             float y1 = rois[4 * i + 1] * spatialScale - offset;
@@ -56,15 +57,65 @@ public final class RoiAlign implements RoiFeatureExtractor {
             AxisWeights wy = axisWeights(y1, roiH, height);
             AxisWeights wx = axisWeights(x1, roiW, width);
             if (wy == null || wx == null) {
-                pooled.add(manager.zeros(new Shape(1, channels, size, size)));
-                continue;
+                continue; // every sample outside the map: the region's bins stay 0
             }
-            NDArray crop = features.get(new NDIndex(":, :, {}:{}, {}:{}", wy.first, wy.first + wy.count, wx.first, wx.first + wx.count));
-            NDArray rowsW = manager.create(wy.weights, new Shape(size, wy.count));
-            NDArray colsWt = manager.create(transpose(wx.weights, size, wx.count), new Shape(wx.count, size));
-            pooled.add(rowsW.matMul(crop).matMul(colsWt));
+            for (int ph = 0; ph < size; ph++) {
+                for (int pw = 0; pw < size; pw++) {
+                    long row = ((long) i * size + ph) * size + pw;
+                    for (int a = 0; a < wy.count; a++) {
+                        float vy = wy.weights[ph * wy.count + a];
+                        if (vy == 0f) {
+                            continue;
+                        }
+                        long cellRow = (long) (wy.first + a) * width;
+                        for (int b = 0; b < wx.count; b++) {
+                            float vx = wx.weights[pw * wx.count + b];
+                            if (vx != 0f) {
+                                s.add(row, cellRow + wx.first + b, vy * vx);
+                            }
+                        }
+                    }
+                }
+            }
         }
-        return NDArrays.concat(pooled, 0);
+        NDArray map = features.reshape(channels, (long) height * width).transpose(1, 0); // (H * W, C)
+        // The indices and values live in the step's manager: the sparse tensor views them, and the backward pass
+        // reads them after this method returns (NDManager.createCoo would free them at once).
+        long[] indices = new long[2 * s.count];
+        System.arraycopy(s.rows, 0, indices, 0, s.count);
+        System.arraycopy(s.cols, 0, indices, s.count, s.count);
+        NDArray index = manager.create(indices, new Shape(2, s.count));
+        NDArray values = manager.create(Arrays.copyOf(s.values, s.count));
+        NDArray sparse = JniUtils.createSparseCoo((PtNDArray) index, (PtNDArray) values,
+                new Shape((long) n * size * size, (long) height * width));
+        NDArray pooled = sparse.matMul(map); // (n * size * size, C)
+        return pooled.reshape(n, size, size, channels).transpose(0, 3, 1, 2);
+    }
+
+    /** A growing list of (row, column, value) entries. */
+    private static final class Coo {
+        long[] rows;
+        long[] cols;
+        float[] values;
+        int count;
+
+        Coo(int capacity) {
+            rows = new long[capacity];
+            cols = new long[capacity];
+            values = new float[capacity];
+        }
+
+        void add(long row, long col, float value) {
+            if (count == values.length) {
+                int grown = Math.max(16, count * 2);
+                rows = Arrays.copyOf(rows, grown);
+                cols = Arrays.copyOf(cols, grown);
+                values = Arrays.copyOf(values, grown);
+            }
+            rows[count] = row;
+            cols[count] = col;
+            values[count++] = value;
+        }
     }
 
     /** Per-axis weights of one region: {@code weights} is size x count, over cells first..first+count-1. */
@@ -116,13 +167,4 @@ public final class RoiAlign implements RoiFeatureExtractor {
         return new AxisWeights(lo, count, w);
     }
 
-    private static float[] transpose(float[] m, int rows, int cols) {
-        float[] t = new float[m.length];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                t[c * rows + r] = m[r * cols + c];
-            }
-        }
-        return t;
-    }
 }
