@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import org.frcnn4j.data.Images;
+import org.frcnn4j.proposals.SelectiveSearch;
 import org.frcnn4j.model.Detector;
 import org.frcnn4j.model.FasterRcnn;
 import org.frcnn4j.transform.ImageTransform;
@@ -48,59 +49,92 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "also write the medians here as JSON")
     Path json;
 
+    @Option(names = "--methods", split = ",", defaultValue = "rpn",
+            description = "proposal methods to time: rpn, selective-search (default: ${DEFAULT-VALUE})")
+    List<String> methods;
+
     @Override
     public Integer call() throws IOException {
         List<Path> files = expand(images);
         if (files.isEmpty()) {
             throw new IllegalArgumentException("no images in " + images);
         }
-        List<double[]> runs = new ArrayList<>();
+        PrintWriter out = spec.commandLine().getOut();
+        ObjectMapper mapper = new ObjectMapper();
+        ObjectNode root = mapper.createObjectNode();
         try (Detector detector = Detector.load(model)) {
             FasterRcnn m = detector.model();
-            for (Path f : files) {
-                BufferedImage img = Images.readRgb(f);
-                for (int r = 0; r < warmup + repeat; r++) {
-                    double[] t = timeOnce(m, img);
-                    if (r >= warmup) {
-                        runs.add(t);
+            for (String method : methods) {
+                SelectiveSearch ss = switch (method) {
+                    case "rpn" -> null;
+                    case "selective-search" -> SelectiveSearch.of(SelectiveSearch.Mode.FAST);
+                    default -> throw new IllegalArgumentException("--methods takes rpn and selective-search, got '" + method + "'");
+                };
+                List<double[]> runs = new ArrayList<>();
+                for (Path f : files) {
+                    BufferedImage img = Images.readRgb(f);
+                    for (int r = 0; r < warmup + repeat; r++) {
+                        double[] t = timeOnce(m, img, ss);
+                        if (r >= warmup) {
+                            runs.add(t);
+                        }
                     }
                 }
+                double[] median = new double[STAGES.size() + 1];
+                for (int s = 0; s <= STAGES.size(); s++) {
+                    final int k = s;
+                    median[s] = median(runs.stream().mapToDouble(t -> t[k]).toArray());
+                }
+                // the paper's Table 5 columns: conv (transform + backbone), proposal, region-wise (RoI + head + post)
+                double conv = median[0] + median[1];
+                double proposal = median[2];
+                double regionWise = median[3] + median[4] + median[5];
+                double total = median[STAGES.size()];
+                out.printf("%n%s (%d images x %d runs, medians, ms)%n", method, files.size(), repeat);
+                out.printf("| conv | proposal | region-wise | total | fps |%n|---|---|---|---|---|%n");
+                out.printf("| %.1f | %.1f | %.1f | %.1f | %.2f |%n", conv, proposal, regionWise, total, 1000.0 / total);
+                out.printf("stages: %s%n", stageLine(median));
+                ObjectNode o = root.putObject(method);
+                for (int s = 0; s < STAGES.size(); s++) {
+                    o.put(STAGES.get(s) + "_ms", median[s]);
+                }
+                o.put("conv_ms", conv).put("proposal_ms", proposal).put("region_wise_ms", regionWise)
+                        .put("total_ms", total).put("fps", 1000.0 / total).put("images", files.size()).put("runs", repeat);
             }
         }
-        double[] median = new double[STAGES.size() + 1];
-        for (int s = 0; s <= STAGES.size(); s++) {
-            final int k = s;
-            median[s] = median(runs.stream().mapToDouble(t -> t[k]).toArray());
-        }
-        PrintWriter out = spec.commandLine().getOut();
-        out.printf("| stage | median ms |%n|---|---|%n");
-        for (int s = 0; s < STAGES.size(); s++) {
-            out.printf("| %s | %.1f |%n", STAGES.get(s), median[s]);
-        }
-        double total = median[STAGES.size()];
-        out.printf("| total | %.1f |%n| frames per second | %.2f |%n", total, 1000.0 / total);
-        out.printf("(%d images x %d runs, model %s)%n", files.size(), repeat, model);
         out.flush();
         if (json != null) {
-            ObjectMapper mapper = new ObjectMapper();
-            ObjectNode o = mapper.createObjectNode();
-            for (int s = 0; s < STAGES.size(); s++) {
-                o.put(STAGES.get(s) + "_ms", median[s]);
-            }
-            o.put("total_ms", total).put("fps", 1000.0 / total).put("images", files.size()).put("runs", repeat);
-            AtomicFiles.write(json, mapper.writerWithDefaultPrettyPrinter().writeValueAsBytes(o));
+            // the first method's figures at the top level too (bench/infer reads them)
+            ObjectNode flat = ((ObjectNode) root.get(methods.get(0))).deepCopy();
+            flat.setAll(root);
+            AtomicFiles.write(json, mapper.writerWithDefaultPrettyPrinter().writeValueAsBytes(flat));
         }
         return 0;
     }
 
-    /** Milliseconds per stage and in total for one image. */
-    static double[] timeOnce(FasterRcnn m, BufferedImage img) {
+    private static String stageLine(double[] median) {
+        StringBuilder b = new StringBuilder();
+        for (int s = 0; s < STAGES.size(); s++) {
+            b.append(String.format("%s %.1f  ", STAGES.get(s), median[s]));
+        }
+        return b.toString().trim();
+    }
+
+    /** Milliseconds per stage and in total for one image; with {@code ss}, its proposals replace the RPN's. */
+    static double[] timeOnce(FasterRcnn m, BufferedImage img, SelectiveSearch ss) {
         try (NDManager step = m.parameters().manager().newSubManager()) {
             long t0 = System.nanoTime();
             ImageTransform.Transformed t = m.transform().apply(img, step);
             t.tensor().toFloatArray(); // materialise, as the other stages do
             long t1 = System.nanoTime();
-            FasterRcnn.Forward f = m.forward(t);
+            float[] rois = null;
+            double ssMillis = 0;
+            if (ss != null) {
+                long s0 = System.nanoTime();
+                rois = t.toInput(ss.propose(img, 2000, 0));
+                ssMillis = (System.nanoTime() - s0) / 1e6;
+            }
+            FasterRcnn.Forward f = m.forward(t, rois);
             FasterRcnn.toOriginal(f.detections().boxes(), t);
             long t2 = System.nanoTime();
             double[] out = new double[STAGES.size() + 1];
@@ -108,6 +142,7 @@ final class BenchCommand implements Callable<Integer> {
             for (int s = 0; s < f.millis().length; s++) {
                 out[s + 1] = f.millis()[s];
             }
+            out[2] += ssMillis;
             out[STAGES.size()] = (t2 - t0) / 1e6;
             return out;
         }

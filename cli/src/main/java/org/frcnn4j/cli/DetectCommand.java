@@ -37,6 +37,9 @@ final class DetectCommand implements Callable<Integer> {
     @Option(names = "--out", description = "folder for the images with their detections drawn")
     Path out;
 
+    @CommandLine.Mixin
+    Options.ProposalChoice proposals;
+
     @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "image files")
     List<Path> images;
 
@@ -57,7 +60,8 @@ final class DetectCommand implements Callable<Integer> {
                     continue;
                 }
                 String id = Commands.stem(file);
-                List<Detector.DetectedBox> boxes = detector.detect(img);
+                List<Detector.DetectedBox> boxes = proposals.proposals.equals("ss")
+                        ? detector.detect(img, ss().propose(img, 2000, 0)) : detector.detect(img);
                 for (Detector.DetectedBox b : boxes) {
                     ObjectNode o = results.addObject();
                     Commands.putImageId(o, id);
@@ -73,6 +77,16 @@ final class DetectCommand implements Callable<Integer> {
         }
         Commands.writeJson(mapper, results, json, spec.commandLine().getOut());
         return failed == 0 ? 0 : Main.BAD_INPUT;
+    }
+
+    private org.frcnn4j.proposals.SelectiveSearch selectiveSearch;
+
+    private org.frcnn4j.proposals.SelectiveSearch ss() {
+        proposals.cache(Path.of(".")); // validates --proposals
+        if (selectiveSearch == null) {
+            selectiveSearch = org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST);
+        }
+        return selectiveSearch;
     }
 
     private Detector open() {

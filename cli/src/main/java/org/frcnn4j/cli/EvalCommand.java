@@ -48,6 +48,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--no-plus-one", description = "VOC metrics: continuous IoU instead of the devkit's +1 pixel widths")
     boolean noPlusOne;
 
+    @CommandLine.Mixin
+    Options.ProposalChoice proposals;
+
     @Option(names = "--json", description = "print one JSON object instead of the table")
     boolean json;
 
@@ -66,7 +69,14 @@ final class EvalCommand implements Callable<Integer> {
         List<Detection> dets;
         if (model != null) {
             try (org.frcnn4j.model.Detector detector = org.frcnn4j.model.Detector.load(model)) {
-                dets = org.frcnn4j.model.DatasetDetection.detectAll(detector.model(), truth, null);
+                org.frcnn4j.proposals.ProposalCache cache = proposals.cache(model.resolve("proposals-ss"));
+                dets = org.frcnn4j.model.DatasetDetection.detectAll(detector.model(), truth, cache == null ? null : a -> {
+                    try {
+                        return cache.proposals(a);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }, null);
             }
         } else {
             dets = DetectionFiles.read(detections, truth);

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "frcnn", mixinStandardHelpOptions = true, version = "frcnn4j 0.1.0",
         description = "Faster R-CNN object detection for Java: datasets, metrics, (soon) training and detection.",
         subcommands = {DemoCommand.class, DetectCommand.class, ProposeCommand.class, EvalCommand.class, DataCommand.class,
-            BenchCommand.class, TrainCommand.class,
+            BenchCommand.class, TrainCommand.class, ProposalsEvalCommand.class, ExperimentCommand.class,
             ImportTorchvisionCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Exit code for bad input (a file, an option): the message names what is wrong. */

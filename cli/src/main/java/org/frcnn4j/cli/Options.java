@@ -39,6 +39,31 @@ final class Options {
         }
     }
 
+    /** --proposals and --proposal-cache, as a picocli mixin. */
+    static final class ProposalChoice {
+        @picocli.CommandLine.Option(names = "--proposals", defaultValue = "rpn",
+                description = "rpn (the model's RPN) or ss (Selective Search, fast mode, 2000 per image: Fast R-CNN's "
+                        + "pipeline) (default: ${DEFAULT-VALUE})")
+        String proposals;
+
+        @picocli.CommandLine.Option(names = "--proposal-cache",
+                description = "folder of precomputed Selective Search proposals (computed and stored when missing)")
+        Path cache;
+
+        /** The cache to use with --proposals ss, or null for the RPN. */
+        org.frcnn4j.proposals.ProposalCache cache(Path defaultDir) {
+            switch (proposals) {
+                case "rpn":
+                    return null;
+                case "ss":
+                    return new org.frcnn4j.proposals.ProposalCache(cache != null ? cache : defaultDir,
+                            org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST), 2000);
+                default:
+                    throw new IllegalArgumentException("--proposals must be rpn or ss, got '" + proposals + "'");
+            }
+        }
+    }
+
     /** The class names of a --classes file (one a line), or null when none was given. */
     static List<String> classNames(Path file) {
         if (file == null) {

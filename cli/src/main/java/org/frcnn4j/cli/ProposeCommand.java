@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.frcnn4j.data.DatasetException;
 import org.frcnn4j.data.Images;
-import org.frcnn4j.model.Detector;
 import org.frcnn4j.rpn.ProposalGenerator;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -19,14 +18,20 @@ import picocli.CommandLine.Parameters;
 
 /** {@code frcnn propose}: the RPN's region proposals per image. */
 @Command(name = "propose", mixinStandardHelpOptions = true,
-        description = "Region proposals per image, in original image pixels, best first. Writes JSON (to --json, else "
+        description = "Region proposals per image (the RPN of a model, or Selective Search), in original image pixels, best first. Writes JSON (to --json, else "
                 + "to standard output): [{\"image_id\": file name without extension, \"proposals\": [[x1, y1, x2, y2, score], ...]}].")
 final class ProposeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "model folder")
+    @Option(names = "--model", description = "model folder (needed for --method rpn)")
     Path model;
+
+    @Option(names = "--method", defaultValue = "rpn", description = "rpn or selective-search (default: ${DEFAULT-VALUE})")
+    String method;
+
+    @Option(names = "--mode", defaultValue = "fast", description = "Selective Search: fast or quality (default: ${DEFAULT-VALUE})")
+    String mode;
 
     @Option(names = "--top", defaultValue = "300", description = "proposals per image (default: ${DEFAULT-VALUE}; "
             + "at most the model's post-NMS top N)")
@@ -47,7 +52,8 @@ final class ProposeCommand implements Callable<Integer> {
         ObjectMapper mapper = new ObjectMapper();
         ArrayNode results = mapper.createArrayNode();
         int failed = 0;
-        try (Detector detector = Detector.load(model)) {
+        ProposalMethod m = ProposalMethod.parse(method, mode, model, top);
+        try (m) {
             for (Path file : images) {
                 BufferedImage img;
                 try {
@@ -57,7 +63,7 @@ final class ProposeCommand implements Callable<Integer> {
                     failed++;
                     continue;
                 }
-                ProposalGenerator.Proposals p = detector.propose(img, top);
+                ProposalGenerator.Proposals p = m.propose(img);
                 ObjectNode o = results.addObject();
                 Commands.putImageId(o, Commands.stem(file));
                 ArrayNode list = o.putArray("proposals");

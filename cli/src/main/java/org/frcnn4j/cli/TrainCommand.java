@@ -79,6 +79,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "runs/train", description = "run folder (default: ${DEFAULT-VALUE})")
     Path out;
 
+    @CommandLine.Mixin
+    Options.ProposalChoice proposals;
+
     @Option(names = "--resume", description = "continue from the run folder's last checkpoint")
     boolean resume;
 
@@ -139,7 +142,12 @@ final class TrainCommand implements Callable<Integer> {
                     out.flush();
                 }
             };
-            try (FasterRcnn trained = new Trainer(model, config, train, val, out(), listener).run(manager, resume)) {
+            Trainer trainer = new Trainer(model, config, train, val, out(), listener);
+            org.frcnn4j.proposals.ProposalCache cache = proposals.cache(out().resolve("proposals-ss"));
+            if (cache != null) {
+                trainer.withPrecomputedProposals(cache);
+            }
+            try (FasterRcnn trained = trainer.run(manager, resume)) {
                 LossCurve.write(out().resolve("log.csv"), out().resolve("loss.png"));
             }
         }

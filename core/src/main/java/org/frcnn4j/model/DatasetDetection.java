@@ -17,6 +17,14 @@ public final class DatasetDetection {
      * @param progress called with the number of images done so far (may be null)
      */
     public static List<Detection> detectAll(FasterRcnn model, Dataset dataset, IntConsumer progress) {
+        return detectAll(model, dataset, null, progress);
+    }
+
+    /**
+     * @param proposals precomputed proposals per image (original pixels) to use instead of the RPN's, or null
+     */
+    public static List<Detection> detectAll(FasterRcnn model, Dataset dataset,
+                                            java.util.function.Function<Annotation, float[]> proposals, IntConsumer progress) {
         if (model.config().numClassesWithBackground() != dataset.classes().size() + 1) {
             throw new IllegalArgumentException("the model has " + (model.config().numClassesWithBackground() - 1)
                     + " classes, the dataset " + dataset.classes().size());
@@ -24,7 +32,9 @@ public final class DatasetDetection {
         List<Detection> out = new ArrayList<>();
         int done = 0;
         for (Annotation a : dataset.images()) {
-            DetectionPostprocessor.Result r = model.detect(Images.readRgb(a.imageFile()));
+            java.awt.image.BufferedImage img = Images.readRgb(a.imageFile());
+            DetectionPostprocessor.Result r = proposals == null ? model.detect(img)
+                    : model.detectWithProposals(img, proposals.apply(a));
             float[] b = r.boxes();
             for (int i = 0; i < r.count(); i++) {
                 out.add(new Detection(a.imageId(), r.labels()[i] - 1, b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3],

@@ -67,7 +67,10 @@ public final class Detector implements AutoCloseable {
 
     /** The objects found in an image, best first. */
     public synchronized List<DetectedBox> detect(BufferedImage image) {
-        DetectionPostprocessor.Result r = model.detect(image);
+        return boxes(model.detect(image));
+    }
+
+    private List<DetectedBox> boxes(DetectionPostprocessor.Result r) {
         List<DetectedBox> out = new ArrayList<>(r.count());
         float[] b = r.boxes();
         for (int i = 0; i < r.count(); i++) {
@@ -76,6 +79,11 @@ public final class Detector implements AutoCloseable {
                     r.scores()[i]));
         }
         return out;
+    }
+
+    /** Fast R-CNN on given proposals (original pixels, n x 4), without the RPN: the pipeline before Faster R-CNN. */
+    public synchronized List<DetectedBox> detect(BufferedImage image, float[] proposals) {
+        return boxes(model.detectWithProposals(image, proposals));
     }
 
     /** Reads an image file (any format ImageIO knows, converted to RGB) and detects objects in it. */

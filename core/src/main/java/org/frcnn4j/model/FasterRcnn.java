@@ -85,20 +85,29 @@ public final class FasterRcnn implements AutoCloseable {
 
     /** The paper's Figure 2 on one transformed image, in inference mode. Arrays live in the image tensor's manager. */
     public Forward forward(ImageTransform.Transformed image) {
+        return forward(image, null);
+    }
+
+    /**
+     * As {@link #forward(ImageTransform.Transformed)}, or with the given regions (input pixels) instead of the RPN's
+     * proposals when {@code rois} is not null: Fast R-CNN on precomputed proposals (the rpn stage is then empty).
+     */
+    public Forward forward(ImageTransform.Transformed image, float[] rois) {
         long t0 = System.nanoTime();
         NDArray features = backbone.forward(image.tensor(), false);
         features.toFloatArray(); // materialise: the engine may run lazily, and the timings should be per stage
         long t1 = System.nanoTime();
-        RegionProposalNetwork.Result proposals = rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), false);
+        RegionProposalNetwork.Result proposals = rois != null ? null
+                : rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), false);
+        float[] regions = rois != null ? rois : proposals.proposals().boxes();
         long t2 = System.nanoTime();
-        NDArray pooled = roiPool.extract(features, proposals.proposals().boxes());
+        NDArray pooled = roiPool.extract(features, regions);
         long t3 = System.nanoTime();
         FastRcnnHead.Output out = head.forward(pooled, false);
         float[] logits = out.classLogits().toFloatArray();
         float[] deltas = out.boxDeltas().toFloatArray();
         long t4 = System.nanoTime();
-        DetectionPostprocessor.Result dets = postprocessor.apply(logits, deltas, proposals.proposals().boxes(),
-                image.height(), image.width());
+        DetectionPostprocessor.Result dets = postprocessor.apply(logits, deltas, regions, image.height(), image.width());
         long t5 = System.nanoTime();
         double[] ms = {(t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6, (t5 - t4) / 1e6};
         return new Forward(features, proposals, out, dets, ms);
@@ -240,6 +249,18 @@ public final class FasterRcnn implements AutoCloseable {
         try (NDManager step = params.manager().newSubManager()) {
             ImageTransform.Transformed t = transform.apply(image, step);
             DetectionPostprocessor.Result r = forward(t).detections();
+            return new DetectionPostprocessor.Result(toOriginal(r.boxes(), t), r.scores(), r.labels());
+        }
+    }
+
+    /**
+     * Fast R-CNN on given proposals (the pipeline before the RPN: Selective Search boxes, in original pixels):
+     * detections in original pixels. The RPN is not run.
+     */
+    public DetectionPostprocessor.Result detectWithProposals(BufferedImage image, float[] proposals) {
+        try (NDManager step = params.manager().newSubManager()) {
+            ImageTransform.Transformed t = transform.apply(image, step);
+            DetectionPostprocessor.Result r = forward(t, t.toInput(proposals)).detections();
             return new DetectionPostprocessor.Result(toOriginal(r.boxes(), t), r.scores(), r.labels());
         }
     }

@@ -60,6 +60,7 @@ public final class Trainer {
     private final Dataset validation;
     private final Path runDir;
     private final Listener listener;
+    private org.frcnn4j.proposals.ProposalCache precomputed;
 
     public Trainer(FasterRcnnConfig modelConfig, TrainConfig config, Dataset train, Dataset validation, Path runDir,
                    Listener listener) {
@@ -69,6 +70,18 @@ public final class Trainer {
         this.validation = validation;
         this.runDir = runDir;
         this.listener = listener;
+    }
+
+    /**
+     * Trains Fast R-CNN on precomputed proposals instead of the RPN's (the pipeline the paper improves on: R-CNN's
+     * Selective Search boxes). Only the backbone and the head learn; the schedule must be joint.
+     */
+    public Trainer withPrecomputedProposals(org.frcnn4j.proposals.ProposalCache cache) {
+        if (config.schedule() != TrainConfig.Schedule.JOINT) {
+            throw new IllegalArgumentException("precomputed proposals train Fast R-CNN alone: use the joint schedule");
+        }
+        this.precomputed = cache;
+        return this;
     }
 
     /** Trains (or resumes) and returns the final model, also saved in {@code runDir/model}. */
@@ -147,7 +160,7 @@ public final class Trainer {
         List<String> out = new ArrayList<>();
         for (String name : model.parameters().all().keySet()) {
             boolean frozen = config.frozen().stream().anyMatch(name::startsWith);
-            boolean inStep = switch (config.schedule() == TrainConfig.Schedule.JOINT ? -1 : step) {
+            boolean inStep = switch (precomputed != null ? 1 : config.schedule() == TrainConfig.Schedule.JOINT ? -1 : step) {
                 case 0 -> !name.startsWith("roi_heads.");
                 case 1 -> !name.startsWith("rpn.");
                 case 2 -> name.startsWith("rpn.");
@@ -168,8 +181,10 @@ public final class Trainer {
         if (proposer != null) {
             proposer.parameters().all().values().forEach(a -> a.setRequiresGradient(false));
         }
-        Train what = config.schedule() == TrainConfig.Schedule.JOINT ? Train.BOTH
+        Train what = precomputed != null ? Train.HEAD : config.schedule() == TrainConfig.Schedule.JOINT ? Train.BOTH
                 : step % 2 == 0 ? Train.RPN : Train.HEAD;
+        java.util.Map<String, org.frcnn4j.data.Annotation> byId = new java.util.HashMap<>();
+        train.images().forEach(a -> byId.put(a.imageId(), a));
         int perIteration = config.imagesPerIteration();
         try (Sgd sgd = new Sgd(config.solver(), manager);
              TrainingData data = new TrainingData(train, config.seed(), config.flip(), modelConfig.plusOne(),
@@ -188,6 +203,9 @@ public final class Trainer {
                             TrainingData.Example ex = data.next();
                             ImageTransform.Transformed t = model.transform().apply(ex.image(), scope);
                             float[] proposals = proposer == null ? null : proposer.trainingProposals(t);
+                            if (precomputed != null) {
+                                proposals = t.toInput(ex.frame(precomputed.proposals(byId.get(ex.imageId())), modelConfig.plusOne()));
+                            }
                             Random random = new Random(config.seed() * 1_000_003L + (long) it * 64 + b);
                             FasterRcnn.Losses l = model.trainingForward(t, t.toInput(ex.boxes()), ex.labels(), proposals,
                                     config, what, random);

@@ -41,7 +41,21 @@ public final class TrainingData implements AutoCloseable {
      * @param boxes  ground truth in the (possibly flipped) original image's pixels (m x 4)
      * @param labels 1..K per box
      */
-    public record Example(String imageId, BufferedImage image, float[] boxes, int[] labels) {}
+    public record Example(String imageId, BufferedImage image, float[] boxes, int[] labels, boolean flipped) {
+        /** Boxes of the unflipped image (n x 4, continuous or +1 pixels as the run's convention) in this example's frame. */
+        public float[] frame(float[] boxes, boolean plusOne) {
+            if (!flipped) {
+                return boxes;
+            }
+            float edge = plusOne ? image.getWidth() - 1 : image.getWidth();
+            float[] out = boxes.clone();
+            for (int i = 0; i < boxes.length; i += 4) {
+                out[i] = edge - boxes[i + 2];
+                out[i + 2] = edge - boxes[i];
+            }
+            return out;
+        }
+    }
 
     /**
      * @param plusOne the box convention (flipping maps x to W - 1 - x with +1 pixels, else to W - x)
@@ -128,7 +142,7 @@ public final class TrainingData implements AutoCloseable {
             img = new AffineTransformOp(t, AffineTransformOp.TYPE_NEAREST_NEIGHBOR).filter(img, null);
             img = Images.toRgb(img);
         }
-        return new Example(a.imageId(), img, boxes, labels);
+        return new Example(a.imageId(), img, boxes, labels, flipped);
     }
 
     @Override

@@ -1,0 +1,74 @@
+package org.frcnn4j.cli;
+
+import java.awt.image.BufferedImage;
+import java.nio.file.Path;
+import org.frcnn4j.model.Detector;
+import org.frcnn4j.model.FasterRcnnConfig;
+import org.frcnn4j.proposals.SelectiveSearch;
+import org.frcnn4j.rpn.ProposalGenerator;
+
+/** A source of region proposals chosen on the command line: a model's RPN, or Selective Search. */
+abstract class ProposalMethod implements AutoCloseable {
+    abstract String name();
+
+    abstract ProposalGenerator.Proposals propose(BufferedImage image);
+
+    @Override
+    public void close() {}
+
+    /**
+     * @param method rpn or selective-search
+     * @param mode   fast or quality (Selective Search)
+     * @param top    proposals wanted per image; the RPN's post-NMS top N is raised to it when smaller
+     */
+    static ProposalMethod parse(String method, String mode, Path model, int top) {
+        switch (method) {
+            case "rpn" -> {
+                if (model == null) {
+                    throw new IllegalArgumentException("--method rpn needs --model");
+                }
+                Detector d = Detector.load(model, c -> {
+                    FasterRcnnConfig.RpnConfig r = c.rpn();
+                    return r.postNmsTopNTest() >= top ? c
+                            : c.with(r.withTopN(Math.max(r.preNmsTopNTest(), 3 * top), top));
+                });
+                return new ProposalMethod() {
+                    String name() {
+                        return "rpn";
+                    }
+
+                    ProposalGenerator.Proposals propose(BufferedImage image) {
+                        return d.propose(image, top);
+                    }
+
+                    @Override
+                    public void close() {
+                        d.close();
+                    }
+                };
+            }
+            case "selective-search" -> {
+                SelectiveSearch ss = SelectiveSearch.of(switch (mode) {
+                    case "fast" -> SelectiveSearch.Mode.FAST;
+                    case "quality" -> SelectiveSearch.Mode.QUALITY;
+                    default -> throw new IllegalArgumentException("--mode must be fast or quality, got '" + mode + "'");
+                });
+                return new ProposalMethod() {
+                    String name() {
+                        return "selective-search";
+                    }
+
+                    ProposalGenerator.Proposals propose(BufferedImage image) {
+                        float[] boxes = ss.propose(image, top, 0);
+                        float[] scores = new float[boxes.length / 4];
+                        for (int i = 0; i < scores.length; i++) {
+                            scores[i] = 1f - (float) i / scores.length; // rank order: Selective Search has no scores
+                        }
+                        return new ProposalGenerator.Proposals(boxes, scores);
+                    }
+                };
+            }
+            default -> throw new IllegalArgumentException("--method must be rpn or selective-search, got '" + method + "'");
+        }
+    }
+}
