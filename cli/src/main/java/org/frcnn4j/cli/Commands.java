@@ -11,6 +11,16 @@ import java.nio.file.Path;
 final class Commands {
     private Commands() {}
 
+    /** The image as RGB, or null after one error line naming the file (the caller goes on with the other images). */
+    static java.awt.image.BufferedImage readOrReport(Path file, PrintWriter err) {
+        try {
+            return org.frcnn4j.data.Images.readRgb(file);
+        } catch (org.frcnn4j.data.DatasetException e) {
+            err.println("frcnn: error: " + e.getMessage());
+            return null;
+        }
+    }
+
     /** A file's name without its extension: the image id of files outside a dataset. */
     static String stem(Path file) {
         String name = file.getFileName().toString();

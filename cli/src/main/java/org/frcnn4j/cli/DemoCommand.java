@@ -35,7 +35,7 @@ import picocli.CommandLine.Option;
                 + "metrics.json, model/).")
 final class DemoCommand implements Callable<Integer> {
     /** The demo's length: measured to fit about 15 minutes of training and evaluation on 2 cores. */
-    static final int ITERATIONS = 1500;
+    static final int ITERATIONS = 2400;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -8,8 +8,6 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.frcnn4j.data.DatasetException;
-import org.frcnn4j.data.Images;
 import org.frcnn4j.model.Detector;
 import org.frcnn4j.viz.DetectionDrawing;
 import picocli.CommandLine;
@@ -51,11 +49,8 @@ final class DetectCommand implements Callable<Integer> {
         int failed = 0;
         try (Detector detector = open()) {
             for (Path file : images) {
-                BufferedImage img;
-                try {
-                    img = Images.readRgb(file);
-                } catch (DatasetException e) {
-                    err.println("frcnn: error: " + e.getMessage());
+                BufferedImage img = Commands.readOrReport(file, err);
+                if (img == null) {
                     failed++;
                     continue;
                 }

@@ -8,8 +8,6 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.frcnn4j.data.DatasetException;
-import org.frcnn4j.data.Images;
 import org.frcnn4j.rpn.ProposalGenerator;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -55,11 +53,8 @@ final class ProposeCommand implements Callable<Integer> {
         ProposalMethod m = ProposalMethod.parse(method, mode, model, top);
         try (m) {
             for (Path file : images) {
-                BufferedImage img;
-                try {
-                    img = Images.readRgb(file);
-                } catch (DatasetException e) {
-                    err.println("frcnn: error: " + e.getMessage());
+                BufferedImage img = Commands.readOrReport(file, err);
+                if (img == null) {
                     failed++;
                     continue;
                 }

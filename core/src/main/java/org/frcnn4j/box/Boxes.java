@@ -84,4 +84,13 @@ public final class Boxes {
         }
         return out;
     }
+
+    /** The entries {@code indices} of a per-box int array (labels, indices), in that order. */
+    public static int[] select1(int[] values, int[] indices) {
+        int[] out = new int[indices.length];
+        for (int i = 0; i < indices.length; i++) {
+            out[i] = values[indices[i]];
+        }
+        return out;
+    }
 }

@@ -67,11 +67,11 @@ public final class DetectionPostprocessor {
             int[] big = Boxes.keepAtLeast(cb, config.minBoxSize(), plusOne);
             cb = Boxes.select(cb, big);
             cs = Boxes.select1(cs, big);
-            cl = selectInts(cl, big);
+            cl = Boxes.select1(cl, big);
         }
         int[] keep = Nms.batched(cb, cs, cl, config.nmsThreshold(), plusOne);
         keep = Arrays.copyOf(keep, Math.min(keep.length, config.detectionsPerImage()));
-        return new Result(Boxes.select(cb, keep), Boxes.select1(cs, keep), selectInts(cl, keep));
+        return new Result(Boxes.select(cb, keep), Boxes.select1(cs, keep), Boxes.select1(cl, keep));
     }
 
     static float[] softmaxRows(float[] logits, int rows, int cols) {
@@ -88,14 +88,6 @@ public final class DetectionPostprocessor {
             for (int c = 0; c < cols; c++) {
                 out[i * cols + c] = (float) (StrictMath.exp(logits[i * cols + c] - max) / sum);
             }
-        }
-        return out;
-    }
-
-    private static int[] selectInts(int[] values, int[] indices) {
-        int[] out = new int[indices.length];
-        for (int i = 0; i < indices.length; i++) {
-            out[i] = values[indices[i]];
         }
         return out;
     }

@@ -277,16 +277,7 @@ public final class FasterRcnn implements AutoCloseable {
 
     /** Boxes from resized-input pixels to original pixels (torchvision's resize_boxes: float32 ratios). */
     public static float[] toOriginal(float[] boxes, ImageTransform.Transformed t) {
-        float rx = t.ratioX();
-        float ry = t.ratioY();
-        float[] out = new float[boxes.length];
-        for (int i = 0; i < boxes.length; i += 4) {
-            out[i] = boxes[i] * rx;
-            out[i + 1] = boxes[i + 1] * ry;
-            out[i + 2] = boxes[i + 2] * rx;
-            out[i + 3] = boxes[i + 3] * ry;
-        }
-        return out;
+        return t.toOriginal(boxes);
     }
 
     @Override

@@ -42,9 +42,31 @@ public final class RoiAlign implements RoiFeatureExtractor {
 
     @Override
     public NDArray extract(NDArray features, float[] rois) {
+        if (rois.length == 0) {
+            return features.getManager().zeros(new Shape(0, features.getShape().get(1), size, size));
+        }
         // Training (gradients wanted): one sparse product, whose backward is cheap. Inference: per-region crops, whose
         // native memory stays flat over thousands of images (the sparse path's coalescing holds ~300 MB more).
         return features.hasGradient() ? extractBySparseProduct(features, rois) : extractByCrops(features, rois);
+    }
+
+    /**
+     * The (y, x) axis weights of region i, following torchvision's roi_align (scale, half-pixel offset when aligned,
+     * extent at least 1 when not), or null when no sample falls inside the map.
+     */
+    private AxisWeights[] regionWeights(float[] rois, int i, int height, int width) {
+        float offset = aligned ? 0.5f : 0f;
+        float x1 = rois[4 * i] * spatialScale - offset;
+        float y1 = rois[4 * i + 1] * spatialScale - offset;
+        float roiW = rois[4 * i + 2] * spatialScale - offset - x1;
+        float roiH = rois[4 * i + 3] * spatialScale - offset - y1;
+        if (!aligned) {
+            roiW = Math.max(roiW, 1f);
+            roiH = Math.max(roiH, 1f);
+        }
+        AxisWeights wy = axisWeights(y1, roiH, height);
+        AxisWeights wx = axisWeights(x1, roiW, width);
+        return wy == null || wx == null ? null : new AxisWeights[] {wy, wx};
     }
 
     /** Inference: per region, a crop of the map and two small matrix products (Wy F Wx^T). */
@@ -54,28 +76,15 @@ public final class RoiAlign implements RoiFeatureExtractor {
         int height = (int) features.getShape().get(2);
         int width = (int) features.getShape().get(3);
         NDManager manager = features.getManager();
-        if (n == 0) {
-            return manager.zeros(new Shape(0, channels, size, size));
-        }
-        float offset = aligned ? 0.5f : 0f;
         NDList pooled = new NDList(n);
         for (int i = 0; i < n; i++) {
-            float x1 = rois[4 * i] * spatialScale - offset;
-            float y1 = rois[4 * i + 1] * spatialScale - offset;
-            float x2 = rois[4 * i + 2] * spatialScale - offset;
-            float y2 = rois[4 * i + 3] * spatialScale - offset;
-            float roiW = x2 - x1;
-            float roiH = y2 - y1;
-            if (!aligned) {
-                roiW = Math.max(roiW, 1f);
-                roiH = Math.max(roiH, 1f);
-            }
-            AxisWeights wy = axisWeights(y1, roiH, height);
-            AxisWeights wx = axisWeights(x1, roiW, width);
-            if (wy == null || wx == null) {
+            AxisWeights[] w = regionWeights(rois, i, height, width);
+            if (w == null) {
                 pooled.add(manager.zeros(new Shape(1, channels, size, size)));
                 continue;
             }
+            AxisWeights wy = w[0];
+            AxisWeights wx = w[1];
             NDArray crop = features.get(new NDIndex(":, :, {}:{}, {}:{}", wy.first, wy.first + wy.count, wx.first, wx.first + wx.count));
             NDArray rowsW = manager.create(wy.weights, new Shape(size, wy.count));
             NDArray colsWt = manager.create(transpose(wx.weights, size, wx.count), new Shape(wx.count, size));
@@ -91,30 +100,16 @@ public final class RoiAlign implements RoiFeatureExtractor {
         int height = (int) features.getShape().get(2);
         int width = (int) features.getShape().get(3);
         NDManager manager = features.getManager();
-        if (n == 0) {
-            return manager.zeros(new Shape(0, channels, size, size));
-        }
-        float offset = aligned ? 0.5f : 0f;
         AxisWeights[] ys = new AxisWeights[n];
         AxisWeights[] xs = new AxisWeights[n];
         int nnz = 0;
         for (int i = 0; i < n; i++) {
-            float x1 = rois[4 * i] * spatialScale - offset;
-            float y1 = rois[4 * i + 1] * spatialScale - offset;
-            float x2 = rois[4 * i + 2] * spatialScale - offset;
-            float y2 = rois[4 * i + 3] * spatialScale - offset;
-            float roiW = x2 - x1;
-            float roiH = y2 - y1;
-            if (!aligned) {
-                roiW = Math.max(roiW, 1f);
-                roiH = Math.max(roiH, 1f);
+            AxisWeights[] w = regionWeights(rois, i, height, width);
+            if (w == null) {
+                continue; // every sample outside the map: the region's bins stay 0
             }
-            ys[i] = axisWeights(y1, roiH, height);
-            xs[i] = axisWeights(x1, roiW, width);
-            if (ys[i] == null || xs[i] == null) {
-                ys[i] = null; // every sample outside the map: the region's bins stay 0
-                continue;
-            }
+            ys[i] = w[0];
+            xs[i] = w[1];
             nnz += ys[i].nonZeros() * xs[i].nonZeros();
         }
         // one pass to count, one to fill: the index is (2, nnz) = all rows, then all columns; the buffers are reused

@@ -55,26 +55,18 @@ public final class ProposalGenerator {
             Boxes.clipInPlace(boxes, imageHeight, imageWidth, plusOne);
             int[] big = Boxes.keepAtLeast(boxes, minSize, plusOne);
             boxes = Boxes.select(boxes, big);
-            candidates = select(candidates, big);
+            candidates = Boxes.select1(candidates, big);
         } else {
             boxes = coder.decode(deltas, anchors);
             Boxes.clipInPlace(boxes, imageHeight, imageWidth, plusOne);
             int[] big = Boxes.keepAtLeast(boxes, minSize, plusOne);
             int[] ranked = Nms.argsortDescending(Boxes.select1(ranking, big));
             int[] top = Arrays.copyOf(ranked, Math.min(preNmsTopN, ranked.length));
-            candidates = select(big, top);
+            candidates = Boxes.select1(big, top);
             boxes = Boxes.select(boxes, candidates);
         }
         float[] candidateScores = Boxes.select1(scores, candidates);
         int[] keep = Nms.apply(boxes, candidateScores, nmsThreshold, plusOne, postNmsTopN);
         return new Proposals(Boxes.select(boxes, keep), Boxes.select1(candidateScores, keep));
-    }
-
-    private static int[] select(int[] values, int[] indices) {
-        int[] out = new int[indices.length];
-        for (int i = 0; i < indices.length; i++) {
-            out[i] = values[indices[i]];
-        }
-        return out;
     }
 }

@@ -45,8 +45,15 @@ public final class ImageTransform {
          * width, as float32 (torchvision's resize_boxes).
          */
         public float[] toInput(float[] boxes) {
-            float rx = (float) width / (float) originalWidth;
-            float ry = (float) height / (float) originalHeight;
+            return scale(boxes, (float) width / (float) originalWidth, (float) height / (float) originalHeight);
+        }
+
+        /** Boxes from input pixels back to original pixels (torchvision's resize_boxes: float32 ratios). */
+        public float[] toOriginal(float[] boxes) {
+            return scale(boxes, ratioX(), ratioY());
+        }
+
+        private static float[] scale(float[] boxes, float rx, float ry) {
             float[] out = new float[boxes.length];
             for (int i = 0; i < boxes.length; i += 4) {
                 out[i] = boxes[i] * rx;
