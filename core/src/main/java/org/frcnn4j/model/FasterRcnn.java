@@ -101,7 +101,7 @@ public final class FasterRcnn implements AutoCloseable {
                 : rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), false);
         float[] regions = rois != null ? rois : proposals.proposals().boxes();
         long t2 = System.nanoTime();
-        NDArray pooled = roiPool.extract(features, regions);
+        NDArray pooled = roiPool.extract(features, regions, false);
         long t3 = System.nanoTime();
         FastRcnnHead.Output out = head.forward(pooled, false);
         float[] logits = out.classLogits().toFloatArray();
@@ -189,7 +189,7 @@ public final class FasterRcnn implements AutoCloseable {
             float[] source = proposals != null ? proposals : r.proposals().boxes();
             org.frcnn4j.head.ProposalTargets.Sample s = new org.frcnn4j.head.ProposalTargets(train.roiTargets(),
                     config.head().boxWeights(), config.plusOne()).sample(source, gtBoxes, gtLabels, random);
-            NDArray pooled = roiPool.extract(features, s.rois());
+            NDArray pooled = roiPool.extract(features, s.rois(), true);
             FastRcnnHead.Output out = head.forward(pooled, true);
             cls = org.frcnn4j.train.DetectionLosses.softmaxLogLoss(out.classLogits(), s.labels());
             int n = s.labels().length;

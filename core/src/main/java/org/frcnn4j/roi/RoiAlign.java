@@ -41,13 +41,13 @@ public final class RoiAlign implements RoiFeatureExtractor {
     }
 
     @Override
-    public NDArray extract(NDArray features, float[] rois) {
+    public NDArray extract(NDArray features, float[] rois, boolean training) {
         if (rois.length == 0) {
             return features.getManager().zeros(new Shape(0, features.getShape().get(1), size, size));
         }
         // Training (gradients wanted): one sparse product, whose backward is cheap. Inference: per-region crops, whose
         // native memory stays flat over thousands of images (the sparse path's coalescing holds ~300 MB more).
-        return features.hasGradient() ? extractBySparseProduct(features, rois) : extractByCrops(features, rois);
+        return training ? extractBySparseProduct(features, rois) : extractByCrops(features, rois);
     }
 
     /**

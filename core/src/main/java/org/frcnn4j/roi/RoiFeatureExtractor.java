@@ -12,9 +12,10 @@ public interface RoiFeatureExtractor {
     /**
      * @param features (1, C, H, W), one image's feature map
      * @param rois     regions in input-image pixels (n x 4, flat)
+     * @param training whether gradients will flow back (an implementation may pick a form with a cheaper backward)
      * @return (n, C, size, size)
      */
-    NDArray extract(NDArray features, float[] rois);
+    NDArray extract(NDArray features, float[] rois, boolean training);
 
     /** The extractor a configuration names, for a backbone of the given stride. */
     static RoiFeatureExtractor create(RoiConfig config, int stride) {

@@ -27,7 +27,7 @@ public final class RoiPool implements RoiFeatureExtractor {
     }
 
     @Override
-    public NDArray extract(NDArray features, float[] rois) {
+    public NDArray extract(NDArray features, float[] rois, boolean training) {
         int n = rois.length / 4;
         long channels = features.getShape().get(1);
         int height = (int) features.getShape().get(2);

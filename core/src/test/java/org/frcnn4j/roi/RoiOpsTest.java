@@ -112,13 +112,11 @@ class RoiOpsTest {
         }
         float[] rois = randomRois(r, 40, w * 16, h * 16);
         try (NDManager m = NDManager.newBaseManager()) {
-            NDArray plain = m.create(f, new Shape(1, c, h, w));
-            NDArray trained = m.create(f, new Shape(1, c, h, w));
-            trained.setRequiresGradient(true); // takes the sparse-product path
-            for (NDArray features : new NDArray[] {plain, trained})
+            NDArray features = m.create(f, new Shape(1, c, h, w));
+            for (boolean training : new boolean[] {false, true}) // per-region crops, and the sparse product
             for (int sr : new int[] {2, 0}) {
                 for (boolean aligned : new boolean[] {false, true}) {
-                    float[] out = new RoiAlign(7, 1 / 16f, sr, aligned).extract(features, rois).toFloatArray();
+                    float[] out = new RoiAlign(7, 1 / 16f, sr, aligned).extract(features, rois, training).toFloatArray();
                     for (int i = 0; i < 40; i++) {
                         float[] roi = java.util.Arrays.copyOfRange(rois, 4 * i, 4 * i + 4);
                         for (int ch = 0; ch < c; ch++) {
@@ -145,7 +143,7 @@ class RoiOpsTest {
         }
         float[] rois = randomRois(r, 40, w * 16, h * 16);
         try (NDManager m = NDManager.newBaseManager()) {
-            float[] out = new RoiPool(7, 1 / 16f).extract(m.create(f, new Shape(1, c, h, w)), rois).toFloatArray();
+            float[] out = new RoiPool(7, 1 / 16f).extract(m.create(f, new Shape(1, c, h, w)), rois, false).toFloatArray();
             for (int i = 0; i < 40; i++) {
                 float[] roi = java.util.Arrays.copyOfRange(rois, 4 * i, 4 * i + 4);
                 for (int ch = 0; ch < c; ch++) {
@@ -171,7 +169,7 @@ class RoiOpsTest {
             NDArray features = m.create(f, new Shape(1, c, h, w));
             features.setRequiresGradient(true);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                gc.backward(new RoiAlign(7, 1 / 16f, 2, false).extract(features, rois).sum());
+                gc.backward(new RoiAlign(7, 1 / 16f, 2, false).extract(features, rois, true).sum());
             }
             float[] grad = features.getGradient().toFloatArray();
             for (int cell = 0; cell < h * w; cell++) {
