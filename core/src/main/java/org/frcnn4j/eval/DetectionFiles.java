@@ -62,6 +62,7 @@ public final class DetectionFiles {
         }
         Set<String> ids = imageIds(gt);
         ClassList classes = gt.classes();
+        int shift = zeroBasedShift(root, gt);
         List<Detection> out = new ArrayList<>();
         int i = 0;
         for (JsonNode r : root) {
@@ -74,7 +75,7 @@ public final class DetectionFiles {
                 throw new DatasetException(json, where + ": image_id " + imageId + " is not in the ground truth");
             }
             int label = r.hasNonNull("category_name") ? classes.labelOf(r.get("category_name").asText())
-                    : classes.labelOfCategoryId(r.path("category_id").asInt(Integer.MIN_VALUE));
+                    : classes.labelOfCategoryId(r.path("category_id").asInt(Integer.MIN_VALUE) + shift);
             if (label < 0) {
                 throw new DatasetException(json, where + ": unknown category "
                         + (r.hasNonNull("category_name") ? "'" + r.get("category_name").asText() + "'"
@@ -92,6 +93,29 @@ public final class DetectionFiles {
             out.add(new Detection(imageId, label, x, y, x + w, y + h, score));
         }
         return out;
+    }
+
+    /**
+     * 1 when the results number a VOC dataset's classes from 0 (class order of the class list) rather than the ids
+     * 1..K this library gives them: id 0 cannot name a VOC class otherwise, so a file that uses it, and stays within
+     * 0..K-1, is read as 0-based. Else 0.
+     */
+    static int zeroBasedShift(JsonNode results, Dataset gt) {
+        if (gt.format() != Dataset.Format.VOC) {
+            return 0;
+        }
+        boolean zero = false;
+        for (JsonNode r : results) {
+            if (r.hasNonNull("category_name") || !r.path("category_id").canConvertToInt()) {
+                return 0;
+            }
+            int id = r.get("category_id").asInt();
+            if (id < 0 || id >= gt.classes().size()) {
+                return 0;
+            }
+            zero |= id == 0;
+        }
+        return zero ? 1 : 0;
     }
 
     public static List<Detection> readVocResults(Path dir, Dataset gt) {

@@ -3,15 +3,20 @@ package org.frcnn4j.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.awt.image.BufferedImage;
+import java.util.Random;
 import org.frcnn4j.backbone.Backbone;
 import org.frcnn4j.backbone.Backbones;
 import org.frcnn4j.head.DetectionPostprocessor;
 import org.frcnn4j.head.FastRcnnHead;
+import org.frcnn4j.head.ProposalTargets;
 import org.frcnn4j.nn.Parameters;
 import org.frcnn4j.nn.Scalars;
 import org.frcnn4j.roi.RoiFeatureExtractor;
+import org.frcnn4j.rpn.AnchorTargets;
 import org.frcnn4j.rpn.ProposalGenerator;
 import org.frcnn4j.rpn.RegionProposalNetwork;
+import org.frcnn4j.train.DetectionLosses;
+import org.frcnn4j.train.TrainConfig;
 import org.frcnn4j.transform.ImageTransform;
 
 /**
@@ -153,9 +158,9 @@ public final class FasterRcnn implements AutoCloseable {
      * @param proposals proposals to train the head on instead of this network's own, or null
      */
     public Losses trainingForward(ImageTransform.Transformed image, float[] gtBoxes, int[] gtLabels, float[] proposals,
-                                  org.frcnn4j.train.TrainConfig train, Train what, java.util.Random random) {
+                                  TrainConfig train, Train what, Random random) {
         NDArray features = backbone.forward(image.tensor(), true);
-        org.frcnn4j.train.TrainConfig.Losses lc = train.losses();
+        TrainConfig.Losses lc = train.losses();
         NDArray rpnCls = null;
         NDArray rpnBox = null;
         NDArray cls = null;
@@ -165,14 +170,14 @@ public final class FasterRcnn implements AutoCloseable {
             r = rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), true);
         }
         if (what != Train.HEAD) {
-            org.frcnn4j.rpn.AnchorTargets.Sample s = new org.frcnn4j.rpn.AnchorTargets(train.rpnTargets(), config.plusOne())
+            AnchorTargets.Sample s = new org.frcnn4j.rpn.AnchorTargets(train.rpnTargets(), config.plusOne())
                     .sample(r.anchors(), gtBoxes, image.height(), image.width(), random);
             rpnCls = rpnObjectnessLoss(r.raw().logits(), s);
             int positions = (int) (features.getShape().get(2) * features.getShape().get(3));
             int sampled = s.positives().length + s.negatives().length;
-            float norm = lc.rpnNormalization() == org.frcnn4j.train.TrainConfig.RpnNormalization.PAPER ? positions : Math.max(1, sampled);
+            float norm = lc.rpnNormalization() == TrainConfig.RpnNormalization.PAPER ? positions : Math.max(1, sampled);
             if (s.positives().length == 0) {
-                rpnBox = org.frcnn4j.train.DetectionLosses.zero(r.raw().deltas());
+                rpnBox = DetectionLosses.zero(r.raw().deltas());
             } else {
                 long[] idx = new long[4 * s.positives().length];
                 for (int i = 0; i < s.positives().length; i++) {
@@ -180,21 +185,21 @@ public final class FasterRcnn implements AutoCloseable {
                         idx[4 * i + j] = 4L * s.positives()[i] + j;
                     }
                 }
-                NDArray pred = org.frcnn4j.train.DetectionLosses.gather(r.raw().deltas(), idx);
+                NDArray pred = DetectionLosses.gather(r.raw().deltas(), idx);
                 NDArray target = pred.getManager().create(s.regression());
-                rpnBox = Scalars.mul(org.frcnn4j.train.DetectionLosses.smoothL1Sum(pred, target, lc.rpnBeta()), lc.rpnLambda() / norm);
+                rpnBox = Scalars.mul(DetectionLosses.smoothL1Sum(pred, target, lc.rpnBeta()), lc.rpnLambda() / norm);
             }
         }
         if (what != Train.RPN) {
             float[] source = proposals != null ? proposals : r.proposals().boxes();
-            org.frcnn4j.head.ProposalTargets.Sample s = new org.frcnn4j.head.ProposalTargets(train.roiTargets(),
+            ProposalTargets.Sample s = new org.frcnn4j.head.ProposalTargets(train.roiTargets(),
                     config.head().boxWeights(), config.plusOne()).sample(source, gtBoxes, gtLabels, random);
             NDArray pooled = roiPool.extract(features, s.rois(), true);
             FastRcnnHead.Output out = head.forward(pooled, true);
-            cls = org.frcnn4j.train.DetectionLosses.softmaxLogLoss(out.classLogits(), s.labels());
+            cls = DetectionLosses.softmaxLogLoss(out.classLogits(), s.labels());
             int n = s.labels().length;
             if (s.foreground() == 0) {
-                box = org.frcnn4j.train.DetectionLosses.zero(out.boxDeltas());
+                box = DetectionLosses.zero(out.boxDeltas());
             } else {
                 int cols = 4 * config.head().numClasses();
                 long[] idx = new long[4 * s.foreground()];
@@ -203,15 +208,15 @@ public final class FasterRcnn implements AutoCloseable {
                         idx[4 * i + j] = (long) i * cols + 4L * s.labels()[i] + j;
                     }
                 }
-                NDArray pred = org.frcnn4j.train.DetectionLosses.gather(out.boxDeltas(), idx);
+                NDArray pred = DetectionLosses.gather(out.boxDeltas(), idx);
                 NDArray target = pred.getManager().create(s.regression());
-                box = Scalars.mul(org.frcnn4j.train.DetectionLosses.smoothL1Sum(pred, target, lc.headBeta()), lc.headLambda() / n);
+                box = Scalars.mul(DetectionLosses.smoothL1Sum(pred, target, lc.headBeta()), lc.headLambda() / n);
             }
         }
         return new Losses(rpnCls, rpnBox, cls, box);
     }
 
-    private NDArray rpnObjectnessLoss(NDArray logits, org.frcnn4j.rpn.AnchorTargets.Sample s) {
+    private NDArray rpnObjectnessLoss(NDArray logits, AnchorTargets.Sample s) {
         int p = s.positives().length;
         int q = s.negatives().length;
         long[] idx = new long[p + q];
@@ -224,15 +229,15 @@ public final class FasterRcnn implements AutoCloseable {
             idx[p + i] = s.negatives()[i];
         }
         if (config.rpn().objectness() == FasterRcnnConfig.Objectness.SIGMOID) {
-            NDArray x = org.frcnn4j.train.DetectionLosses.gather(logits, idx);
+            NDArray x = DetectionLosses.gather(logits, idx);
             float[] y = new float[labels.length];
             for (int i = 0; i < p; i++) {
                 y[i] = 1f;
             }
-            return org.frcnn4j.train.DetectionLosses.binaryLogLoss(x, x.getManager().create(y));
+            return DetectionLosses.binaryLogLoss(x, x.getManager().create(y));
         }
         NDArray rows = logits.get(logits.getManager().create(idx));
-        return org.frcnn4j.train.DetectionLosses.softmaxLogLoss(rows, labels);
+        return DetectionLosses.softmaxLogLoss(rows, labels);
     }
 
     /**

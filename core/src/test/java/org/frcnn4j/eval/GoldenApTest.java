@@ -127,4 +127,21 @@ class GoldenApTest {
         String n = f.getFileName().toString();
         return n.substring(0, n.lastIndexOf('.'));
     }
+
+    @Test
+    void vocResultsWithZeroBasedCategoryIdsAreRecognised(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        Dataset gt = Dataset.open(TOY, null, null);
+        StringBuilder json = new StringBuilder("[");
+        for (String line : Files.readAllLines(TOY.resolve("results/comp4_det_test_cat.txt"))) {
+            String[] t = line.split(" ");
+            double x1 = Double.parseDouble(t[2]) - 1, y1 = Double.parseDouble(t[3]) - 1;
+            double x2 = Double.parseDouble(t[4]) - 1, y2 = Double.parseDouble(t[5]) - 1;
+            json.append(json.length() > 1 ? "," : "").append(String.format(java.util.Locale.ROOT,
+                    "{\"image_id\":\"%s\",\"category_id\":0,\"bbox\":[%s,%s,%s,%s],\"score\":%s}", t[0], x1, y1, x2 - x1, y2 - y1, t[1]));
+        }
+        Path f = tmp.resolve("zero.json");
+        Files.writeString(f, json.append("]"));
+        List<Detection> dets = DetectionFiles.read(f, gt);
+        assertThat(VocEvaluator.evaluate(gt, dets, VocEvaluator.Options.voc07()).mAP()).isCloseTo(0.886364, within(1e-6));
+    }
 }
