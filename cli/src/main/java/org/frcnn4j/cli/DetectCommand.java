@@ -55,7 +55,7 @@ final class DetectCommand implements Callable<Integer> {
                     continue;
                 }
                 String id = Commands.stem(file);
-                List<Detector.DetectedBox> boxes = proposals.proposals.equals("ss")
+                List<Detector.DetectedBox> boxes = proposals.selectiveSearch()
                         ? detector.detect(img, ss().propose(img, 2000, 0)) : detector.detect(img);
                 for (Detector.DetectedBox b : boxes) {
                     ObjectNode o = results.addObject();
@@ -77,7 +77,6 @@ final class DetectCommand implements Callable<Integer> {
     private org.frcnn4j.proposals.SelectiveSearch selectiveSearch;
 
     private org.frcnn4j.proposals.SelectiveSearch ss() {
-        proposals.cache(Path.of(".")); // validates --proposals
         if (selectiveSearch == null) {
             selectiveSearch = org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST);
         }

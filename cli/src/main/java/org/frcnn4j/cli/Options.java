@@ -50,17 +50,22 @@ final class Options {
                 description = "folder of precomputed Selective Search proposals (computed and stored when missing)")
         Path cache;
 
+        /** Whether Selective Search replaces the RPN; an unknown value is an error. */
+        boolean selectiveSearch() {
+            return switch (proposals) {
+                case "rpn" -> false;
+                case "ss" -> true;
+                default -> throw new IllegalArgumentException("--proposals must be rpn or ss, got '" + proposals + "'");
+            };
+        }
+
         /** The cache to use with --proposals ss, or null for the RPN. */
         org.frcnn4j.proposals.ProposalCache cache(Path defaultDir) {
-            switch (proposals) {
-                case "rpn":
-                    return null;
-                case "ss":
-                    return new org.frcnn4j.proposals.ProposalCache(cache != null ? cache : defaultDir,
-                            org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST), 2000);
-                default:
-                    throw new IllegalArgumentException("--proposals must be rpn or ss, got '" + proposals + "'");
+            if (!selectiveSearch()) {
+                return null;
             }
+            return new org.frcnn4j.proposals.ProposalCache(cache != null ? cache : defaultDir,
+                    org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST), 2000);
         }
     }
 

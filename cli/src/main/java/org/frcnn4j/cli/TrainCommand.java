@@ -115,10 +115,10 @@ final class TrainCommand implements Callable<Integer> {
             model = model.with(t.withSizes(minSize != null ? minSize : t.minSize(), maxSize != null ? maxSize : t.maxSize()));
         }
         TrainConfig config = configure(TrainPresets.of(p));
-        PrintWriter out = spec.commandLine().getOut();
-        out.printf("training %s (%s) on %d images of %s, %d iterations -> %s%n", p.id(), config.schedule(),
-                train.images().size(), data, config.totalIterations(), out());
-        out.flush();
+        PrintWriter w = spec.commandLine().getOut();
+        w.printf("training %s (%s) on %d images of %s, %d iterations -> %s%n", p.id(), config.schedule(),
+                train.images().size(), data, config.totalIterations(), out);
+        w.flush();
         try (NDManager manager = NDManager.newBaseManager();
              ProgressBar bar = new ProgressBarBuilder().setTaskName("train").setInitialMax(config.totalIterations())
                      .setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
@@ -132,31 +132,27 @@ final class TrainCommand implements Callable<Integer> {
 
                 @Override
                 public void validation(int iteration, double mAP) {
-                    out.printf("%nvalidation at %d: VOC07 mAP %.4f%n", iteration, mAP);
-                    out.flush();
+                    w.printf("%nvalidation at %d: VOC07 mAP %.4f%n", iteration, mAP);
+                    w.flush();
                 }
 
                 @Override
                 public void message(String text) {
-                    out.println(text);
-                    out.flush();
+                    w.println(text);
+                    w.flush();
                 }
             };
-            Trainer trainer = new Trainer(model, config, train, val, out(), listener);
-            org.frcnn4j.proposals.ProposalCache cache = proposals.cache(out().resolve("proposals-ss"));
+            Trainer trainer = new Trainer(model, config, train, val, out, listener);
+            org.frcnn4j.proposals.ProposalCache cache = proposals.cache(out.resolve("proposals-ss"));
             if (cache != null) {
                 trainer.withPrecomputedProposals(cache);
             }
             try (FasterRcnn trained = trainer.run(manager, resume)) {
-                LossCurve.write(out().resolve("log.csv"), out().resolve("loss.png"));
+                LossCurve.write(out.resolve("log.csv"), out.resolve("loss.png"));
             }
         }
-        out.printf("model: %s%nloss curve: %s%n", out().resolve("model"), out().resolve("loss.png"));
+        w.printf("model: %s%nloss curve: %s%n", out.resolve("model"), out.resolve("loss.png"));
         return 0;
-    }
-
-    private Path out() {
-        return out;
     }
 
     TrainConfig configure(TrainConfig c) {

@@ -100,7 +100,6 @@ public final class FasterRcnn implements AutoCloseable {
     public Forward forward(ImageTransform.Transformed image, float[] rois) {
         long t0 = System.nanoTime();
         NDArray features = backbone.forward(image.tensor(), false);
-        features.toFloatArray(); // materialise: the engine may run lazily, and the timings should be per stage
         long t1 = System.nanoTime();
         RegionProposalNetwork.Result proposals = rois != null ? null
                 : rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), false);

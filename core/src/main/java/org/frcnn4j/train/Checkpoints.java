@@ -56,7 +56,9 @@ public final class Checkpoints {
             for (Path p : s.toList()) {
                 String n = p.getFileName().toString();
                 if (Files.isDirectory(p) && !n.equals(name)) {
-                    deleteTree(p); // older checkpoints and leftovers of interrupted writes
+                    deleteTree(p); // older checkpoints and folders of interrupted writes
+                } else if (n.startsWith(".latest") && n.endsWith(".tmp")) {
+                    Files.deleteIfExists(p); // the pointer of an interrupted write
                 }
             }
         }

@@ -34,6 +34,7 @@ class CheckpointsTest {
             c.save(20, 0, model, sgd, null);
             assertThat(c.latest().iteration()).isEqualTo(20);
             assertThat(half).doesNotExist();
+            assertThat(run.resolve("checkpoints/.latest987.tmp")).doesNotExist();
             assertThat(run.resolve("checkpoints/iter-0000010")).doesNotExist();
         }
     }
