@@ -93,7 +93,8 @@ public final class ImageTransform {
         BufferedImage rgb = Images.toRgb(image);
         int h = rgb.getHeight();
         int w = rgb.getWidth();
-        NDArray x = manager.create(normalisedPixels(rgb), new Shape(1, 3, h, w));
+        float[] pixels = normalisedPixels(rgb);
+        NDArray x = org.frcnn4j.nn.NativeArrays.of(manager, pixels, pixels.length, new Shape(1, 3, h, w));
         int[] size = resizedSize(h, w);
         if (size[0] != h || size[1] != w) {
             // mode 1 = bilinear in DJL's NDArrayEx, align_corners = false
