@@ -10,6 +10,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
 import org.frcnn4j.data.Dataset;
 import org.frcnn4j.model.FasterRcnn;
 import org.frcnn4j.model.FasterRcnnConfig;
+import org.frcnn4j.model.ModelFiles;
 import org.frcnn4j.model.Presets;
 import org.frcnn4j.train.TrainConfig;
 import org.frcnn4j.train.TrainPresets;
@@ -41,8 +42,13 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--classes", description = "file with the class names in label order, one a line")
     Path classes;
 
-    @Option(names = "--preset", defaultValue = "small", description = "paper-zf, paper-vgg16, torchvision, small, tiny (default: ${DEFAULT-VALUE})")
+    @Option(names = "--preset", description = "paper-zf, paper-vgg16, torchvision, small, tiny (default: small, or the --init model's)")
     String preset;
+
+    @Option(names = "--init", paramLabel = "MODEL_DIR", description = "start from this model folder's weights (e.g. an "
+            + "imported torchvision model) instead of random ones; its architecture is kept, and its class-score and "
+            + "box layers start fresh when the dataset has other classes")
+    Path init;
 
     @Option(names = "--schedule", defaultValue = "joint", description = "joint (approximate joint) or alternating (4-step)")
     ScheduleName schedule;
@@ -90,11 +96,24 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Presets p = Presets.byId(preset);
+        FasterRcnnConfig initial = null;
+        if (init != null) {
+            if (backbone != null || widthScale != null) {
+                throw new IllegalArgumentException("--init keeps the architecture of " + init + ": leave out --backbone and --width-scale");
+            }
+            if (resume) {
+                throw new IllegalArgumentException("--init starts a new run; --resume continues one: give one of them");
+            }
+            if (!java.nio.file.Files.isDirectory(init)) {
+                throw new ModelFiles.ModelException(init, "no such model folder");
+            }
+            initial = ModelFiles.readConfig(init.resolve(ModelFiles.CONFIG));
+        }
+        Presets p = Presets.byId(preset != null ? preset : initial != null && isPreset(initial.preset()) ? initial.preset() : "small");
         Dataset train = Dataset.open(data, trainSplit, Options.classNames(classes));
         Options.requireClean(train);
         Dataset val = valSplit == null ? null : Dataset.open(data, valSplit, train.classes().names());
-        FasterRcnnConfig model = p.config(train.classes().names());
+        FasterRcnnConfig model = initial != null ? initial.withClasses(train.classes().names()) : p.config(train.classes().names());
         if (backbone != null) {
             FasterRcnnConfig.BackboneConfig b = model.backbone();
             FasterRcnnConfig.Architecture arch = backbone == BackboneName.zf ? FasterRcnnConfig.Architecture.ZF
@@ -143,6 +162,9 @@ final class TrainCommand implements Callable<Integer> {
                 }
             };
             Trainer trainer = new Trainer(model, config, train, val, out, listener);
+            if (init != null) {
+                trainer.withInitialWeights(init);
+            }
             org.frcnn4j.proposals.ProposalCache cache = proposals.cache(out.resolve("proposals-ss"));
             if (cache != null) {
                 trainer.withPrecomputedProposals(cache);
@@ -153,6 +175,10 @@ final class TrainCommand implements Callable<Integer> {
         }
         w.printf("model: %s%nloss curve: %s%n", out.resolve("model"), out.resolve("loss.png"));
         return 0;
+    }
+
+    private static boolean isPreset(String id) {
+        return java.util.Arrays.stream(Presets.values()).anyMatch(v -> v.id().equals(id));
     }
 
     TrainConfig configure(TrainConfig c) {

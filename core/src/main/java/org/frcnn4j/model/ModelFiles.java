@@ -81,6 +81,53 @@ public final class ModelFiles {
     }
 
     /**
+     * A model of {@code config} that starts from the weights of the model folder {@code dir}: fine-tuning, or the
+     * stand-in for the paper's ImageNet initialisation. The backbone, RPN and fc layers must match; when the class
+     * count differs, the class-score and box-regression layers (torchvision's {@code box_predictor}) start fresh,
+     * drawn with {@code seed}.
+     */
+    public static FasterRcnn initialise(Path dir, FasterRcnnConfig config, NDManager manager, long seed) {
+        FasterRcnnConfig source = readConfig(dir.resolve(CONFIG));
+        boolean samePredictor = source.numClassesWithBackground() == config.numClassesWithBackground();
+        Path weights = dir.resolve(WEIGHTS);
+        if (!Files.isRegularFile(weights)) {
+            throw new ModelException(weights, "missing weights file");
+        }
+        Parameters params = new Parameters(manager, seed);
+        try (InputStream in = Files.newInputStream(weights); NDManager tmp = manager.newSubManager()) {
+            named(NDList.decode(tmp, in), weights).forEach((name, value) -> {
+                if (samePredictor || !name.startsWith(PREDICTOR)) {
+                    params.put(name, value);
+                }
+            });
+        } catch (IOException e) {
+            params.close();
+            throw new ModelException(weights, "cannot read weights: " + e.getMessage(), e);
+        }
+        FasterRcnn model;
+        try {
+            model = new FasterRcnn(config, params);
+        } catch (IllegalArgumentException e) {
+            params.close();
+            throw new ModelException(weights, e.getMessage() + " (the model to train must have the architecture of "
+                    + dir + ")", e);
+        }
+        java.util.SortedSet<String> fresh = new java.util.TreeSet<>(params.initialised());
+        fresh.removeIf(name -> !samePredictor && name.startsWith(PREDICTOR));
+        String problem = !fresh.isEmpty() ? describe("missing weight", fresh)
+                : !params.unused().isEmpty() ? describe("unexpected weight", params.unused()) + " (not part of the model to train)"
+                : null;
+        if (problem != null) {
+            model.close();
+            throw new ModelException(weights, problem);
+        }
+        return model;
+    }
+
+    /** The per-class output layers, re-initialised when fine-tuning to another set of classes. */
+    static final String PREDICTOR = "roi_heads.box_predictor.";
+
+    /**
      * A model of the given configuration with the given weights, all of which it must use. The arrays are copied.
      *
      * @param source named in errors

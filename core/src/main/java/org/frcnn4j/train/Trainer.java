@@ -61,6 +61,7 @@ public final class Trainer {
     private final Path runDir;
     private final Listener listener;
     private org.frcnn4j.proposals.ProposalCache precomputed;
+    private Path initialWeights;
 
     public Trainer(FasterRcnnConfig modelConfig, TrainConfig config, Dataset train, Dataset validation, Path runDir,
                    Listener listener) {
@@ -82,6 +83,20 @@ public final class Trainer {
         }
         this.precomputed = cache;
         return this;
+    }
+
+    /**
+     * Starts from a model folder's weights instead of random initialisation (both detectors of alternating training
+     * start from them, as py-faster-rcnn's start from the ImageNet model); see {@link ModelFiles#initialise}.
+     */
+    public Trainer withInitialWeights(Path modelDir) {
+        this.initialWeights = modelDir;
+        return this;
+    }
+
+    private FasterRcnn newModel(NDManager manager, long seed) {
+        return initialWeights == null ? FasterRcnn.create(modelConfig, manager, seed)
+                : ModelFiles.initialise(initialWeights, modelConfig, manager, seed);
     }
 
     /** Trains (or resumes) and returns the final model, also saved in {@code runDir/model}. */
@@ -108,7 +123,7 @@ public final class Trainer {
         for (int s : steps) {
             total += s;
         }
-        FasterRcnn model = state == null ? FasterRcnn.create(modelConfig, manager, config.seed())
+        FasterRcnn model = state == null ? newModel(manager, config.seed())
                 : ModelFiles.load(state.folder(), manager);
         FasterRcnn proposer = null;
         if (state != null && Files.isDirectory(state.folder().resolve(Checkpoints.PROPOSER))) {
@@ -122,7 +137,7 @@ public final class Trainer {
                     // entering a step: set up its networks (section 3.2)
                     if (s == 1) {
                         proposer = model; // step 1's RPN proposes; Fast R-CNN trains with its own backbone
-                        model = FasterRcnn.create(modelConfig, manager, config.seed() + 1);
+                        model = newModel(manager, config.seed() + 1);
                     } else if (s == 2) {
                         if (proposer != null) {
                             proposer.close();
@@ -192,7 +207,11 @@ public final class Trainer {
             if (resumed != null) {
                 Checkpoints.loadOptimizer(resumed, sgd);
             }
+            String profile = System.getProperty("frcnn.profile");
             for (int it = from; it < end; it++) {
+                if (profile != null && it == from + 3) {
+                    ai.djl.pytorch.jni.JniUtils.startProfile(false, true, false);
+                }
                 long t0 = System.nanoTime();
                 double lr = config.solver().learningRate(it - first, end - first);
                 double[] sums = new double[5];
@@ -219,6 +238,9 @@ public final class Trainer {
                     sgd.step(model.parameters(), names, lr);
                 }
                 double seconds = (System.nanoTime() - t0) / 1e9;
+                if (profile != null && it == from + 5) {
+                    ai.djl.pytorch.jni.JniUtils.stopProfile(profile);
+                }
                 IterationLog log = new IterationLog(it + 1, total, step + 1, lr, sums[0], sums[1], sums[2], sums[3],
                         sums[4], seconds);
                 appendLog(log);
