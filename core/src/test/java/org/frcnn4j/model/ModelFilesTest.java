@@ -8,12 +8,14 @@ import ai.djl.inference.Predictor;
 import ai.djl.modality.cv.Image;
 import ai.djl.modality.cv.ImageFactory;
 import ai.djl.modality.cv.output.DetectedObjects;
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.frcnn4j.data.Images;
 import org.frcnn4j.head.DetectionPostprocessor;
 import org.frcnn4j.testing.SharedData;
@@ -51,6 +53,36 @@ class ModelFilesTest {
                     assertThat(files.map(p -> p.getFileName().toString()))
                             .containsExactlyInAnyOrder("config.json", "weights.safetensors"); // no temp files left
                 }
+            }
+        }
+    }
+
+    @Test
+    void initialiseKeepsTheSharedWeightsAndRedrawsTheClassLayersForOtherClasses(@TempDir Path tmp) throws IOException {
+        try (NDManager m = NDManager.newBaseManager()) {
+            FasterRcnnConfig two = Presets.TINY.config(List.of("raccoon", "dog"));
+            try (FasterRcnn source = FasterRcnn.create(two, m, 5)) {
+                ModelFiles.save(source, tmp);
+                Map<String, NDArray> w = source.parameters().all();
+                try (FasterRcnn same = ModelFiles.initialise(tmp, two, m, 9)) {
+                    same.parameters().all().forEach((name, a) ->
+                            assertThat(a.toFloatArray()).as(name).containsExactly(w.get(name).toFloatArray()));
+                }
+                FasterRcnnConfig three = two.withClasses(List.of("a", "b", "c"));
+                try (FasterRcnn other = ModelFiles.initialise(tmp, three, m, 9)) {
+                    other.parameters().all().forEach((name, a) -> {
+                        if (name.startsWith(ModelFiles.PREDICTOR)) {
+                            assertThat(a.getShape().get(0)).as(name).isEqualTo(name.contains("cls_score") ? 4 : 16);
+                        } else {
+                            assertThat(a.toFloatArray()).as(name).containsExactly(w.get(name).toFloatArray());
+                        }
+                    });
+                }
+                FasterRcnnConfig wider = two.with(new FasterRcnnConfig.BackboneConfig(two.backbone().architecture(),
+                        two.backbone().widthScale() * 2, two.backbone().ceilMode(), two.backbone().groupNorm()));
+                assertThatThrownBy(() -> ModelFiles.initialise(tmp, wider, m, 9))
+                        .isInstanceOf(ModelFiles.ModelException.class).hasMessageContaining("weights.safetensors")
+                        .hasMessageContaining("has shape");
             }
         }
     }
