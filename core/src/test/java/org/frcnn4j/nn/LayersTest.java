@@ -1,0 +1,80 @@
+package org.frcnn4j.nn;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class LayersTest {
+    @Test
+    void groupNormNormalisesEachImagesGroupsThenScalesAndShiftsChannels() {
+        int n = 2, c = 6, h = 3, w = 4, groups = 3;
+        float[] x = new float[n * c * h * w];
+        float[] gamma = new float[c];
+        float[] beta = new float[c];
+        Random r = new Random(3);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (r.nextGaussian() * 4 + 2);
+        }
+        for (int i = 0; i < c; i++) {
+            gamma[i] = 0.5f + r.nextFloat();
+            beta[i] = r.nextFloat() - 0.5f;
+        }
+        try (NDManager m = NDManager.newBaseManager()) {
+            Layers.GroupNorm norm = new Layers.GroupNorm(m.create(gamma), m.create(beta), groups);
+            NDArray input = m.create(x, new Shape(n, c, h, w));
+            input.setRequiresGradient(true);
+            float[] out;
+            float[] weights = new float[x.length];
+            for (int i = 0; i < weights.length; i++) {
+                weights[i] = (float) r.nextGaussian();
+            }
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                NDArray y = norm.forward(input);
+                out = y.toFloatArray();
+                gc.backward(y.mul(m.create(weights, new Shape(n, c, h, w))).sum());
+            }
+            float[] grad = input.getGradient().toFloatArray();
+            int per = c / groups * h * w;
+            for (int img = 0; img < n; img++) {
+                for (int g = 0; g < groups; g++) {
+                    int start = (img * c + g * (c / groups)) * h * w;
+                    double mean = 0;
+                    for (int i = 0; i < per; i++) {
+                        mean += x[start + i];
+                    }
+                    mean /= per;
+                    double var = 0;
+                    for (int i = 0; i < per; i++) {
+                        var += (x[start + i] - mean) * (x[start + i] - mean);
+                    }
+                    var /= per; // biased, as GroupNorm's definition
+                    double std = Math.sqrt(var + 1e-5);
+                    // d/dx of sum(u * xhat) with xhat = (x - mean) / std: (u - mean(u) - xhat * mean(u * xhat)) / std,
+                    // where u = weight * gamma of the element's channel
+                    double meanU = 0;
+                    double meanUXhat = 0;
+                    for (int i = 0; i < per; i++) {
+                        int ch = (start + i) / (h * w) % c;
+                        double u = weights[start + i] * gamma[ch];
+                        meanU += u / per;
+                        meanUXhat += u * (x[start + i] - mean) / std / per;
+                    }
+                    for (int i = 0; i < per; i++) {
+                        int ch = (start + i) / (h * w) % c;
+                        double xhat = (x[start + i] - mean) / std;
+                        assertThat((double) out[start + i]).isCloseTo(xhat * gamma[ch] + beta[ch], within(1e-5));
+                        double u = weights[start + i] * gamma[ch];
+                        assertThat((double) grad[start + i]).isCloseTo((u - meanU - xhat * meanUXhat) / std, within(1e-4));
+                    }
+                }
+            }
+        }
+    }
+}
