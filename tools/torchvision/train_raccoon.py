@@ -3,12 +3,14 @@
 on a VOCdevkit split and writes its detections on another split as COCO results JSON (image_id = file stem,
 category_id = 1-based class), for `frcnn eval`.
 
-`small`: ZF at half width with GroupNorm after every conv (no LRN), Caffe-style pooling; anchors 32..512 x ratios
-0.5/1/2; RPN 2000 -> 1000 proposals in training, 1000 -> 300 at test; RoIAlign 7x7; 512-d two-layer head; 256 RoIs
+`small`: ZF at 0.75 width with GroupNorm after every conv (no LRN), Caffe-style pooling; anchors 32..512 x ratios
+0.5/1/2; RPN with a 256-channel 3x3 conv, 2000 -> 1000 proposals in training, 1000 -> 300 at test; RoIAlign 7x7; 512-d two-layer head; 256 RoIs
 per image; input 320/640. Training: SGD lr 0.02, momentum 0.9, weight decay 1e-4, 100-iteration linear warm-up from
-0.1% then cosine, two images per iteration, horizontal flips, gradient norm clipped at 10.
+0.1% then cosine, two images per iteration, horizontal flips, gradient norm clipped at 10, and (with --train-scales,
+frcnn4j's `small` default) the shorter side drawn per image from 256..384: torchvision draws from its min_size tuple in
+training and tests at the tuple's last entry, so 320 goes last.
 
-Usage: tools/torchvision/train_raccoon.py VOC_DIR TRAIN_SPLIT TEST_SPLIT ITERATIONS OUT.json [SEED]
+Usage: tools/torchvision/train_raccoon.py VOC_DIR TRAIN_SPLIT TEST_SPLIT ITERATIONS OUT.json [SEED [--train-scales]]
 """
 import json
 import math
@@ -37,7 +39,7 @@ def groups(c):
     return g
 
 
-def small_backbone(width=0.5):
+def small_backbone(width=0.75):
     c1, c2, c3, c5 = (max(1, round(c * width)) for c in (96, 256, 384, 256))
 
     def block(cin, cout, k, s, p):
@@ -52,6 +54,28 @@ def small_backbone(width=0.5):
     seq = nn.Sequential(*layers)
     seq.out_channels = c5
     return seq
+
+
+class RpnHead(nn.Module):
+    """torchvision's RPNHead (3x3 conv + ReLU, sibling 1x1 convs, N(0, 0.01) weights) with frcnn4j's 256-channel conv;
+    torchvision's own keeps the backbone's channel count."""
+
+    def __init__(self, in_channels, channels, anchors):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, channels, 3, padding=1)
+        self.cls_logits = nn.Conv2d(channels, anchors, 1)
+        self.bbox_pred = nn.Conv2d(channels, 4 * anchors, 1)
+        for layer in (self.conv, self.cls_logits, self.bbox_pred):
+            nn.init.normal_(layer.weight, std=0.01)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, features):
+        logits, deltas = [], []
+        for x in features:
+            t = torch.relu(self.conv(x))
+            logits.append(self.cls_logits(t))
+            deltas.append(self.bbox_pred(t))
+        return logits, deltas
 
 
 def read_split(root, split):
@@ -85,8 +109,10 @@ def main():
     model = FasterRCNN(
         backbone, num_classes=None,
         rpn_anchor_generator=AnchorGenerator(((32, 64, 128, 256, 512),), ((0.5, 1.0, 2.0),)),
+        rpn_head=RpnHead(c, 256, 15),
         box_roi_pool=MultiScaleRoIAlign(["0"], 7, 2), box_head=TwoMLPHead(c * 49, 512),
-        box_predictor=FastRCNNPredictor(512, len(classes) + 1), min_size=320, max_size=640,
+        box_predictor=FastRCNNPredictor(512, len(classes) + 1),
+        min_size=(256, 288, 352, 384, 320) if "--train-scales" in sys.argv else 320, max_size=640,
         rpn_pre_nms_top_n_train=2000, rpn_post_nms_top_n_train=1000, rpn_pre_nms_top_n_test=1000,
         rpn_post_nms_top_n_test=300, box_batch_size_per_image=256)
     params = [p for p in model.parameters() if p.requires_grad]

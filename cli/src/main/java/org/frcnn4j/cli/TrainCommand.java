@@ -70,6 +70,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-size", description = "longest image side after resizing (default: the preset's)")
     Integer maxSize;
 
+    @Option(names = "--train-scales", paramLabel = "SIZES", description = "shorter sides drawn per training image, e.g. "
+            + "256,288,320,352,384 (multi-scale training), or 'none' for the model's input size alone (default: the preset's)")
+    String trainScales;
+
     @Option(names = "--lr", description = "base learning rate (default: the preset's)")
     Double lr;
 
@@ -200,6 +204,16 @@ final class TrainCommand implements Callable<Integer> {
         }
         if (imagesPerIteration != null) {
             c = c.withImagesPerIteration(imagesPerIteration);
+        }
+        if (trainScales != null) {
+            c = c.withTrainScales(trainScales.isBlank() || trainScales.equals("none") ? new int[0]
+                    : java.util.Arrays.stream(trainScales.split(",")).map(String::trim).mapToInt(v -> {
+                        try {
+                            return Integer.parseInt(v);
+                        } catch (NumberFormatException e) {
+                            throw new IllegalArgumentException("--train-scales: '" + v + "' is not a size in pixels");
+                        }
+                    }).toArray());
         }
         int every = checkpointEvery != null ? checkpointEvery : c.checkpointEvery();
         return c.withSeed(seed).withIntervals(every, validateEvery > 0 ? validateEvery : c.totalIterations());

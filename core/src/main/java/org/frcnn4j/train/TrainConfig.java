@@ -12,10 +12,12 @@ import java.util.List;
  * @param flip          random horizontal flips (the paper's only augmentation)
  * @param seed          shuffling, flips, sampling and initialisation all derive from it
  * @param frozen        parameter-name prefixes kept fixed (py-faster-rcnn freezes VGG-16's conv1 and conv2)
+ * @param trainScales   shorter-side sizes, one drawn per training image (Fast R-CNN's multi-scale training, section
+ *                      5.2 of that paper); empty: the model's own input size, as this paper trains
  */
 public record TrainConfig(Schedule schedule, int[] iterations, int imagesPerIteration, boolean flip, long seed,
                           Solver solver, RpnTargets rpnTargets, RoiTargets roiTargets, Losses losses,
-                          List<String> frozen, int checkpointEvery, int validateEvery) {
+                          List<String> frozen, int checkpointEvery, int validateEvery, int[] trainScales) {
 
     public enum Schedule { JOINT, ALTERNATING }
 
@@ -30,42 +32,52 @@ public record TrainConfig(Schedule schedule, int[] iterations, int imagesPerIter
 
     public TrainConfig withIterations(int... its) {
         return new TrainConfig(schedule, its, imagesPerIteration, flip, seed, solver, rpnTargets, roiTargets, losses,
-                frozen, checkpointEvery, validateEvery);
+                frozen, checkpointEvery, validateEvery, trainScales);
     }
 
     public TrainConfig withSchedule(Schedule s, int... its) {
         return new TrainConfig(s, its, imagesPerIteration, flip, seed, solver, rpnTargets, roiTargets, losses, frozen,
-                checkpointEvery, validateEvery);
+                checkpointEvery, validateEvery, trainScales);
     }
 
     public TrainConfig withSeed(long s) {
         return new TrainConfig(schedule, iterations, imagesPerIteration, flip, s, solver, rpnTargets, roiTargets, losses,
-                frozen, checkpointEvery, validateEvery);
+                frozen, checkpointEvery, validateEvery, trainScales);
     }
 
     public TrainConfig withSolver(Solver s) {
         return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, s, rpnTargets, roiTargets, losses,
-                frozen, checkpointEvery, validateEvery);
+                frozen, checkpointEvery, validateEvery, trainScales);
     }
 
     public TrainConfig withLosses(Losses l) {
         return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, solver, rpnTargets, roiTargets, l,
-                frozen, checkpointEvery, validateEvery);
+                frozen, checkpointEvery, validateEvery, trainScales);
     }
 
     public TrainConfig withIntervals(int checkpoint, int validate) {
         return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, solver, rpnTargets, roiTargets, losses,
-                frozen, checkpoint, validate);
+                frozen, checkpoint, validate, trainScales);
     }
 
     public TrainConfig withTargets(RpnTargets r, RoiTargets o) {
         return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, solver, r, o, losses, frozen,
-                checkpointEvery, validateEvery);
+                checkpointEvery, validateEvery, trainScales);
     }
 
     public TrainConfig withImagesPerIteration(int n) {
         return new TrainConfig(schedule, iterations, n, flip, seed, solver, rpnTargets, roiTargets, losses, frozen,
-                checkpointEvery, validateEvery);
+                checkpointEvery, validateEvery, trainScales);
+    }
+
+    public TrainConfig withTrainScales(int... scales) {
+        for (int v : scales) {
+            if (v <= 0) {
+                throw new IllegalArgumentException("training scales must be positive, got " + v);
+            }
+        }
+        return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, solver, rpnTargets, roiTargets, losses,
+                frozen, checkpointEvery, validateEvery, scales.clone());
     }
 
     /** Learning-rate decay after the warm-up. */

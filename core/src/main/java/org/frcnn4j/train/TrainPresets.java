@@ -23,8 +23,9 @@ public final class TrainPresets {
                     new RpnTargets(256, 0.5f, 0.7f, 0.3f, false),
                     new RoiTargets(512, 0.25f, 0.5f, 0.0f),
                     new Losses(RpnNormalization.SAMPLED, 1f, 1f / 9, 1f, 1f / 9),
-                    List.of(), 1000, 0);
-            case SMALL, TINY -> cpu();
+                    List.of(), 1000, 0, new int[0]);
+            case SMALL -> cpu(SMALL_SCALES);
+            case TINY -> cpu(new int[0]);
         };
     }
 
@@ -39,16 +40,22 @@ public final class TrainPresets {
                 new RpnTargets(256, 0.5f, 0.7f, 0.3f, true),
                 new RoiTargets(128, 0.25f, 0.5f, 0.0f),
                 new Losses(RpnNormalization.PAPER, 10f, 1f, 1f, 1f),
-                frozen, 10000, 0);
+                frozen, 10000, 0, new int[0]);
     }
 
     /** From-scratch CPU training (the demo): warm-up then cosine, two images per iteration, torchvision's losses. */
-    private static TrainConfig cpu() {
+    private static TrainConfig cpu(int[] trainScales) {
         return new TrainConfig(Schedule.JOINT, new int[] {1000}, 2, true, 0,
                 new Solver(0.02, 0.9, 1e-4, 1.0, Decay.COSINE, new double[0], 0.1, 100, 0.001, 10.0),
                 new RpnTargets(256, 0.5f, 0.7f, 0.3f, false),
                 new RoiTargets(256, 0.25f, 0.5f, 0.0f),
                 new Losses(RpnNormalization.SAMPLED, 1f, 1f / 9, 1f, 1f / 9),
-                List.of(), 200, 0);
+                List.of(), 200, 0, trainScales);
     }
+
+    /**
+     * The CPU presets' training scales around their 320-pixel input (max side 640 as at test): 160 images are few,
+     * and seeing each at several sizes (Fast R-CNN's multi-scale training) is the cheapest regulariser.
+     */
+    static final int[] SMALL_SCALES = {256, 288, 320, 352, 384};
 }

@@ -62,6 +62,7 @@ public final class Trainer {
     private final Listener listener;
     private org.frcnn4j.proposals.ProposalCache precomputed;
     private Path initialWeights;
+    private final java.util.Map<Integer, ImageTransform> scaledTransforms = new java.util.HashMap<>();
 
     public Trainer(FasterRcnnConfig modelConfig, TrainConfig config, Dataset train, Dataset validation, Path runDir,
                    Listener listener) {
@@ -170,6 +171,25 @@ public final class Trainer {
         return model;
     }
 
+    /**
+     * The input transform of iteration {@code it}'s image {@code b}: the model's, or with multi-scale training one
+     * of the configured shorter sides, drawn from the seed and the position (so a resumed run draws the same).
+     */
+    private ImageTransform transformFor(FasterRcnn model, int it, int b) {
+        int scale = trainingScale(config, it, b);
+        return scale == 0 ? model.transform() : scaledTransforms.computeIfAbsent(scale, s -> new ImageTransform(
+                modelConfig.transform().withSizes(s, modelConfig.transform().maxSize())));
+    }
+
+    /** The shorter side drawn for iteration {@code it}'s image {@code b}, or 0 without multi-scale training. */
+    static int trainingScale(TrainConfig config, int it, int b) {
+        int[] scales = config.trainScales();
+        if (scales == null || scales.length == 0) {
+            return 0;
+        }
+        return scales[new Random(config.seed() * 7_000_003L + (long) it * 64 + b).nextInt(scales.length)];
+    }
+
     /** What each step trains: joint = everything; alternating = RPN, head, RPN layers only, head layers only. */
     private List<String> trainable(int step, FasterRcnn model) {
         List<String> out = new ArrayList<>();
@@ -220,7 +240,7 @@ public final class Trainer {
                         NDArray loss = null;
                         for (int b = 0; b < perIteration; b++) {
                             TrainingData.Example ex = data.next();
-                            ImageTransform.Transformed t = model.transform().apply(ex.image(), scope);
+                            ImageTransform.Transformed t = transformFor(model, it, b).apply(ex.image(), scope);
                             float[] proposals = proposer == null ? null : proposer.trainingProposals(t);
                             if (precomputed != null) {
                                 proposals = t.toInput(ex.frame(precomputed.proposals(byId.get(ex.imageId())), modelConfig.plusOne()));

@@ -62,7 +62,7 @@ class TrainerTest {
     @Test
     void resumeGivesTheUninterruptedResult(@TempDir Path tmp) throws Exception {
         Dataset d = fewImages();
-        TrainConfig c = quick(20);
+        TrainConfig c = quick(20).withTrainScales(96, 128, 160); // multi-scale: the sizes drawn must resume too
         try (NDManager m = NDManager.newBaseManager()) {
             float[] straight;
             // a collection every iteration: constants freed under the autograd graph once made runs differ (Scalars)
@@ -86,6 +86,20 @@ class TrainerTest {
             }
             assertThat(Files.readAllLines(tmp.resolve("b/log.csv"))).hasSize(21);
         }
+    }
+
+    @Test
+    void multiScaleTrainingDrawsEverySizeFromTheSeed() {
+        TrainConfig c = quick(20).withTrainScales(96, 128, 160);
+        java.util.Set<Integer> drawn = new java.util.TreeSet<>();
+        for (int it = 0; it < 40; it++) {
+            int s = Trainer.trainingScale(c, it, 0);
+            assertThat(Trainer.trainingScale(c, it, 0)).isEqualTo(s);
+            drawn.add(s);
+        }
+        assertThat(drawn).containsExactly(96, 128, 160);
+        assertThat(Trainer.trainingScale(quick(20), 5, 0)).isZero();
+        assertThatThrownBy(() -> quick(20).withTrainScales(0)).hasMessageContaining("positive");
     }
 
     @Test
