@@ -40,8 +40,7 @@ public final class FastRcnnHead {
 
     /** @param pooled (R, C, 7, 7) */
     public Output forward(NDArray pooled, boolean training) {
-        NDArray x = pooled.reshape(pooled.getShape().get(0), -1);
-        x = Activation.relu(fc6.forward(x));
+        NDArray x = Activation.relu(fc6.forwardFlattened(pooled));
         if (dropout && training) {
             x = Dropout.dropout(x, 0.5f, true).singletonOrThrow();
         }

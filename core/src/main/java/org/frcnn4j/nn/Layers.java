@@ -93,5 +93,24 @@ public final class Layers {
         public NDArray forward(NDArray x) {
             return Linear.linear(x, weight, bias).singletonOrThrow();
         }
+
+        /**
+         * The layer applied to (N, C, H, W) inputs flattened in that order, computed as an H x W convolution without
+         * padding: the same weights and products (within float rounding), but run by oneDNN's AVX-512 convolution,
+         * which here is twice as fast as the BLAS behind {@code addmm} (fc6 of VGG-16 on 300 RoIs: 47 vs 80 ms).
+         */
+        public NDArray forwardFlattened(NDArray x) {
+            Shape s = x.getShape();
+            if (s.get(0) == 0) {
+                return forward(x.reshape(0, s.get(1) * s.get(2) * s.get(3)));
+            }
+            NDArray kernel = weight.reshape(weight.getShape().get(0), s.get(1), s.get(2), s.get(3));
+            kernel.attach(x.getManager()); // a view of the parameter that closes with the step
+            // row-major (N, C, H, W): a free view when x already is; a copy when x is a channels-last view (RoIAlign's
+            // output), on which the convolution runs half as fast
+            NDArray input = x.reshape(s.get(0), -1).reshape(s);
+            NDArray y = Conv2d.conv2d(input, kernel, bias, new Shape(1, 1), new Shape(0, 0), new Shape(1, 1)).singletonOrThrow();
+            return y.reshape(s.get(0), -1);
+        }
     }
 }
