@@ -15,6 +15,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Predicate;
 import org.frcnn4j.nn.Parameters;
 
 /**
@@ -64,20 +66,7 @@ public final class ModelFiles {
             throw new ModelException(dir, "no such model folder");
         }
         FasterRcnnConfig config = adjust.apply(readConfig(dir.resolve(CONFIG)));
-        Path weights = dir.resolve(WEIGHTS);
-        if (!Files.isRegularFile(weights)) {
-            throw new ModelException(weights, "missing weights file");
-        }
-        Map<String, NDArray> arrays;
-        try (InputStream in = Files.newInputStream(weights); NDManager tmp = manager.newSubManager()) {
-            arrays = named(NDList.decode(tmp, in), weights);
-            return build(config, arrays, manager, weights);
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof ModelException m) {
-                throw m;
-            }
-            throw new ModelException(weights, "cannot read weights: " + e.getMessage(), e);
-        }
+        return withWeights(dir, manager, arrays -> build(config, arrays, manager, dir.resolve(WEIGHTS)));
     }
 
     /**
@@ -89,39 +78,9 @@ public final class ModelFiles {
     public static FasterRcnn initialise(Path dir, FasterRcnnConfig config, NDManager manager, long seed) {
         FasterRcnnConfig source = readConfig(dir.resolve(CONFIG));
         boolean samePredictor = source.numClassesWithBackground() == config.numClassesWithBackground();
-        Path weights = dir.resolve(WEIGHTS);
-        if (!Files.isRegularFile(weights)) {
-            throw new ModelException(weights, "missing weights file");
-        }
-        Parameters params = new Parameters(manager, seed);
-        try (InputStream in = Files.newInputStream(weights); NDManager tmp = manager.newSubManager()) {
-            named(NDList.decode(tmp, in), weights).forEach((name, value) -> {
-                if (samePredictor || !name.startsWith(PREDICTOR)) {
-                    params.put(name, value);
-                }
-            });
-        } catch (IOException e) {
-            params.close();
-            throw new ModelException(weights, "cannot read weights: " + e.getMessage(), e);
-        }
-        FasterRcnn model;
-        try {
-            model = new FasterRcnn(config, params);
-        } catch (IllegalArgumentException e) {
-            params.close();
-            throw new ModelException(weights, e.getMessage() + " (the model to train must have the architecture of "
-                    + dir + ")", e);
-        }
-        java.util.SortedSet<String> fresh = new java.util.TreeSet<>(params.initialised());
-        fresh.removeIf(name -> !samePredictor && name.startsWith(PREDICTOR));
-        String problem = !fresh.isEmpty() ? describe("missing weight", fresh)
-                : !params.unused().isEmpty() ? describe("unexpected weight", params.unused()) + " (not part of the model to train)"
-                : null;
-        if (problem != null) {
-            model.close();
-            throw new ModelException(weights, problem);
-        }
-        return model;
+        Predicate<String> redrawn = name -> !samePredictor && name.startsWith(PREDICTOR);
+        return withWeights(dir, manager, arrays -> assemble(config, arrays, manager, dir.resolve(WEIGHTS), seed, redrawn,
+                "the model to train, which must have the architecture of " + dir));
     }
 
     /** The per-class output layers, re-initialised when fine-tuning to another set of classes. */
@@ -133,21 +92,51 @@ public final class ModelFiles {
      * @param source named in errors
      */
     public static FasterRcnn build(FasterRcnnConfig config, Map<String, NDArray> weights, NDManager manager, Path source) {
-        Parameters params = new Parameters(manager, 0);
-        weights.forEach(params::put);
+        return assemble(config, weights, manager, source, 0, name -> false, "this model's configuration");
+    }
+
+    /** Decodes a model folder's weights (named arrays, alive only during {@code use}) and hands them to {@code use}. */
+    private static FasterRcnn withWeights(Path dir, NDManager manager, Function<Map<String, NDArray>, FasterRcnn> use) {
+        Path weights = dir.resolve(WEIGHTS);
+        if (!Files.isRegularFile(weights)) {
+            throw new ModelException(weights, "missing weights file");
+        }
+        try (InputStream in = Files.newInputStream(weights); NDManager tmp = manager.newSubManager()) {
+            return use.apply(named(NDList.decode(tmp, in), weights));
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof ModelException m) {
+                throw m;
+            }
+            throw new ModelException(weights, "cannot read weights: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A model of {@code config} from {@code weights}: every weight it needs must be there except those
+     * {@code redrawn} (drawn afresh with {@code seed}, and ignored when present), and every other one must be used.
+     *
+     * @param target named in errors: what the weights were meant for
+     */
+    private static FasterRcnn assemble(FasterRcnnConfig config, Map<String, NDArray> weights, NDManager manager,
+                                       Path source, long seed, Predicate<String> redrawn, String target) {
+        Parameters params = new Parameters(manager, seed);
+        weights.forEach((name, value) -> {
+            if (!redrawn.test(name)) {
+                params.put(name, value);
+            }
+        });
         FasterRcnn model;
         try {
             model = new FasterRcnn(config, params);
         } catch (IllegalArgumentException e) {
             params.close();
-            throw new ModelException(source, e.getMessage(), e);
+            throw new ModelException(source, e.getMessage() + " (for " + target + ")", e);
         }
-        String problem = null;
-        if (!params.initialised().isEmpty()) {
-            problem = describe("missing weight", params.initialised());
-        } else if (!params.unused().isEmpty()) {
-            problem = describe("unexpected weight", params.unused()) + " (not part of this model's configuration)";
-        }
+        java.util.SortedSet<String> missing = new java.util.TreeSet<>(params.initialised());
+        missing.removeIf(redrawn);
+        String problem = !missing.isEmpty() ? describe("missing weight", missing)
+                : !params.unused().isEmpty() ? describe("unexpected weight", params.unused()) + " (not part of " + target + ")"
+                : null;
         if (problem != null) {
             model.close();
             throw new ModelException(source, problem);

@@ -17,7 +17,7 @@ import java.nio.ByteOrder;
  * into PyTorch's own memory.
  */
 public final class NativeArrays {
-    private static final ThreadLocal<ByteBuffer[]> SCRATCH = ThreadLocal.withInitial(() -> new ByteBuffer[1]);
+    private static final ThreadLocal<ByteBuffer> SCRATCH = new ThreadLocal<>();
 
     private NativeArrays() {}
 
@@ -34,12 +34,12 @@ public final class NativeArrays {
     }
 
     private static ByteBuffer scratch(long bytes) {
-        ByteBuffer[] holder = SCRATCH.get();
-        if (holder[0] == null || holder[0].capacity() < bytes) {
-            holder[0] = ByteBuffer.allocateDirect(Math.toIntExact(Math.max(bytes, 1 << 20))).order(ByteOrder.nativeOrder());
+        ByteBuffer b = SCRATCH.get();
+        if (b == null || b.capacity() < bytes) {
+            b = ByteBuffer.allocateDirect(Math.toIntExact(Math.max(bytes, 1 << 20))).order(ByteOrder.nativeOrder());
+            SCRATCH.set(b);
         }
-        holder[0].clear();
-        return holder[0];
+        return b.clear();
     }
 
     private static NDArray copy(NDManager manager, ByteBuffer b, int bytes, Shape shape, DataType type) {

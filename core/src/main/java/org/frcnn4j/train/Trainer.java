@@ -227,9 +227,12 @@ public final class Trainer {
             if (resumed != null) {
                 Checkpoints.loadOptimizer(resumed, sgd);
             }
+            // -Dfrcnn.profile=FILE: PyTorch's profiler over this step's 4th and 5th iterations (Chrome trace JSON)
             String profile = System.getProperty("frcnn.profile");
+            boolean profiling = false;
             for (int it = from; it < end; it++) {
                 if (profile != null && it == from + 3) {
+                    profiling = true;
                     ai.djl.pytorch.jni.JniUtils.startProfile(false, true, false);
                 }
                 long t0 = System.nanoTime();
@@ -258,8 +261,9 @@ public final class Trainer {
                     sgd.step(model.parameters(), names, lr);
                 }
                 double seconds = (System.nanoTime() - t0) / 1e9;
-                if (profile != null && it == from + 5) {
+                if (profiling && (it == from + 4 || it + 1 == end)) {
                     ai.djl.pytorch.jni.JniUtils.stopProfile(profile);
+                    profiling = false;
                 }
                 IterationLog log = new IterationLog(it + 1, total, step + 1, lr, sums[0], sums[1], sums[2], sums[3],
                         sums[4], seconds);
