@@ -144,4 +144,33 @@ class CliTest {
         assertThat(eval.code()).as(eval.err()).isZero();
         assertThat(new ObjectMapper().readTree(eval.out()).get("mAP").asDouble()).isEqualTo(m.get("mAP").asDouble());
     }
+
+    @Test
+    void trainFromAnotherModelsWeightsWithOtherClassesAndScales(@TempDir Path tmp) throws IOException {
+        Path raccoon = ROOT.resolve("datasets/raccoon");
+        Run first = run("train", "--data", raccoon.toString(), "--train-split", "test", "--preset", "tiny",
+                "--iterations", "2", "--out", tmp.resolve("a").toString());
+        assertThat(first.code()).as(first.err()).isZero();
+        // 20 VOC classes on top of a 1-class model: its class layers start fresh, the rest is carried over
+        Run second = run("train", "--data", ROOT.resolve("datasets/voc-mini100").toString(), "--preset", "tiny",
+                "--init", tmp.resolve("a/model").toString(), "--train-scales", "96,128", "--iterations", "2",
+                "--out", tmp.resolve("b").toString());
+        assertThat(second.code()).as(second.err()).isZero();
+        String config = java.nio.file.Files.readString(tmp.resolve("b/model/config.json"));
+        assertThat(config).contains("\"numClasses\" : 21").contains("aeroplane");
+        assertThat(java.nio.file.Files.readString(tmp.resolve("b/train.json"))).contains("\"trainScales\" : [ 96, 128 ]");
+
+        Run wrongArch = run("train", "--data", raccoon.toString(), "--init", tmp.resolve("a/model").toString(),
+                "--backbone", "vgg16", "--out", tmp.resolve("c").toString());
+        assertThat(wrongArch.code()).isEqualTo(2);
+        assertThat(wrongArch.err()).contains("--init keeps the architecture");
+        Run badScales = run("train", "--data", raccoon.toString(), "--train-scales", "96,big",
+                "--out", tmp.resolve("d").toString());
+        assertThat(badScales.code()).isEqualTo(2);
+        assertThat(badScales.err()).contains("'big' is not a size");
+        Run noModel = run("train", "--data", raccoon.toString(), "--init", tmp.resolve("nope").toString(),
+                "--out", tmp.resolve("e").toString());
+        assertThat(noModel.code()).isEqualTo(2);
+        assertThat(noModel.err()).contains("no such model folder");
+    }
 }
