@@ -5,7 +5,9 @@ category_id = 1-based class), for `frcnn eval`.
 
 `small`: ZF at 0.75 width with GroupNorm after every conv (no LRN), Caffe-style pooling; anchors 32..512 x ratios
 0.5/1/2; RPN with a 256-channel 3x3 conv, 2000 -> 1000 proposals in training, 1000 -> 300 at test; RoIAlign 7x7; 512-d two-layer head; 256 RoIs
-per image; input 320/640. Training: SGD lr 0.02, momentum 0.9, weight decay 1e-4, 100-iteration linear warm-up from
+per image; input 320/640; class scores and box deltas initialised N(0, 0.01) and N(0, 0.001) with zero biases.
+Training: SGD lr 0.02, momentum 0.9, weight decay 1e-4 on conv and linear weights only (biases and GroupNorm
+parameters are not decayed, frcnn4j's Sgd habit from py-faster-rcnn), 100-iteration linear warm-up from
 0.1% then cosine, two images per iteration, horizontal flips, gradient norm clipped at 10, and (with --train-scales,
 frcnn4j's `small` default) the shorter side drawn per image from 256..384: torchvision draws from its min_size tuple in
 training and tests at the tuple's last entry, so 320 goes last.
@@ -115,8 +117,17 @@ def main():
         min_size=(256, 288, 352, 384, 320) if "--train-scales" in sys.argv else 320, max_size=640,
         rpn_pre_nms_top_n_train=2000, rpn_post_nms_top_n_train=1000, rpn_pre_nms_top_n_test=1000,
         rpn_post_nms_top_n_test=300, box_batch_size_per_image=256)
+    # frcnn4j's FastRcnnHead draws the predictors as py-faster-rcnn does; torchvision's Linear default would not
+    predictor = model.roi_heads.box_predictor
+    for layer, std in ((predictor.cls_score, 0.01), (predictor.bbox_pred, 0.001)):
+        nn.init.normal_(layer.weight, std=std)
+        nn.init.zeros_(layer.bias)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=0.02, momentum=0.9, weight_decay=1e-4)
+    # weights of convolutions and linear layers are the parameters with more than one dimension
+    decayed = [p for p in params if p.dim() > 1]
+    undecayed = [p for p in params if p.dim() <= 1]
+    opt = torch.optim.SGD([{"params": decayed, "weight_decay": 1e-4}, {"params": undecayed, "weight_decay": 0.0}],
+                          lr=0.02, momentum=0.9)
 
     def lr_at(it):
         if it < 100:
