@@ -187,7 +187,8 @@ public final class Trainer {
         if (scales == null || scales.length == 0) {
             return 0;
         }
-        return scales[new Random(config.seed() * 7_000_003L + (long) it * 64 + b).nextInt(scales.length)];
+        return scales[RandomStreams.of(config.seed(), RandomStreams.Purpose.TRAINING_SCALE, (long) it * 64 + b)
+                .nextInt(scales.length)];
     }
 
     /** What each step trains: joint = everything; alternating = RPN, head, RPN layers only, head layers only. */
@@ -248,7 +249,7 @@ public final class Trainer {
                             if (precomputed != null) {
                                 proposals = t.toInput(ex.frame(precomputed.proposals(byId.get(ex.imageId())), modelConfig.plusOne()));
                             }
-                            Random random = new Random(config.seed() * 1_000_003L + (long) it * 64 + b);
+                            Random random = RandomStreams.of(config.seed(), RandomStreams.Purpose.SAMPLING, (long) it * 64 + b);
                             FasterRcnn.Losses l = model.trainingForward(t, t.toInput(ex.boxes()), ex.labels(), proposals,
                                     config, what, random);
                             NDArray imageLoss = org.frcnn4j.nn.Scalars.div(l.total(), perIteration);

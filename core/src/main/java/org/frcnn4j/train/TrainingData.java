@@ -17,8 +17,9 @@ import org.frcnn4j.data.Images;
 /**
  * The training images in a seeded order, with their ground truth and random horizontal flips, decoded ahead of use in
  * background threads so that the engine never waits on JPEG decoding. The k-th image of a run (k = 0, 1, ...) is a
- * pure function of the seed and k: epoch k / n shuffles the images with Random(seed + epoch), and image k flips when
- * Random(seed * 31 + k) says so. A resumed run therefore sees exactly the images an uninterrupted one would.
+ * pure function of the seed and k: epoch k / n shuffles the images with its own generator, and image k flips with
+ * probability 1/2 by another ({@link RandomStreams}). A resumed run therefore sees exactly the images an uninterrupted
+ * one would.
  * Difficult and crowd boxes are left out (as py-faster-rcnn's and torchvision's training do).
  */
 public final class TrainingData implements AutoCloseable {
@@ -83,7 +84,7 @@ public final class TrainingData implements AutoCloseable {
         while (queuedUpTo < next + PREFETCH) {
             long k = queuedUpTo++;
             Annotation a = images.get(indexOf(k));
-            boolean flipped = flip && new Random(seed * 31 + k).nextBoolean();
+            boolean flipped = flip && RandomStreams.of(seed, RandomStreams.Purpose.FLIP, k).nextBoolean();
             queue.add(pool.submit(() -> prepare(a, flipped)));
         }
         next++;
@@ -109,7 +110,7 @@ public final class TrainingData implements AutoCloseable {
             for (int i = 0; i < order.length; i++) {
                 order[i] = i;
             }
-            Random r = new Random(seed + epoch);
+            Random r = RandomStreams.of(seed, RandomStreams.Purpose.EPOCH_ORDER, epoch);
             for (int i = order.length - 1; i > 0; i--) {
                 int j = r.nextInt(i + 1);
                 int t = order[i];

@@ -103,6 +103,25 @@ class TrainerTest {
     }
 
     @Test
+    void aboutHalfOfTheTrainingImagesAreFlippedAndEachEpochVisitsEveryImage() {
+        Dataset d = fewImages();
+        int flipped = 0;
+        try (TrainingData data = new TrainingData(d, 0, true, false, 0)) {
+            for (int epoch = 0; epoch < 20; epoch++) {
+                java.util.Set<String> seen = new java.util.HashSet<>();
+                for (int i = 0; i < d.images().size(); i++) {
+                    TrainingData.Example ex = data.next();
+                    seen.add(ex.imageId());
+                    flipped += ex.flipped() ? 1 : 0;
+                }
+                assertThat(seen).hasSize(d.images().size());
+            }
+        }
+        // 80 fair coins: 40 +- 4.5 standard deviations (before RandomStreams, all 80 came up "flip")
+        assertThat(flipped).isBetween(20, 60);
+    }
+
+    @Test
     void alternatingTrainingMakesOneModel(@TempDir Path tmp) throws Exception {
         Dataset d = fewImages();
         TrainConfig c = quick(0).withSchedule(TrainConfig.Schedule.ALTERNATING, 4, 4, 4, 4);
@@ -141,15 +160,34 @@ class TrainerTest {
     void residentMemoryStaysFlatOver500Iterations(@TempDir Path tmp) throws Exception {
         Dataset d = fewImages();
         long[] rss = new long[500];
-        Trainer.Listener record = log -> rss[log.iteration() - 1] = residentKb();
+        long[] heap = new long[500];
+        java.lang.management.MemoryMXBean jvm = java.lang.management.ManagementFactory.getMemoryMXBean();
+        Trainer.Listener record = log -> {
+            rss[log.iteration() - 1] = residentKb();
+            heap[log.iteration() - 1] = jvm.getHeapMemoryUsage().getCommitted() / 1024;
+        };
         try (NDManager m = NDManager.newBaseManager();
              FasterRcnn model = new Trainer(tiny(d), quick(500).withIntervals(0, 0), d, null, tmp, record).run(m, false)) {
-            // the floor of the resident set (the allocator swings it between calls) after warm-up vs at the end
-            long early = java.util.Arrays.stream(rss, 50, 150).min().orElseThrow();
-            long late = java.util.Arrays.stream(rss, 400, 500).min().orElseThrow();
-            assertThat((double) late).as("resident floor, kB, iterations 400-500 (50-150: " + early + ")")
-                    .isLessThan(early * 1.10);
+            // The floor of the resident set (the allocator swings it between calls) after warm-up vs at the end. The
+            // GC may enlarge its heap when the machine is busy (the POM pre-touches it, so that shows in the resident
+            // set at once); that growth is bounded by -Xmx and is not a leak, so it is taken out of the comparison.
+            int early = argMin(rss, 50, 150);
+            int late = argMin(rss, 400, 500);
+            long grown = (rss[late] - rss[early]) - Math.max(0, heap[late] - heap[early]);
+            assertThat((double) grown).as("resident growth, kB, from iterations 50-150 (" + rss[early] + ", heap "
+                    + heap[early] + ") to 400-500 (" + rss[late] + ", heap " + heap[late] + ")")
+                    .isLessThan(rss[early] * 0.10);
         }
+    }
+
+    private static int argMin(long[] values, int from, int to) {
+        int best = from;
+        for (int i = from + 1; i < to; i++) {
+            if (values[i] < values[best]) {
+                best = i;
+            }
+        }
+        return best;
     }
 
     private static long residentKb() {
