@@ -12,8 +12,9 @@ so that scores are spread out, runs it on one image, and writes to OUT/<variant>
                    and the final detections (original-image pixels)
   flags.json       the import flags that reproduce the model's settings
 
-Usage: tools/torchvision/make_fixtures.py OUT_DIR [--full-vgg16 IMAGE]   (the second form writes one full-size
-VGG-16 model, 800/1333 like torchvision's defaults, for benchmarks; it is not committed)
+Usage: tools/torchvision/make_fixtures.py OUT_DIR [--full-vgg16 IMAGE | --losses]   (--full-vgg16 writes one
+full-size VGG-16 model, 800/1333 like torchvision's defaults, for benchmarks; it is not committed. --losses rewrites
+only the training-loss and gradient fixtures of an existing vgg16-align)
 """
 import json
 import os
@@ -176,7 +177,8 @@ def save_variant(out, name, backbone, width, roi_op, num_classes, fc, min_size, 
 def save_losses(out, variant, backbone, width, roi_op, num_classes, fc, min_size, max_size):
     """The four training losses of torchvision's model on the variant's weights and image, for fixed ground truth,
     with samplers so large that every positive and negative anchor and RoI is taken: a deterministic sample that
-    frcnn4j can reproduce exactly. Writes OUT/<variant>/losses.json."""
+    frcnn4j can reproduce exactly. Writes OUT/<variant>/losses.json, and the gradient of their sum for every
+    parameter (its L2 norm, sum and first 16 values) to OUT/<variant>/gradients.json."""
     d = os.path.join(out, variant)
     model = build(backbone, width, roi_op, num_classes, fc, min_size, max_size, 0)
     state = np.load(os.path.join(d, "state_dict.npz"))
@@ -189,6 +191,13 @@ def save_losses(out, variant, backbone, width, roi_op, num_classes, fc, min_size
     labels = [1, 3]
     target = {"boxes": torch.tensor(boxes), "labels": torch.tensor(labels, dtype=torch.int64)}
     losses = model([img], [target])
+    sum(losses.values()).backward()
+    gradients = {}
+    for name, p in model.named_parameters():
+        g = p.grad.double().flatten() if p.grad is not None else torch.zeros(p.numel(), dtype=torch.float64)
+        gradients[name] = {"norm": float(g.norm()), "sum": float(g.sum()), "first": g[:16].tolist()}
+    with open(os.path.join(d, "gradients.json"), "w") as f:
+        json.dump(gradients, f, indent=1)
     result = {k: float(v) for k, v in losses.items()}
     result["gt_boxes"] = boxes
     result["gt_labels"] = labels
@@ -202,6 +211,9 @@ def main():
     if len(sys.argv) > 3 and sys.argv[2] == "--full-vgg16":
         image = Image.open(sys.argv[3]).convert("RGB")
         save_variant(out, "vgg16-full", "vgg16", 1.0, "align", 91, 1024, 800, 1333, 7, image)
+        return
+    if len(sys.argv) > 2 and sys.argv[2] == "--losses":
+        save_losses(out, "vgg16-align", "vgg16", 0.125, "align", 4, 64, 224, 352)
         return
     here = os.path.dirname(os.path.abspath(__file__))
     source = os.path.join(here, "..", "..", "datasets", "raccoon", "JPEGImages", "raccoon-1.jpg")

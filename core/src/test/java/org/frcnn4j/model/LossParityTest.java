@@ -45,4 +45,58 @@ class LossParityTest {
             assertThat((double) l.boxRegression().getFloat()).as("box").isCloseTo(expected.get("loss_box_reg").asDouble(), within(1e-4));
         }
     }
+
+    /**
+     * The backward pass equals torchvision's: the gradient of the four losses' sum for every parameter (backbone
+     * through the RoI op's and the RPN's two paths, RPN, head) has torchvision's norm, sum and first values.
+     */
+    @Test
+    void gradientsMatchTorchvision() throws Exception {
+        Path dir = TorchvisionParityTest.fixture("vgg16-align");
+        JsonNode expected = new ObjectMapper().readTree(dir.resolve("losses.json").toFile());
+        JsonNode gradients = new ObjectMapper().readTree(dir.resolve("gradients.json").toFile());
+        float[] gt = new float[8];
+        for (int i = 0; i < 2; i++) {
+            for (int j = 0; j < 4; j++) {
+                gt[4 * i + j] = (float) expected.get("gt_boxes").get(i).get(j).asDouble();
+            }
+        }
+        int[] labels = {expected.get("gt_labels").get(0).asInt(), expected.get("gt_labels").get(1).asInt()};
+        TrainConfig all = TrainPresets.of(Presets.TORCHVISION).withTargets(
+                new TrainConfig.RpnTargets(1_000_000, 0.5f, 0.7f, 0.3f, false),
+                new TrainConfig.RoiTargets(1_000_000, 0.25f, 0.5f, 0.0f));
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = TorchvisionImport.importNpz(dir.resolve("state_dict.npz"), TorchvisionParityTest.options(dir), m)) {
+            model.parameters().all().values().forEach(a -> a.setRequiresGradient(true));
+            ImageTransform.Transformed t = model.transform().apply(Images.readRgb(dir.resolve("image.png")), m);
+            try (ai.djl.training.GradientCollector gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+                FasterRcnn.Losses l = model.trainingForward(t, t.toInput(gt), labels, null, all, FasterRcnn.Train.BOTH, new Random(0));
+                gc.backward(l.total());
+            }
+            java.util.Iterator<String> names = gradients.fieldNames();
+            int checked = 0;
+            while (names.hasNext()) {
+                String tvName = names.next();
+                JsonNode g = gradients.get(tvName);
+                String name = TorchvisionImport.rename(tvName);
+                assertThat(model.parameters().all()).as("parameters").containsKey(name);
+                float[] ours = model.parameters().all().get(name).getGradient().toFloatArray();
+                double norm = 0;
+                double sum = 0;
+                for (float v : ours) {
+                    norm += (double) v * v;
+                    sum += v;
+                }
+                double scale = g.get("norm").asDouble();
+                assertThat(Math.sqrt(norm)).as(name + " gradient norm").isCloseTo(scale, within(2e-3 * scale + 1e-6));
+                assertThat(sum).as(name + " gradient sum").isCloseTo(g.get("sum").asDouble(), within(2e-3 * scale + 1e-6));
+                for (int i = 0; i < g.get("first").size(); i++) {
+                    assertThat((double) ours[i]).as(name + " gradient [" + i + "]")
+                            .isCloseTo(g.get("first").get(i).asDouble(), within(2e-3 * scale + 1e-6));
+                }
+                checked++;
+            }
+            assertThat(checked).isEqualTo(model.parameters().all().size());
+        }
+    }
 }

@@ -27,7 +27,11 @@ class LayersTest {
             beta[i] = r.nextFloat() - 0.5f;
         }
         try (NDManager m = NDManager.newBaseManager()) {
-            Layers.GroupNorm norm = new Layers.GroupNorm(m.create(gamma), m.create(beta), groups);
+            NDArray gammaArray = m.create(gamma);
+            NDArray betaArray = m.create(beta);
+            gammaArray.setRequiresGradient(true);
+            betaArray.setRequiresGradient(true);
+            Layers.GroupNorm norm = new Layers.GroupNorm(gammaArray, betaArray, groups);
             NDArray input = m.create(x, new Shape(n, c, h, w));
             input.setRequiresGradient(true);
             float[] out;
@@ -41,6 +45,10 @@ class LayersTest {
                 gc.backward(y.mul(m.create(weights, new Shape(n, c, h, w))).sum());
             }
             float[] grad = input.getGradient().toFloatArray();
+            float[] gammaGrad = gammaArray.getGradient().toFloatArray();
+            float[] betaGrad = betaArray.getGradient().toFloatArray();
+            double[] expectedGammaGrad = new double[c];
+            double[] expectedBetaGrad = new double[c];
             int per = c / groups * h * w;
             for (int img = 0; img < n; img++) {
                 for (int g = 0; g < groups; g++) {
@@ -72,8 +80,15 @@ class LayersTest {
                         assertThat((double) out[start + i]).isCloseTo(xhat * gamma[ch] + beta[ch], within(1e-5));
                         double u = weights[start + i] * gamma[ch];
                         assertThat((double) grad[start + i]).isCloseTo((u - meanU - xhat * meanUXhat) / std, within(1e-4));
+                        expectedGammaGrad[ch] += weights[start + i] * xhat;
+                        expectedBetaGrad[ch] += weights[start + i];
                     }
                 }
+            }
+            // the scale and shift learn: d/dgamma = sum of weight * xhat, d/dbeta = sum of weight, per channel
+            for (int ch = 0; ch < c; ch++) {
+                assertThat((double) gammaGrad[ch]).isCloseTo(expectedGammaGrad[ch], within(1e-3));
+                assertThat((double) betaGrad[ch]).isCloseTo(expectedBetaGrad[ch], within(1e-3));
             }
         }
     }
