@@ -12,7 +12,8 @@ parameters are not decayed, frcnn4j's Sgd habit from py-faster-rcnn), 100-iterat
 frcnn4j's `small` default) the shorter side drawn per image from 256..384: torchvision draws from its min_size tuple in
 training and tests at the tuple's last entry, so 320 goes last.
 
-Usage: tools/torchvision/train_raccoon.py VOC_DIR TRAIN_SPLIT TEST_SPLIT ITERATIONS OUT.json [SEED [--train-scales]]
+Usage: tools/torchvision/train_raccoon.py VOC_DIR TRAIN_SPLIT TEST_SPLIT ITERATIONS OUT.json [SEED [--train-scales]
+       [--log CSV]]   (--log writes each iteration's learning rate and four losses, as frcnn4j's log.csv)
 """
 import json
 import math
@@ -136,6 +137,10 @@ def main():
         t = (it - 100) / max(1, iterations - 100)
         return 0.02 * 0.5 * (1 + math.cos(math.pi * t))
 
+    log = None
+    if "--log" in sys.argv:
+        log = open(sys.argv[sys.argv.index("--log") + 1], "w")
+        log.write("iteration,lr,rpn_objectness,rpn_box,classifier,box_regression,total\n")
     order, pos = [], 0
     t0 = time.time()
     model.train()
@@ -163,6 +168,9 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 10.0)
         opt.step()
+        if log:
+            parts = [float(losses[k]) for k in ("loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg")]
+            log.write(f"{it + 1},{lr_at(it)},{','.join(str(v) for v in parts)},{sum(parts)}\n")
         if (it + 1) % 50 == 0:
             print(f"iteration {it + 1}/{iterations} loss {float(loss):.3f} {time.time() - t0:.0f} s", file=sys.stderr)
     train_seconds = time.time() - t0

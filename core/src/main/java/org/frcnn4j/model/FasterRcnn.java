@@ -159,6 +159,69 @@ public final class FasterRcnn implements AutoCloseable {
     public Losses trainingForward(ImageTransform.Transformed image, float[] gtBoxes, int[] gtLabels, float[] proposals,
                                   TrainConfig train, Train what, Random random) {
         NDArray features = backbone.forward(image.tensor(), true);
+        return lossesOn(features, image.tensor(), image, gtBoxes, gtLabels, proposals, train, what, random);
+    }
+
+    /**
+     * One image of a training iteration.
+     *
+     * @param gtBoxes   ground truth in input-image pixels (m x 4)
+     * @param gtLabels  their classes, 1..K
+     * @param proposals proposals to train the head on instead of the network's own, or null
+     * @param random    the generator of this image's anchor and RoI samples
+     */
+    public record TrainingImage(ImageTransform.Transformed image, float[] gtBoxes, int[] gtLabels, float[] proposals,
+                                Random random) {}
+
+    /** torchvision's GeneralizedRCNNTransform rounds a batch's canvas up to a multiple of 32. */
+    static final int BATCH_SIZE_DIVISIBLE = 32;
+
+    /**
+     * The training forward pass of an iteration's images as one batch, as torchvision and detectron2 batch them: each
+     * normalised image sits at the top left of a zero canvas (zero is the mean colour) as large as the largest image,
+     * rounded up to a multiple of 32; the backbone runs once over the batch; each image's RPN covers the whole canvas
+     * (anchors over the padding are negatives, and torchvision-style anchor strides come from the canvas size), while
+     * its proposals are clipped to the image itself. With multi-scale training the smaller image of a pair is then
+     * seen on a larger canvas, and its group-norm statistics include the padding: measured on bench/raccoon, the
+     * peer trained this way reached 0.72 VOC07 mAP where the same peer run one image at a time reached 0.63. One
+     * image gives exactly {@link #trainingForward(ImageTransform.Transformed, float[], int[], float[], TrainConfig,
+     * Train, Random)}.
+     */
+    public java.util.List<Losses> trainingForward(java.util.List<TrainingImage> batch, TrainConfig train, Train what) {
+        if (batch.size() == 1) {
+            TrainingImage b = batch.get(0);
+            return java.util.List.of(trainingForward(b.image(), b.gtBoxes(), b.gtLabels(), b.proposals(), train, what,
+                    b.random()));
+        }
+        long height = 0;
+        long width = 0;
+        for (TrainingImage b : batch) {
+            height = Math.max(height, b.image().tensor().getShape().get(2));
+            width = Math.max(width, b.image().tensor().getShape().get(3));
+        }
+        height = (height + BATCH_SIZE_DIVISIBLE - 1) / BATCH_SIZE_DIVISIBLE * BATCH_SIZE_DIVISIBLE;
+        width = (width + BATCH_SIZE_DIVISIBLE - 1) / BATCH_SIZE_DIVISIBLE * BATCH_SIZE_DIVISIBLE;
+        NDArray first = batch.get(0).image().tensor();
+        NDArray canvas = first.getManager().zeros(new ai.djl.ndarray.types.Shape(batch.size(), 3, height, width),
+                first.getDataType());
+        for (int i = 0; i < batch.size(); i++) {
+            NDArray t = batch.get(i).image().tensor();
+            canvas.set(new ai.djl.ndarray.index.NDIndex("{}, :, :{}, :{}", i, t.getShape().get(2), t.getShape().get(3)),
+                    t.get(0));
+        }
+        NDArray features = backbone.forward(canvas, true);
+        java.util.List<Losses> out = new java.util.ArrayList<>();
+        for (int i = 0; i < batch.size(); i++) {
+            TrainingImage b = batch.get(i);
+            NDArray own = features.get(new ai.djl.ndarray.index.NDIndex("{}:{}", i, i + 1));
+            out.add(lossesOn(own, canvas, b.image(), b.gtBoxes(), b.gtLabels(), b.proposals(), train, what, b.random()));
+        }
+        return out;
+    }
+
+    /** An image's four losses from its feature map; {@code input} is the (possibly batched) network input. */
+    private Losses lossesOn(NDArray features, NDArray input, ImageTransform.Transformed image, float[] gtBoxes,
+                            int[] gtLabels, float[] proposals, TrainConfig train, Train what, Random random) {
         TrainConfig.Losses lc = train.losses();
         NDArray rpnCls = null;
         NDArray rpnBox = null;
@@ -166,7 +229,7 @@ public final class FasterRcnn implements AutoCloseable {
         NDArray box = null;
         RegionProposalNetwork.Result r = null;
         if (what != Train.HEAD || proposals == null) {
-            r = rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), true);
+            r = rpn.forward(features, input, image.height(), image.width(), image.scale(), true);
         }
         if (what != Train.HEAD) {
             AnchorTargets.Sample s = new org.frcnn4j.rpn.AnchorTargets(train.rpnTargets(), config.plusOne())

@@ -90,7 +90,7 @@ public enum Presets {
     private static FasterRcnnConfig cpu(String id, double width, int minSize, int maxSize, int rpnChannels, int fc,
                                         int numClasses, List<String> names) {
         return new FasterRcnnConfig(id, false,
-                new TransformConfig(minSize, maxSize, false, Normalization.RGB_MEAN_STD, TORCHVISION_MEAN, TORCHVISION_STD, 0),
+                new TransformConfig(minSize, maxSize, false, Normalization.RGB_MEAN_STD, TORCHVISION_MEAN, TORCHVISION_STD, 32),
                 new BackboneConfig(Architecture.ZF, width, true, true),
                 new AnchorConfig(AnchorGenerator.Style.TORCHVISION, 16, new double[] {32, 64, 128, 256, 512},
                         new double[] {0.5, 1, 2}),

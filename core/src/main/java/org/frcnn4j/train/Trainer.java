@@ -242,6 +242,7 @@ public final class Trainer {
                 try (NDManager scope = model.parameters().manager().newSubManager()) {
                     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                         NDArray loss = null;
+                        List<FasterRcnn.TrainingImage> batch = new ArrayList<>();
                         for (int b = 0; b < perIteration; b++) {
                             TrainingData.Example ex = data.next();
                             ImageTransform.Transformed t = transformFor(model, it, b).apply(ex.image(), scope);
@@ -250,8 +251,9 @@ public final class Trainer {
                                 proposals = t.toInput(ex.frame(precomputed.proposals(byId.get(ex.imageId())), modelConfig.plusOne()));
                             }
                             Random random = RandomStreams.of(config.seed(), RandomStreams.Purpose.SAMPLING, (long) it * 64 + b);
-                            FasterRcnn.Losses l = model.trainingForward(t, t.toInput(ex.boxes()), ex.labels(), proposals,
-                                    config, what, random);
+                            batch.add(new FasterRcnn.TrainingImage(t, t.toInput(ex.boxes()), ex.labels(), proposals, random));
+                        }
+                        for (FasterRcnn.Losses l : model.trainingForward(batch, config, what)) {
                             NDArray imageLoss = org.frcnn4j.nn.Scalars.div(l.total(), perIteration);
                             loss = loss == null ? imageLoss : loss.add(imageLoss);
                             accumulate(sums, l, perIteration);
