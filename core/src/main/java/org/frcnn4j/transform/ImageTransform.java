@@ -11,8 +11,8 @@ import org.frcnn4j.model.FasterRcnnConfig.TransformConfig;
 /**
  * Image to network input: normalise the pixels, rescale so that the shorter side is {@code minSize} unless the
  * longer one would exceed {@code maxSize} (paper, section 3.3: 600 / 1000), and pad to a multiple of
- * {@code sizeDivisible}. Resizing is bilinear with half-pixel centres (PyTorch's {@code interpolate(mode="bilinear",
- * align_corners=False)}, which is also OpenCV's INTER_LINEAR).
+ * {@code sizeDivisible}. Resizing is bilinear with half-pixel centres and no antialiasing ({@link BilinearResize}:
+ * PyTorch's {@code interpolate(mode="bilinear", align_corners=False)}, which is also OpenCV's INTER_LINEAR).
  */
 public final class ImageTransform {
     private final TransformConfig config;
@@ -94,12 +94,11 @@ public final class ImageTransform {
         int h = rgb.getHeight();
         int w = rgb.getWidth();
         float[] pixels = normalisedPixels(rgb);
-        NDArray x = org.frcnn4j.nn.NativeArrays.of(manager, pixels, pixels.length, new Shape(1, 3, h, w));
         int[] size = resizedSize(h, w);
         if (size[0] != h || size[1] != w) {
-            // mode 1 = bilinear in DJL's NDArrayEx, align_corners = false
-            x = x.getNDArrayInternal().interpolation(new long[] {size[0], size[1]}, 1, false);
+            pixels = BilinearResize.resize(pixels, 3, h, w, size[0], size[1]);
         }
+        NDArray x = org.frcnn4j.nn.NativeArrays.of(manager, pixels, pixels.length, new Shape(1, 3, size[0], size[1]));
         int div = config.sizeDivisible();
         if (div > 0) {
             int ph = (int) Math.ceil((double) size[0] / div) * div;

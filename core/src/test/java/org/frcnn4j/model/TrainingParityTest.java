@@ -1,0 +1,107 @@
+package org.frcnn4j.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.frcnn4j.data.Annotation;
+import org.frcnn4j.data.Dataset;
+import org.frcnn4j.data.GroundTruthBox;
+import org.frcnn4j.data.Images;
+import org.frcnn4j.testing.SharedData;
+import org.frcnn4j.train.Sgd;
+import org.frcnn4j.train.TrainConfig;
+import org.frcnn4j.train.TrainPresets;
+import org.frcnn4j.transform.ImageTransform;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Several SGD steps of the `tiny` architecture (ZF with GroupNorm) from torchvision's starting weights give
+ * torchvision's losses at every step: forward, backward and the optimizer (momentum, decay of weights only, gradient
+ * clipping) agree over a run, not only on one pass. Samplers take every candidate, so nothing is random (fixture:
+ * tools/torchvision/make_training_fixture.py).
+ */
+class TrainingParityTest {
+    @Test
+    void stepsOfSgdFollowTorchvisionsLosses() throws Exception {
+        Path dir = TorchvisionParityTest.fixture("training");
+        JsonNode fixture = new ObjectMapper().readTree(dir.resolve("steps.json").toFile());
+        Dataset data = Dataset.open(SharedData.bundled("raccoon"), "train", null);
+        FasterRcnnConfig config = Presets.TINY.config(data.classes().names());
+        TrainConfig train = TrainPresets.of(Presets.TINY)
+                .withTargets(new TrainConfig.RpnTargets(1_000_000, 0.5f, 0.7f, 0.3f, false),
+                        new TrainConfig.RoiTargets(1_000_000, 0.25f, 0.5f, 0.0f))
+                .withSolver(new TrainConfig.Solver(fixture.get("lr").asDouble(), fixture.get("momentum").asDouble(),
+                        fixture.get("weight_decay").asDouble(), 1.0, TrainConfig.Decay.STEP, new double[0], 0.1, 0, 1.0,
+                        fixture.get("clip").asDouble()));
+        try (NDManager m = NDManager.newBaseManager()) {
+            FasterRcnn model;
+            try (InputStream in = Files.newInputStream(dir.resolve("state_dict.npz")); NDManager tmp = m.newSubManager()) {
+                Map<String, NDArray> weights = ModelFiles.named(NDList.decode(tmp, in), dir);
+                model = ModelFiles.build(config, weights, m, dir);
+            }
+            List<String> names = List.copyOf(model.parameters().all().keySet());
+            model.parameters().all().values().forEach(a -> a.setRequiresGradient(true));
+            try (model; Sgd sgd = new Sgd(train.solver(), m)) {
+                int step = 0;
+                for (JsonNode expected : fixture.get("steps")) {
+                    Annotation a = find(data, expected.get("images").get(0).asText());
+                    try (NDManager scope = model.parameters().manager().newSubManager()) {
+                        FasterRcnn.Losses l;
+                        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                            ImageTransform.Transformed t = model.transform().apply(Images.readRgb(a.imageFile()), scope);
+                            l = model.trainingForward(t, t.toInput(boxes(a)), labels(a), null, train,
+                                    FasterRcnn.Train.BOTH, new Random(0));
+                            gc.backward(l.total());
+                        }
+                        String at = "step " + step + " ";
+                        // float32 rounding differs a little between the two libraries and grows with each step
+                        assertThat((double) l.rpnObjectness().getFloat()).as(at + "objectness")
+                                .isCloseTo(expected.get("loss_objectness").asDouble(), within(2e-5));
+                        assertThat((double) l.rpnBox().getFloat()).as(at + "rpn box")
+                                .isCloseTo(expected.get("loss_rpn_box_reg").asDouble(), within(2e-5));
+                        assertThat((double) l.classifier().getFloat()).as(at + "classifier")
+                                .isCloseTo(expected.get("loss_classifier").asDouble(), within(2e-5));
+                        assertThat((double) l.boxRegression().getFloat()).as(at + "box")
+                                .isCloseTo(expected.get("loss_box_reg").asDouble(), within(2e-5));
+                        sgd.step(model.parameters(), names, train.solver().baseLr());
+                    }
+                    step++;
+                }
+                assertThat(step).isEqualTo(8);
+            }
+        }
+    }
+
+    private static Annotation find(Dataset d, String id) {
+        return d.images().stream().filter(a -> a.imageId().equals(id)).findFirst().orElseThrow();
+    }
+
+    private static float[] boxes(Annotation a) {
+        float[] out = new float[4 * a.objects().size()];
+        for (int i = 0; i < a.objects().size(); i++) {
+            GroundTruthBox o = a.objects().get(i);
+            out[4 * i] = (float) o.x1();
+            out[4 * i + 1] = (float) o.y1();
+            out[4 * i + 2] = (float) o.x2();
+            out[4 * i + 3] = (float) o.y2();
+        }
+        return out;
+    }
+
+    private static int[] labels(Annotation a) {
+        return a.objects().stream().mapToInt(o -> o.label() + 1).toArray();
+    }
+}
