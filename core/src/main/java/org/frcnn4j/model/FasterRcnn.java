@@ -182,8 +182,9 @@ public final class FasterRcnn implements AutoCloseable {
      * rounded up to a multiple of 32; the backbone runs once over the batch; each image's RPN covers the whole canvas
      * (anchors over the padding are negatives, and torchvision-style anchor strides come from the canvas size), while
      * its proposals are clipped to the image itself. With multi-scale training the smaller image of a pair is then
-     * seen on a larger canvas, and its group-norm statistics include the padding: measured on bench/raccoon, the
-     * peer trained this way reached 0.72 VOC07 mAP where the same peer run one image at a time reached 0.63. One
+     * seen on a larger canvas, and its group-norm statistics include the padding, so batching is part of what
+     * torchvision trains (one seed of bench/raccoon: the peer reached 0.72 VOC07 mAP batched, 0.63 one image at a time;
+     * a single 40-image mAP is noisy, the direction is what this records). One
      * image gives exactly {@link #trainingForward(ImageTransform.Transformed, float[], int[], float[], TrainConfig,
      * Train, Random)}.
      */
