@@ -158,8 +158,8 @@ public final class FasterRcnn implements AutoCloseable {
      */
     public Losses trainingForward(ImageTransform.Transformed image, float[] gtBoxes, int[] gtLabels, float[] proposals,
                                   TrainConfig train, Train what, Random random) {
-        NDArray features = backbone.forward(image.tensor(), true);
-        return lossesOn(features, image.tensor(), image, gtBoxes, gtLabels, proposals, train, what, random);
+        return trainingForward(java.util.List.of(new TrainingImage(image, gtBoxes, gtLabels, proposals, random)), train,
+                what).get(0);
     }
 
     /**
@@ -173,43 +173,19 @@ public final class FasterRcnn implements AutoCloseable {
     public record TrainingImage(ImageTransform.Transformed image, float[] gtBoxes, int[] gtLabels, float[] proposals,
                                 Random random) {}
 
-    /** torchvision's GeneralizedRCNNTransform rounds a batch's canvas up to a multiple of 32. */
-    static final int BATCH_SIZE_DIVISIBLE = 32;
-
     /**
-     * The training forward pass of an iteration's images as one batch, as torchvision and detectron2 batch them: each
-     * normalised image sits at the top left of a zero canvas (zero is the mean colour) as large as the largest image,
-     * rounded up to a multiple of 32; the backbone runs once over the batch; each image's RPN covers the whole canvas
-     * (anchors over the padding are negatives, and torchvision-style anchor strides come from the canvas size), while
-     * its proposals are clipped to the image itself. With multi-scale training the smaller image of a pair is then
-     * seen on a larger canvas, and its group-norm statistics include the padding, so batching is part of what
-     * torchvision trains (one seed of bench/raccoon: the peer reached 0.72 VOC07 mAP batched, 0.63 one image at a time;
-     * a single 40-image mAP is noisy, the direction is what this records). One
-     * image gives exactly {@link #trainingForward(ImageTransform.Transformed, float[], int[], float[], TrainConfig,
-     * Train, Random)}.
+     * The training forward pass of an iteration's images as one batch, as torchvision and detectron2 batch them: the
+     * images share one zero canvas ({@link ImageTransform#batch}, rounded up to the model's size multiple), the
+     * backbone runs once over it, each image's RPN covers the whole canvas (anchors over the padding are negatives, and
+     * torchvision-style anchor strides come from the canvas size), and its proposals are clipped to the image itself.
+     * With multi-scale training the smaller image of a pair is seen on a larger canvas and its group-norm statistics
+     * include the padding, so batching is part of what torchvision trains (one seed of bench/raccoon: the peer reached
+     * 0.72 VOC07 mAP batched, 0.63 one image at a time; a single 40-image mAP is noisy, the direction is what this
+     * records). A batch of one is the image's own input.
      */
     public java.util.List<Losses> trainingForward(java.util.List<TrainingImage> batch, TrainConfig train, Train what) {
-        if (batch.size() == 1) {
-            TrainingImage b = batch.get(0);
-            return java.util.List.of(trainingForward(b.image(), b.gtBoxes(), b.gtLabels(), b.proposals(), train, what,
-                    b.random()));
-        }
-        long height = 0;
-        long width = 0;
-        for (TrainingImage b : batch) {
-            height = Math.max(height, b.image().tensor().getShape().get(2));
-            width = Math.max(width, b.image().tensor().getShape().get(3));
-        }
-        height = (height + BATCH_SIZE_DIVISIBLE - 1) / BATCH_SIZE_DIVISIBLE * BATCH_SIZE_DIVISIBLE;
-        width = (width + BATCH_SIZE_DIVISIBLE - 1) / BATCH_SIZE_DIVISIBLE * BATCH_SIZE_DIVISIBLE;
-        NDArray first = batch.get(0).image().tensor();
-        NDArray canvas = first.getManager().zeros(new ai.djl.ndarray.types.Shape(batch.size(), 3, height, width),
-                first.getDataType());
-        for (int i = 0; i < batch.size(); i++) {
-            NDArray t = batch.get(i).image().tensor();
-            canvas.set(new ai.djl.ndarray.index.NDIndex("{}, :, :{}, :{}", i, t.getShape().get(2), t.getShape().get(3)),
-                    t.get(0));
-        }
+        NDArray canvas = ImageTransform.batch(batch.stream().map(b -> b.image().tensor()).toList(),
+                config.transform().sizeDivisible());
         NDArray features = backbone.forward(canvas, true);
         java.util.List<Losses> out = new java.util.ArrayList<>();
         for (int i = 0; i < batch.size(); i++) {

@@ -99,17 +99,37 @@ public final class ImageTransform {
             pixels = BilinearResize.resize(pixels, 3, h, w, size[0], size[1]);
         }
         NDArray x = org.frcnn4j.nn.NativeArrays.of(manager, pixels, pixels.length, new Shape(1, 3, size[0], size[1]));
-        int div = config.sizeDivisible();
-        if (div > 0) {
-            int ph = (int) Math.ceil((double) size[0] / div) * div;
-            int pw = (int) Math.ceil((double) size[1] / div) * div;
-            if (ph != size[0] || pw != size[1]) {
-                NDArray padded = manager.zeros(new Shape(1, 3, ph, pw));
-                padded.set(new ai.djl.ndarray.index.NDIndex(":, :, :{}, :{}", size[0], size[1]), x);
-                x = padded;
-            }
+        return new Transformed(batch(java.util.List.of(x), config.sizeDivisible()), size[0], size[1], h, w);
+    }
+
+    /**
+     * Network inputs (each (1, 3, h, w)) as one batch: each at the top left of a zero canvas (zero is the mean
+     * colour after normalisation) as large as the largest, rounded up to a multiple of {@code sizeDivisible} when it
+     * is positive (torchvision's batch_images; py-faster-rcnn's im_list_to_blob pads to the largest alone). A single
+     * input that needs no padding is returned as it is.
+     */
+    public static NDArray batch(java.util.List<NDArray> inputs, int sizeDivisible) {
+        long height = 0;
+        long width = 0;
+        for (NDArray t : inputs) {
+            height = Math.max(height, t.getShape().get(2));
+            width = Math.max(width, t.getShape().get(3));
         }
-        return new Transformed(x, size[0], size[1], h, w);
+        if (sizeDivisible > 0) {
+            height = (height + sizeDivisible - 1) / sizeDivisible * sizeDivisible;
+            width = (width + sizeDivisible - 1) / sizeDivisible * sizeDivisible;
+        }
+        NDArray first = inputs.get(0);
+        if (inputs.size() == 1 && first.getShape().get(2) == height && first.getShape().get(3) == width) {
+            return first;
+        }
+        NDArray canvas = first.getManager().zeros(new Shape(inputs.size(), 3, height, width), first.getDataType());
+        for (int i = 0; i < inputs.size(); i++) {
+            NDArray t = inputs.get(i);
+            canvas.set(new ai.djl.ndarray.index.NDIndex("{}, :, :{}, :{}", i, t.getShape().get(2), t.getShape().get(3)),
+                    t.get(0));
+        }
+        return canvas;
     }
 
     /** Channel-planar floats in the configured order and range. */
