@@ -12,6 +12,7 @@ import java.util.Random;
 import org.frcnn4j.data.Annotation;
 import org.frcnn4j.data.Dataset;
 import org.frcnn4j.data.Images;
+import org.frcnn4j.testing.GroundTruth;
 import org.frcnn4j.testing.SharedData;
 import org.frcnn4j.train.TrainConfig;
 import org.frcnn4j.train.TrainPresets;
@@ -35,13 +36,14 @@ class BatchedTrainingTest {
             ImageTransform.Transformed ta = new ImageTransform(config.transform().withSizes(96, 192)).apply(Images.readRgb(a.imageFile()), m);
             ImageTransform.Transformed tb = new ImageTransform(config.transform().withSizes(160, 192)).apply(Images.readRgb(b.imageFile()), m);
             List<FasterRcnn.Losses> batch = model.trainingForward(List.of(
-                    new FasterRcnn.TrainingImage(ta, ta.toInput(boxes(a)), labels(a), null, new Random(1)),
-                    new FasterRcnn.TrainingImage(tb, tb.toInput(boxes(b)), labels(b), null, new Random(2))),
+                    new FasterRcnn.TrainingImage(ta, ta.toInput(GroundTruth.boxes(a)), GroundTruth.labels(a), null, new Random(1)),
+                    new FasterRcnn.TrainingImage(tb, tb.toInput(GroundTruth.boxes(b)), GroundTruth.labels(b), null, new Random(2))),
                     train, FasterRcnn.Train.BOTH);
             long height = Math.max(ta.tensor().getShape().get(2), tb.tensor().getShape().get(2));
             long width = Math.max(ta.tensor().getShape().get(3), tb.tensor().getShape().get(3));
-            height = (height + 31) / 32 * 32;
-            width = (width + 31) / 32 * 32;
+            int multiple = config.transform().sizeDivisible();
+            height = (height + multiple - 1) / multiple * multiple;
+            width = (width + multiple - 1) / multiple * multiple;
             assertThat(ta.tensor().getShape().get(2)).as("the first image is smaller than the canvas").isLessThan(height);
             Object[][] cases = {{ta, a, 1, batch.get(0)}, {tb, b, 2, batch.get(1)}};
             for (Object[] c : cases) {
@@ -51,7 +53,7 @@ class BatchedTrainingTest {
                 canvas.set(new NDIndex(":, :, :{}, :{}", t.tensor().getShape().get(2), t.tensor().getShape().get(3)), t.tensor());
                 ImageTransform.Transformed alone = new ImageTransform.Transformed(canvas, t.height(), t.width(),
                         t.originalHeight(), t.originalWidth());
-                FasterRcnn.Losses single = model.trainingForward(alone, alone.toInput(boxes(an)), labels(an), null, train,
+                FasterRcnn.Losses single = model.trainingForward(alone, alone.toInput(GroundTruth.boxes(an)), GroundTruth.labels(an), null, train,
                         FasterRcnn.Train.BOTH, new Random((int) c[2]));
                 FasterRcnn.Losses batched = (FasterRcnn.Losses) c[3];
                 assertThat((double) batched.rpnObjectness().getFloat()).isCloseTo(single.rpnObjectness().getFloat(), within(1e-4));
@@ -60,25 +62,9 @@ class BatchedTrainingTest {
                 assertThat((double) batched.boxRegression().getFloat()).isCloseTo(single.boxRegression().getFloat(), within(1e-4));
             }
             // and the padding matters: alone on its own 32-rounded input the smaller image's losses differ
-            FasterRcnn.Losses own = model.trainingForward(ta, ta.toInput(boxes(a)), labels(a), null, train,
+            FasterRcnn.Losses own = model.trainingForward(ta, ta.toInput(GroundTruth.boxes(a)), GroundTruth.labels(a), null, train,
                     FasterRcnn.Train.BOTH, new Random(1));
             assertThat(own.total().getFloat()).isNotCloseTo(batch.get(0).total().getFloat(), within(1e-4f));
         }
-    }
-
-    private static float[] boxes(Annotation a) {
-        float[] out = new float[4 * a.objects().size()];
-        for (int i = 0; i < a.objects().size(); i++) {
-            var o = a.objects().get(i);
-            out[4 * i] = (float) o.x1();
-            out[4 * i + 1] = (float) o.y1();
-            out[4 * i + 2] = (float) o.x2();
-            out[4 * i + 3] = (float) o.y2();
-        }
-        return out;
-    }
-
-    private static int[] labels(Annotation a) {
-        return a.objects().stream().mapToInt(o -> o.label() + 1).toArray();
     }
 }

@@ -24,17 +24,9 @@ class LossParityTest {
     void fourLossesMatchTorchvision() throws Exception {
         Path dir = TorchvisionParityTest.fixture("vgg16-align");
         JsonNode expected = new ObjectMapper().readTree(dir.resolve("losses.json").toFile());
-        float[] gt = new float[8];
-        for (int i = 0; i < 2; i++) {
-            for (int j = 0; j < 4; j++) {
-                gt[4 * i + j] = (float) expected.get("gt_boxes").get(i).get(j).asDouble();
-            }
-        }
-        int[] labels = {expected.get("gt_labels").get(0).asInt(), expected.get("gt_labels").get(1).asInt()};
-        TrainConfig base = TrainPresets.of(Presets.TORCHVISION);
-        TrainConfig all = base.withTargets(
-                new TrainConfig.RpnTargets(1_000_000, 0.5f, 0.7f, 0.3f, false),
-                new TrainConfig.RoiTargets(1_000_000, 0.25f, 0.5f, 0.0f));
+        float[] gt = gtBoxes(expected);
+        int[] labels = gtLabels(expected);
+        TrainConfig all = takingEveryCandidate(TrainPresets.of(Presets.TORCHVISION));
         try (NDManager m = NDManager.newBaseManager();
              FasterRcnn model = TorchvisionImport.importNpz(dir.resolve("state_dict.npz"), TorchvisionParityTest.options(dir), m)) {
             ImageTransform.Transformed t = model.transform().apply(Images.readRgb(dir.resolve("image.png")), m);
@@ -55,16 +47,9 @@ class LossParityTest {
         Path dir = TorchvisionParityTest.fixture("vgg16-align");
         JsonNode expected = new ObjectMapper().readTree(dir.resolve("losses.json").toFile());
         JsonNode gradients = new ObjectMapper().readTree(dir.resolve("gradients.json").toFile());
-        float[] gt = new float[8];
-        for (int i = 0; i < 2; i++) {
-            for (int j = 0; j < 4; j++) {
-                gt[4 * i + j] = (float) expected.get("gt_boxes").get(i).get(j).asDouble();
-            }
-        }
-        int[] labels = {expected.get("gt_labels").get(0).asInt(), expected.get("gt_labels").get(1).asInt()};
-        TrainConfig all = TrainPresets.of(Presets.TORCHVISION).withTargets(
-                new TrainConfig.RpnTargets(1_000_000, 0.5f, 0.7f, 0.3f, false),
-                new TrainConfig.RoiTargets(1_000_000, 0.25f, 0.5f, 0.0f));
+        float[] gt = gtBoxes(expected);
+        int[] labels = gtLabels(expected);
+        TrainConfig all = takingEveryCandidate(TrainPresets.of(Presets.TORCHVISION));
         try (NDManager m = NDManager.newBaseManager();
              FasterRcnn model = TorchvisionImport.importNpz(dir.resolve("state_dict.npz"), TorchvisionParityTest.options(dir), m)) {
             model.parameters().all().values().forEach(a -> a.setRequiresGradient(true));
@@ -98,5 +83,31 @@ class LossParityTest {
             }
             assertThat(checked).isEqualTo(model.parameters().all().size());
         }
+    }
+
+    /**
+     * The settings with samplers so large that they take every positive and negative anchor and RoI: a sample that
+     * needs no random draw, so both implementations train on the same one (the fixtures' samplers do the same).
+     */
+    static TrainConfig takingEveryCandidate(TrainConfig c) {
+        return c.withTargets(new TrainConfig.RpnTargets(1_000_000, 0.5f, 0.7f, 0.3f, false),
+                new TrainConfig.RoiTargets(1_000_000, 0.25f, 0.5f, 0.0f));
+    }
+
+    private static float[] gtBoxes(JsonNode fixture) {
+        JsonNode boxes = fixture.get("gt_boxes");
+        float[] out = new float[4 * boxes.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) boxes.get(i / 4).get(i % 4).asDouble();
+        }
+        return out;
+    }
+
+    private static int[] gtLabels(JsonNode fixture) {
+        int[] out = new int[fixture.get("gt_labels").size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = fixture.get("gt_labels").get(i).asInt();
+        }
+        return out;
     }
 }

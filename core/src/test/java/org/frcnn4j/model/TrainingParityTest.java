@@ -18,8 +18,8 @@ import java.util.Map;
 import java.util.Random;
 import org.frcnn4j.data.Annotation;
 import org.frcnn4j.data.Dataset;
-import org.frcnn4j.data.GroundTruthBox;
 import org.frcnn4j.data.Images;
+import org.frcnn4j.testing.GroundTruth;
 import org.frcnn4j.testing.SharedData;
 import org.frcnn4j.train.Sgd;
 import org.frcnn4j.train.TrainConfig;
@@ -40,9 +40,7 @@ class TrainingParityTest {
         JsonNode fixture = new ObjectMapper().readTree(dir.resolve("steps.json").toFile());
         Dataset data = Dataset.open(SharedData.bundled("raccoon"), "train", null);
         FasterRcnnConfig config = Presets.TINY.config(data.classes().names());
-        TrainConfig train = TrainPresets.of(Presets.TINY)
-                .withTargets(new TrainConfig.RpnTargets(1_000_000, 0.5f, 0.7f, 0.3f, false),
-                        new TrainConfig.RoiTargets(1_000_000, 0.25f, 0.5f, 0.0f))
+        TrainConfig train = LossParityTest.takingEveryCandidate(TrainPresets.of(Presets.TINY))
                 .withSolver(new TrainConfig.Solver(fixture.get("lr").asDouble(), fixture.get("momentum").asDouble(),
                         fixture.get("weight_decay").asDouble(), 1.0, TrainConfig.Decay.STEP, new double[0], 0.1, 0, 1.0,
                         fixture.get("clip").asDouble()));
@@ -62,7 +60,7 @@ class TrainingParityTest {
                         FasterRcnn.Losses l;
                         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                             ImageTransform.Transformed t = model.transform().apply(Images.readRgb(a.imageFile()), scope);
-                            l = model.trainingForward(t, t.toInput(boxes(a)), labels(a), null, train,
+                            l = model.trainingForward(t, t.toInput(GroundTruth.boxes(a)), GroundTruth.labels(a), null, train,
                                     FasterRcnn.Train.BOTH, new Random(0));
                             gc.backward(l.total());
                         }
@@ -87,21 +85,5 @@ class TrainingParityTest {
 
     private static Annotation find(Dataset d, String id) {
         return d.images().stream().filter(a -> a.imageId().equals(id)).findFirst().orElseThrow();
-    }
-
-    private static float[] boxes(Annotation a) {
-        float[] out = new float[4 * a.objects().size()];
-        for (int i = 0; i < a.objects().size(); i++) {
-            GroundTruthBox o = a.objects().get(i);
-            out[4 * i] = (float) o.x1();
-            out[4 * i + 1] = (float) o.y1();
-            out[4 * i + 2] = (float) o.x2();
-            out[4 * i + 3] = (float) o.y2();
-        }
-        return out;
-    }
-
-    private static int[] labels(Annotation a) {
-        return a.objects().stream().mapToInt(o -> o.label() + 1).toArray();
     }
 }
