@@ -19,11 +19,6 @@ import sys
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
-from torchvision.models.detection import FasterRCNN
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-from torchvision.models.detection.rpn import AnchorGenerator
-from torchvision.ops import MultiScaleRoIAlign
 from torchvision.transforms.functional import to_tensor
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -51,16 +46,7 @@ def main():
     torch.manual_seed(11)
     root = os.path.join(here, "..", "..", "datasets", "raccoon")
     train, classes = peer.read_split(root, "train")
-    backbone = peer.small_backbone(0.125)
-    c = backbone.out_channels
-    model = FasterRCNN(
-        backbone, num_classes=None,
-        rpn_anchor_generator=AnchorGenerator(((32, 64, 128, 256, 512),), ((0.5, 1.0, 2.0),)),
-        rpn_head=peer.RpnHead(c, 32, 15),
-        box_roi_pool=MultiScaleRoIAlign(["0"], 7, 2), box_head=TwoMLPHead(c * 49, 64),
-        box_predictor=FastRCNNPredictor(64, len(classes) + 1), min_size=128, max_size=192,
-        rpn_pre_nms_top_n_train=2000, rpn_post_nms_top_n_train=1000, rpn_pre_nms_top_n_test=1000,
-        rpn_post_nms_top_n_test=300)
+    model = peer.cpu_preset_model(0.125, 32, 64, len(classes) + 1, 128, 192)
     model.rpn.fg_bg_sampler.batch_size_per_image = 10 ** 6
     model.roi_heads.fg_bg_sampler.batch_size_per_image = 10 ** 6
     np.savez(os.path.join(out, "state_dict.npz"), **{ours(k): v.numpy() for k, v in model.state_dict().items()})

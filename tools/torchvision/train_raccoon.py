@@ -81,6 +81,22 @@ class RpnHead(nn.Module):
         return logits, deltas
 
 
+def cpu_preset_model(width, rpn_channels, fc, num_classes, min_size, max_size):
+    """torchvision's FasterRCNN with the architecture of frcnn4j's CPU presets (`small`: 0.75, 256, 512, 320, 640;
+    `tiny`: 0.125, 32, 64, 128, 192): 15 anchors per position, 2000 -> 1000 proposals in training, 1000 -> 300 at
+    test, RoIAlign 7x7, 256 RoIs per image."""
+    backbone = small_backbone(width)
+    c = backbone.out_channels
+    return FasterRCNN(
+        backbone, num_classes=None,
+        rpn_anchor_generator=AnchorGenerator(((32, 64, 128, 256, 512),), ((0.5, 1.0, 2.0),)),
+        rpn_head=RpnHead(c, rpn_channels, 15),
+        box_roi_pool=MultiScaleRoIAlign(["0"], 7, 2), box_head=TwoMLPHead(c * 49, fc),
+        box_predictor=FastRCNNPredictor(fc, num_classes), min_size=min_size, max_size=max_size,
+        rpn_pre_nms_top_n_train=2000, rpn_post_nms_top_n_train=1000, rpn_pre_nms_top_n_test=1000,
+        rpn_post_nms_top_n_test=300, box_batch_size_per_image=256)
+
+
 def read_split(root, split):
     ids = [l.split()[0] for l in open(os.path.join(root, "ImageSets", "Main", split + ".txt")) if l.strip()]
     classes = [l.strip() for l in open(os.path.join(root, "classes.txt")) if l.strip()]
@@ -107,17 +123,8 @@ def main():
     rng = random.Random(seed)
     train, classes = read_split(root, train_split)
     test, _ = read_split(root, test_split)
-    backbone = small_backbone()
-    c = backbone.out_channels
-    model = FasterRCNN(
-        backbone, num_classes=None,
-        rpn_anchor_generator=AnchorGenerator(((32, 64, 128, 256, 512),), ((0.5, 1.0, 2.0),)),
-        rpn_head=RpnHead(c, 256, 15),
-        box_roi_pool=MultiScaleRoIAlign(["0"], 7, 2), box_head=TwoMLPHead(c * 49, 512),
-        box_predictor=FastRCNNPredictor(512, len(classes) + 1),
-        min_size=(256, 288, 352, 384, 320) if "--train-scales" in sys.argv else 320, max_size=640,
-        rpn_pre_nms_top_n_train=2000, rpn_post_nms_top_n_train=1000, rpn_pre_nms_top_n_test=1000,
-        rpn_post_nms_top_n_test=300, box_batch_size_per_image=256)
+    model = cpu_preset_model(0.75, 256, 512, len(classes) + 1,
+                             (256, 288, 352, 384, 320) if "--train-scales" in sys.argv else 320, 640)
     # frcnn4j's FastRcnnHead draws the predictors as py-faster-rcnn does; torchvision's Linear default would not
     predictor = model.roi_heads.box_predictor
     for layer, std in ((predictor.cls_score, 0.01), (predictor.bbox_pred, 0.001)):
