@@ -35,7 +35,8 @@ public final class Vgg16 implements Backbone {
                 continue;
             }
             int out = Backbones.scaled(PLAN[i], widthScale);
-            convs.add(Layers.backboneConv(params, "backbone." + index, in, out, 3, 1, 1));
+            Conv conv = Layers.backboneConv(params, "backbone." + index, in, out, 3, 1, 1);
+            convs.add(convs.isEmpty() ? conv.onImage() : conv);
             if (groupNorm) {
                 norms.add(GroupNorm.create(params, "backbone." + index + ".norm", out));
             }

@@ -4,8 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
-import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.pooling.Pool;
+import org.frcnn4j.nn.ConvGuard;
+import org.frcnn4j.nn.ConvShape;
 import org.frcnn4j.nn.Layers;
 import org.frcnn4j.nn.Layers.Conv;
 import org.frcnn4j.nn.Layers.GroupNorm;
@@ -38,11 +39,15 @@ public final class ZfNet implements Backbone {
         int c2 = Backbones.scaled(256, widthScale);
         int c3 = Backbones.scaled(384, widthScale);
         int c5 = Backbones.scaled(256, widthScale);
-        conv1 = Layers.backboneConv(p, "backbone.0", 3, c1, 7, 2, 3);
+        conv1 = Layers.backboneConv(p, "backbone.0", 3, c1, 7, 2, 3).onImage();
         conv2 = Layers.backboneConv(p, "backbone.4", c1, c2, 5, 2, 2);
         conv3 = Layers.backboneConv(p, "backbone.8", c2, c3, 3, 1, 1);
         conv4 = Layers.backboneConv(p, "backbone.10", c3, c3, 3, 1, 1);
         conv5 = Layers.backboneConv(p, "backbone.12", c3, c5, 3, 1, 1);
+        if (!groupNorm) {
+            p.declareConvolution(lrnShape(c1));
+            p.declareConvolution(lrnShape(c2));
+        }
         norms = !groupNorm ? null : new GroupNorm[] {
             GroupNorm.create(p, "backbone.0.norm", c1), GroupNorm.create(p, "backbone.4.norm", c2),
             GroupNorm.create(p, "backbone.8.norm", c3), GroupNorm.create(p, "backbone.10.norm", c3),
@@ -81,10 +86,15 @@ public final class ZfNet implements Backbone {
         NDManager manager = x.getManager();
         NDArray kernel = manager.full(new Shape(channels, 1, 3, 3), LRN_ALPHA / 9f);
         NDArray one = manager.ones(new Shape(channels));
-        NDArray denominator = Conv2d.conv2d(x.mul(x), kernel, one, new Shape(1, 1), new Shape(1, 1), new Shape(1, 1),
-                (int) channels).singletonOrThrow();
+        NDArray denominator = ConvGuard.shared().forward(x.mul(x), kernel, one, lrnShape((int) channels),
+                ConvGuard.gradientsNeeded(false, kernel));
         NDArray scale = training ? Scalars.mul(denominator.log(), -LRN_BETA).exp() : Scalars.pow(denominator, -LRN_BETA);
         return x.mul(scale);
+    }
+
+    /** The LRN's 3x3 mean as a depthwise convolution over {@code channels}. */
+    static ConvShape lrnShape(int channels) {
+        return new ConvShape(channels, channels, 3, 1, 1, 1, channels, 0);
     }
 
     @Override

@@ -19,8 +19,13 @@ public final class FastRcnnHead {
     private final Dense bboxPred;
     private final boolean dropout;
 
-    public FastRcnnHead(Parameters p, int inFeatures, int fcSize, int numClasses, boolean dropout) {
+    /**
+     * @param channels   the feature map's channels
+     * @param pooledSize the RoI grid's side (7)
+     */
+    public FastRcnnHead(Parameters p, int channels, int pooledSize, int fcSize, int numClasses, boolean dropout) {
         Parameters.Init zero = new Parameters.Constant(0f);
+        int inFeatures = channels * pooledSize * pooledSize;
         this.fc6 = Dense.create(p, "roi_heads.box_head.fc6", inFeatures, fcSize,
                 new Parameters.KaimingUniform(inFeatures), new Parameters.KaimingUniform(inFeatures));
         this.fc7 = Dense.create(p, "roi_heads.box_head.fc7", fcSize, fcSize,
@@ -30,6 +35,7 @@ public final class FastRcnnHead {
         this.bboxPred = Dense.create(p, "roi_heads.box_predictor.bbox_pred", fcSize, 4 * numClasses,
                 new Parameters.Normal(0.001), zero);
         this.dropout = dropout;
+        p.declareConvolution(fc6.flattenedShape(channels, pooledSize));
     }
 
     /**

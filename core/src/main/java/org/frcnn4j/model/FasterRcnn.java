@@ -9,6 +9,8 @@ import org.frcnn4j.backbone.Backbones;
 import org.frcnn4j.head.DetectionPostprocessor;
 import org.frcnn4j.head.FastRcnnHead;
 import org.frcnn4j.head.ProposalTargets;
+import org.frcnn4j.nn.ConvCheck;
+import org.frcnn4j.nn.ConvGuard;
 import org.frcnn4j.nn.Parameters;
 import org.frcnn4j.nn.Scalars;
 import org.frcnn4j.roi.RoiFeatureExtractor;
@@ -46,9 +48,11 @@ public final class FasterRcnn implements AutoCloseable {
         this.rpn = new RegionProposalNetwork(config, params, backbone.outChannels(), backbone.stride());
         this.roiPool = RoiFeatureExtractor.create(config.roi(), backbone.stride());
         int pooled = config.roi().outputSize();
-        this.head = new FastRcnnHead(params, backbone.outChannels() * pooled * pooled, config.head().fcSize(),
+        this.head = new FastRcnnHead(params, backbone.outChannels(), pooled, config.head().fcSize(),
                 config.head().numClasses(), config.head().dropout());
         this.postprocessor = new DetectionPostprocessor(config.head(), config.plusOne());
+        // inference's convolutions are checked now; training's (with gradients) at their first use
+        ConvGuard.shared().prepare(params.convolutions(), ConvCheck.Gradients.NONE);
     }
 
     /** A new model with random weights. */

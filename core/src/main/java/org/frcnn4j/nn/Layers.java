@@ -4,20 +4,36 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.norm.BatchNorm;
-import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 
 /** The two trainable layer kinds the detector is made of, as plain functions over named parameters. */
 public final class Layers {
     private Layers() {}
 
-    /** A 2-D convolution with weight {@code name.weight} (out, in, k, k) and bias {@code name.bias}. */
-    public record Conv(NDArray weight, NDArray bias, int stride, int padding) {
+    /**
+     * A 2-D convolution with weight {@code name.weight} (out, in / groups, k, k) and bias {@code name.bias}, computed by
+     * the route that {@link ConvGuard} finds right on this machine.
+     */
+    public record Conv(NDArray weight, NDArray bias, ConvShape shape, boolean inputIsImage) {
         public static Conv create(Parameters p, String name, int in, int out, int kernel, int stride, int padding,
                                   Parameters.Init weightInit, Parameters.Init biasInit) {
-            NDArray w = p.get(name + ".weight", new Shape(out, in, kernel, kernel), weightInit);
-            NDArray b = p.get(name + ".bias", new Shape(out), biasInit);
-            return new Conv(w, b, stride, padding);
+            return create(p, name, ConvShape.of(in, out, kernel, stride, padding), weightInit, biasInit);
+        }
+
+        /** Any convolution shape (depthwise, dilated); {@code biasInit} null for a layer without bias. */
+        public static Conv create(Parameters p, String name, ConvShape shape, Parameters.Init weightInit,
+                                  Parameters.Init biasInit) {
+            int k = shape.kernel();
+            NDArray w = p.get(name + ".weight", new Shape(shape.outChannels(), shape.inChannels() / shape.groups(), k, k),
+                    weightInit);
+            NDArray b = biasInit == null ? null : p.get(name + ".bias", new Shape(shape.outChannels()), biasInit);
+            p.declareConvolution(shape);
+            return new Conv(w, b, shape, false);
+        }
+
+        /** This layer applied to the network's input image, whose gradient nobody needs (a backbone's first layer). */
+        public Conv onImage() {
+            return new Conv(weight, bias, shape, true);
         }
 
         /** With PyTorch's default initialisation. */
@@ -27,12 +43,11 @@ public final class Layers {
         }
 
         public NDArray forward(NDArray x) {
-            return Conv2d.conv2d(x, weight, bias, new Shape(stride, stride), new Shape(padding, padding), new Shape(1, 1))
-                    .singletonOrThrow();
+            return ConvGuard.shared().forward(x, weight, bias, shape, ConvGuard.gradientsNeeded(inputIsImage, weight));
         }
 
         public int outChannels() {
-            return (int) weight.getShape().get(0);
+            return shape.outChannels();
         }
     }
 
@@ -109,8 +124,14 @@ public final class Layers {
             // row-major (N, C, H, W): a free view when x already is; a copy when x is a channels-last view (RoIAlign's
             // output), on which the convolution runs half as fast
             NDArray input = x.reshape(s.get(0), -1).reshape(s);
-            NDArray y = Conv2d.conv2d(input, kernel, bias, new Shape(1, 1), new Shape(0, 0), new Shape(1, 1)).singletonOrThrow();
+            NDArray y = ConvGuard.shared().forward(input, kernel, bias, flattenedShape((int) s.get(1), (int) s.get(2)),
+                    ConvGuard.gradientsNeeded(false, weight));
             return y.reshape(s.get(0), -1);
+        }
+
+        /** The convolution that {@link #forwardFlattened} runs for inputs of (channels, size, size). */
+        public ConvShape flattenedShape(int channels, int size) {
+            return new ConvShape(channels, (int) weight.getShape().get(0), size, 1, 0, 1, 1, size);
         }
     }
 }

@@ -24,6 +24,7 @@ public final class Parameters implements AutoCloseable {
     private final java.util.Set<String> requested = new java.util.HashSet<>();
     private final java.util.Set<String> created = new java.util.TreeSet<>();
     private final Random random;
+    private final java.util.Set<ConvShape> convolutions = new java.util.LinkedHashSet<>();
 
     public Parameters(NDManager parent, long seed) {
         this.manager = parent.newSubManager();
@@ -102,6 +103,16 @@ public final class Parameters implements AutoCloseable {
         java.util.TreeSet<String> out = new java.util.TreeSet<>(arrays.keySet());
         out.removeAll(requested);
         return out;
+    }
+
+    /** Records a convolution that the model's layers compute, so that it can be checked when the model is built. */
+    public void declareConvolution(ConvShape shape) {
+        convolutions.add(shape);
+    }
+
+    /** The convolutions declared by the layers built on these parameters, in declaration order. */
+    public java.util.List<ConvShape> convolutions() {
+        return java.util.List.copyOf(convolutions);
     }
 
     public boolean contains(String name) {

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * An iteration's images train as one batch on a shared canvas (torchvision's batching): each image's losses are
  * those it has alone on a canvas of that size, so the batch changes what an image is padded to and nothing else.
  */
+@org.junit.jupiter.api.Tag("numerics")
 class BatchedTrainingTest {
     @Test
     void eachImageOfABatchHasTheLossesItHasAloneOnTheSameCanvas() {

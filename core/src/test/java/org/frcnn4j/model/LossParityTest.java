@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * weights. The samplers take every candidate (batch sizes of a million), which makes the sample deterministic on
  * both sides (fixture: tools/torchvision/make_fixtures.py, losses.json).
  */
+@org.junit.jupiter.api.Tag("numerics")
 class LossParityTest {
     @Test
     void fourLossesMatchTorchvision() throws Exception {

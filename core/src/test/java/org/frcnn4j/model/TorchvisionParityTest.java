@@ -26,6 +26,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The same weights and image through torchvision 0.14 (fixtures from tools/torchvision/make_fixtures.py) and through
  * frcnn4j: every stage must agree.
  */
+@org.junit.jupiter.api.Tag("numerics")
 class TorchvisionParityTest {
     static Path fixture(String variant) {
         return SharedData.repoRoot().resolve("core/src/test/resources/fixtures/torchvision").resolve(variant);

@@ -33,6 +33,7 @@ import org.junit.jupiter.api.Test;
  * clipping) agree over a run, not only on one pass. Samplers take every candidate, so nothing is random (fixture:
  * tools/torchvision/make_training_fixture.py).
  */
+@org.junit.jupiter.api.Tag("numerics")
 class TrainingParityTest {
     @Test
     void stepsOfSgdFollowTorchvisionsLosses() throws Exception {

@@ -1,0 +1,93 @@
+package org.frcnn4j.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.frcnn4j.model.FasterRcnnConfig;
+import org.frcnn4j.model.ModelFiles;
+import org.frcnn4j.model.Presets;
+import org.frcnn4j.nn.ConvGuard;
+import org.frcnn4j.nn.EngineFacts;
+import org.frcnn4j.train.SelfCheck;
+import org.frcnn4j.train.TrainConfig;
+import org.frcnn4j.train.TrainPresets;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code frcnn doctor}: what this machine computes with, and whether it computes right. */
+@Command(name = "doctor", mixinStandardHelpOptions = true,
+        description = "Print the Java, DJL and libtorch versions, the CPU and the ISA oneDNN uses on it, threads and "
+                + "allocator settings; then check every convolution of the models (forward and the gradients training "
+                + "needs) against a reference and name the workaround in use for any the engine computes wrong. "
+                + "Exits 1 when something is wrong. Run it first when numbers look wrong.")
+final class DoctorCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--preset", split = ",", paramLabel = "NAME",
+            description = "presets whose models to check (default: small,tiny; also paper-zf, paper-vgg16, torchvision)")
+    List<String> presets;
+
+    @Option(names = "--model", paramLabel = "DIR", description = "also check this model folder's architecture")
+    Path model;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        EngineFacts facts = EngineFacts.read();
+        facts.lines().forEach(out::println);
+        out.flush();
+
+        List<FasterRcnnConfig> configs = new ArrayList<>();
+        List<TrainConfig> training = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        for (String id : presets == null ? List.of("small", "tiny") : presets) {
+            Presets p = Presets.byId(id);
+            configs.add(p.config(List.of("object")));
+            training.add(TrainPresets.of(p));
+            names.add(id);
+        }
+        if (model != null) {
+            FasterRcnnConfig c = ModelFiles.readConfig(model.resolve(ModelFiles.CONFIG));
+            configs.add(c);
+            training.add(TrainPresets.of(presetOrSmall(c.preset())));
+            names.add(model.toString());
+        }
+        long t0 = System.nanoTime();
+        SelfCheck.Result r = SelfCheck.run(configs, training);
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        boolean ok = r.ok();
+        ConvGuard guard = ConvGuard.shared();
+        if (guard.forced() != null) {
+            out.println("self-check: off: -Dfrcnn.conv.route forces " + guard.forced().describe(r.verdicts().get(0).shape())
+                    + " for every convolution; results are not checked");
+            ok = false;
+        } else {
+            int wrong = r.workarounds().size();
+            out.printf("self-check: %d convolutions of %s (detection, and training's gradients), %d ms: %s%n",
+                    r.verdicts().size(), String.join(", ", names), ms,
+                    !r.ok() ? "FAILED" : wrong == 0 ? "all computed right by the engine"
+                            : wrong + " computed wrong by the engine, each on a workaround that checks out");
+            for (ConvGuard.Verdict v : r.workarounds()) {
+                out.println("workaround: " + v.describe());
+            }
+        }
+        if (!r.ok()) {
+            out.println("problem: " + r.failure());
+        }
+        out.println(ok ? "result: ok" : "result: problems found");
+        out.flush();
+        return ok ? 0 : 1;
+    }
+
+    private static Presets presetOrSmall(String id) {
+        try {
+            return Presets.byId(id);
+        } catch (IllegalArgumentException e) {
+            return Presets.SMALL;
+        }
+    }
+}

@@ -1,0 +1,181 @@
+package org.frcnn4j.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.frcnn4j.nn.ConvCheck.Errors;
+import org.frcnn4j.nn.ConvCheck.Gradients;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Every convolution of the library runs through here, so that none is computed wrong on any CPU. The first time a
+ * {@link ConvShape} is used with a set of needed gradients, the engine's own convolution is checked against a
+ * reference ({@link ConvCheck}); where it is wrong, the next route that checks out is used instead (channels padded to
+ * a multiple of 16, of 32, then matrix products without convolution kernels), and the choice is kept for the life of
+ * the process. Checks are per shape, never per machine: the same CPU computes one shape right and the next wrong.
+ * When no route checks out, the convolution stops with {@link EngineDefectException} naming the shape.
+ *
+ * <p>Which gradients must be right is part of the question: a layer on the image never needs its input gradient, and in
+ * inference none is needed (libtorch computes only what autograd asks for).
+ *
+ * <p>{@code -Dfrcnn.conv.route=direct|padded|products} forces one route for every shape without checking (to measure
+ * a route, or to see the engine's own results); {@code frcnn doctor} reports what is in use.
+ */
+public final class ConvGuard {
+    private static final Logger LOG = LoggerFactory.getLogger(ConvGuard.class);
+
+    /** The routes tried, in order of cost. */
+    public static final List<ConvRoute> ROUTES = List.of(new ConvRoute.Direct(), new ConvRoute.PaddedChannels(16),
+            new ConvRoute.PaddedChannels(32), new ConvRoute.ShiftedProducts());
+
+    private static final ConvGuard SHARED = new ConvGuard(ConvCheck::run, forcedRoute(System.getProperty("frcnn.conv.route")));
+
+    /** Checks a route for a shape; the library's is {@link ConvCheck#run}, tests give others. */
+    @FunctionalInterface
+    public interface Checker {
+        Errors check(ConvRoute route, ConvShape shape, Gradients gradients);
+    }
+
+    /**
+     * The route chosen for a shape and its needed gradients.
+     *
+     * @param directErrors what the engine's own convolution gave (null when a route was forced)
+     * @param routeErrors  what the chosen route gave (null when forced)
+     */
+    public record Verdict(ConvShape shape, Gradients gradients, ConvRoute route, Errors directErrors, Errors routeErrors) {
+        public boolean workaround() {
+            return !(route instanceof ConvRoute.Direct);
+        }
+
+        public String describe() {
+            String s = shape.describe() + " (gradients: " + gradients.name().toLowerCase(Locale.ROOT) + "): ";
+            if (directErrors == null) {
+                return s + route.describe(shape) + ", forced, not checked";
+            }
+            if (!workaround()) {
+                return s + "right (" + directErrors.describe() + ")";
+            }
+            return s + "WRONG in the engine (" + directErrors.describe() + "); using " + route.describe(shape) + " ("
+                    + routeErrors.describe() + ")";
+        }
+    }
+
+    private record Key(ConvShape shape, Gradients gradients) {}
+
+    private final Checker checker;
+    private final ConvRoute forced;
+    private final Map<Key, Verdict> verdicts = new ConcurrentHashMap<>();
+
+    /**
+     * @param forced a route to use for every shape without checking, or null to check
+     */
+    public ConvGuard(Checker checker, ConvRoute forced) {
+        this.checker = checker;
+        this.forced = forced;
+    }
+
+    /** The process-wide guard that the library's layers use. */
+    public static ConvGuard shared() {
+        return SHARED;
+    }
+
+    /**
+     * The convolution of {@code x} by the route that checks out for this shape and the gradients this call needs.
+     *
+     * @param gradients what the backward pass will ask of this call ({@link #gradientsNeeded})
+     */
+    public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape shape, Gradients gradients) {
+        return verdict(shape, gradients).route().forward(x, weight, bias, shape);
+    }
+
+    /** Checks the shapes now (e.g. when a model is built), instead of at their first use. */
+    public void prepare(Collection<ConvShape> shapes, Gradients gradients) {
+        for (ConvShape s : shapes) {
+            verdict(s, gradients);
+        }
+    }
+
+    /** The route for a shape, checked on first use. */
+    public Verdict verdict(ConvShape shape, Gradients gradients) {
+        return verdicts.computeIfAbsent(new Key(shape, gradients), k -> choose(k.shape(), k.gradients()));
+    }
+
+    /** Every verdict so far, by shape. */
+    public List<Verdict> verdicts() {
+        List<Verdict> out = new ArrayList<>(verdicts.values());
+        out.sort(Comparator.comparing((Verdict v) -> v.shape().describe()).thenComparing(v -> v.gradients()));
+        return out;
+    }
+
+    /** The route forced for every shape, or null when routes are checked. */
+    public ConvRoute forced() {
+        return forced;
+    }
+
+    private Verdict choose(ConvShape shape, Gradients gradients) {
+        if (forced != null) {
+            // a shape the forced route does not change or cannot compute runs as the engine's own
+            return new Verdict(shape, gradients, forced.covers(shape) ? forced : new ConvRoute.Direct(), null, null);
+        }
+        Errors direct = null;
+        for (ConvRoute route : ROUTES) {
+            if (!route.covers(shape)) {
+                continue;
+            }
+            Errors e = checker.check(route, shape, gradients);
+            if (direct == null) {
+                direct = e;
+            }
+            if (e.right()) {
+                Verdict v = new Verdict(shape, gradients, route, direct, e);
+                if (v.workaround()) {
+                    LOG.info("convolution {}", v.describe());
+                }
+                return v;
+            }
+        }
+        throw new EngineDefectException("convolution " + shape.describe() + " is computed wrong by this machine's engine ("
+                + direct.describe() + ") and no other route checks out; run 'frcnn doctor'");
+    }
+
+    /**
+     * The gradients a convolution call needs: none outside a gradient collector; inside one, the input's unless the
+     * input is data (the image: nothing upstream learns), and the weight's when {@code weightParameter} (the stored
+     * parameter, not a view of it) is trained. The input's cannot be read off the array: for results of other ops
+     * PyTorch's requires_grad reaches Java as false.
+     */
+    public static Gradients gradientsNeeded(boolean inputIsData, NDArray weightParameter) {
+        if (!JniUtils.isGradMode()) {
+            return Gradients.NONE;
+        }
+        return Gradients.of(!inputIsData, JniUtils.requiresGrad((PtNDArray) weightParameter));
+    }
+
+    /** {@code direct}, {@code padded} (to 32) or {@code products}; null or {@code auto} for checked routes. */
+    static ConvRoute forcedRoute(String name) {
+        if (name == null || name.isBlank() || name.equals("auto")) {
+            return null;
+        }
+        return switch (name) {
+            case "direct" -> new ConvRoute.Direct();
+            case "padded" -> new ConvRoute.PaddedChannels(32);
+            case "products" -> new ConvRoute.ShiftedProducts();
+            default -> throw new IllegalArgumentException("frcnn.conv.route must be auto, direct, padded or products, not '" + name + "'");
+        };
+    }
+
+    /** A convolution that this machine's engine computes wrong, with no route around it. */
+    public static final class EngineDefectException extends RuntimeException {
+        public EngineDefectException(String message) {
+            super(message);
+        }
+    }
+}

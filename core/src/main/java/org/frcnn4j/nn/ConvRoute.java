@@ -1,0 +1,165 @@
+package org.frcnn4j.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.convolutional.Conv2d;
+
+/**
+ * Ways to compute one convolution, all giving the same values (within float rounding) where the engine is right.
+ * {@link ConvGuard} picks, per {@link ConvShape}, the first of them whose results check out on this CPU.
+ *
+ * <p>Why more than one: libtorch 2.7.1's oneDNN (3.7.1) computes some convolutions wrong on some CPUs (an AMD EPYC of
+ * family 26 with AVX-512 BF16: forward passes whose input channels are not a multiple of 16, input gradients whose
+ * channel counts are odd multiples of 16, and with its AVX2 kernels other shapes), while every shape whose channel
+ * counts are multiples of 32 was right there, with either ISA. A convolution is a sum over input channels, so zero
+ * channels change nothing but the kernel oneDNN runs ({@link PaddedChannels}); and one built from strided slices and
+ * a matrix product ({@link ShiftedProducts}) does not use oneDNN's convolutions at all.
+ *
+ * <p>Every array a route makes lives in the input's manager, so it closes with the caller's step.
+ */
+public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChannels, ConvRoute.ShiftedProducts {
+
+    /** The convolution of {@code x} (N, C, H, W) with {@code weight} and {@code bias} (may be null). */
+    NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape shape);
+
+    /** Whether this route can compute {@code shape} at all. */
+    boolean covers(ConvShape shape);
+
+    /** What the route does for {@code shape}, for logs and {@code frcnn doctor}. */
+    String describe(ConvShape shape);
+
+    /** The engine's own convolution (oneDNN on x86 CPUs): the fastest, where it is right. */
+    record Direct() implements ConvRoute {
+        @Override
+        public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
+            return Conv2d.conv2d(x, weight, bias, new Shape(s.stride(), s.stride()), new Shape(s.padding(), s.padding()),
+                    new Shape(s.dilation(), s.dilation()), s.groups()).singletonOrThrow();
+        }
+
+        @Override
+        public boolean covers(ConvShape shape) {
+            return true;
+        }
+
+        @Override
+        public String describe(ConvShape shape) {
+            return "the engine's convolution";
+        }
+    }
+
+    /**
+     * The engine's convolution with input and output channels zero-padded to a multiple of {@code multiple}: zero input
+     * channels (with zero weights) add nothing to the sum, zero output channels are cut off again, and gradients flow to
+     * the real weights only. Costs the padded channels' arithmetic and a copy of the input.
+     */
+    record PaddedChannels(int multiple) implements ConvRoute {
+        @Override
+        public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
+            NDManager m = x.getManager();
+            int in = s.inChannels();
+            int out = s.outChannels();
+            int paddedIn = roundUp(in);
+            int paddedOut = s.depthwise() ? paddedIn : roundUp(out);
+            int groups = s.depthwise() ? paddedIn : 1;
+            Shape xs = x.getShape();
+            NDArray input = paddedIn == in ? x : x.concat(m.zeros(new Shape(xs.get(0), paddedIn - in, xs.get(2), xs.get(3))), 1);
+            NDArray w = weight;
+            long k = s.kernel();
+            if (!s.depthwise() && paddedIn > in) {
+                w = inManager(w.concat(m.zeros(new Shape(out, paddedIn - in, k, k)), 1), m);
+            }
+            if (paddedOut > out) {
+                w = inManager(w.concat(m.zeros(new Shape(paddedOut - out, w.getShape().get(1), k, k)), 0), m);
+            }
+            NDArray b = bias == null || paddedOut == out ? bias : inManager(bias.concat(m.zeros(new Shape(paddedOut - out)), 0), m);
+            NDArray y = Conv2d.conv2d(input, w, b, new Shape(s.stride(), s.stride()), new Shape(s.padding(), s.padding()),
+                    new Shape(s.dilation(), s.dilation()), groups).singletonOrThrow();
+            return paddedOut == out ? y : y.get(new NDIndex(":, 0:{}", out));
+        }
+
+        @Override
+        public boolean covers(ConvShape shape) {
+            boolean changes = roundUp(shape.inChannels()) != shape.inChannels()
+                    || roundUp(shape.outChannels()) != shape.outChannels();
+            return changes && (shape.groups() == 1 || shape.depthwise());
+        }
+
+        @Override
+        public String describe(ConvShape s) {
+            int in = roundUp(s.inChannels());
+            return "channels zero-padded to " + in + " -> " + (s.depthwise() ? in : roundUp(s.outChannels()));
+        }
+
+        private int roundUp(int channels) {
+            return (channels + multiple - 1) / multiple * multiple;
+        }
+    }
+
+    /**
+     * The convolution as matrix products, without the engine's convolution kernels: one strided slice of the (padded)
+     * input per kernel tap, stacked to (N, C k k, positions), times the weight as a (out, C k k) matrix (a per-channel
+     * weighted sum when depthwise). Autograd differentiates slices and products, so no convolution kernel runs in the
+     * backward pass either. The slower route of last resort: it holds k*k copies of the input.
+     */
+    record ShiftedProducts() implements ConvRoute {
+        @Override
+        public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
+            NDManager m = x.getManager();
+            Shape xs = x.getShape();
+            long n = xs.get(0);
+            long c = xs.get(1);
+            int p = s.padding();
+            int oh = s.outputSize((int) xs.get(2));
+            int ow = s.outputSize((int) xs.get(3));
+            int k = s.kernel();
+            NDArray columns;
+            if (p == 0 && s.dilation() == 1 && xs.get(2) == k && xs.get(3) == k) {
+                columns = x; // one window covering the input (fc6 on the RoI grid): the input is the column
+            } else {
+                NDArray padded = p == 0 ? x : x.pad(new Shape(p, p, p, p), 0);
+                NDList taps = new NDList(k * k);
+                for (int ky = 0; ky < k; ky++) {
+                    for (int kx = 0; kx < k; kx++) {
+                        int y0 = ky * s.dilation();
+                        int x0 = kx * s.dilation();
+                        taps.add(padded.get(new NDIndex(":, :, {}:{}:{}, {}:{}:{}", y0, y0 + (oh - 1) * s.stride() + 1,
+                                s.stride(), x0, x0 + (ow - 1) * s.stride() + 1, s.stride())));
+                    }
+                }
+                columns = NDArrays.stack(taps, 2); // (N, C, k*k, oh, ow): the weight's (c, ky, kx) order
+            }
+            NDArray y;
+            if (s.depthwise()) {
+                NDArray w = inManager(weight.reshape(1, c, (long) k * k, 1), m);
+                y = columns.reshape(n, c, (long) k * k, (long) oh * ow).mul(w).sum(new int[] {2});
+            } else {
+                NDArray w = inManager(weight.reshape(s.outChannels(), c * k * k), m);
+                y = w.matMul(columns.reshape(n, c * k * k, (long) oh * ow));
+            }
+            if (bias != null) {
+                y = y.add(inManager(bias.reshape(1, s.outChannels(), 1), m));
+            }
+            return y.reshape(n, s.outChannels(), oh, ow);
+        }
+
+        @Override
+        public boolean covers(ConvShape shape) {
+            return shape.groups() == 1 || shape.depthwise();
+        }
+
+        @Override
+        public String describe(ConvShape shape) {
+            return "strided slices and matrix products (no convolution kernel)";
+        }
+    }
+
+    /** Moves an array derived from a parameter into the step's manager, so that it closes with the step. */
+    private static NDArray inManager(NDArray a, NDManager m) {
+        a.attach(m);
+        return a;
+    }
+}

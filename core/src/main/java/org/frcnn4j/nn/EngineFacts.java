@@ -1,0 +1,181 @@
+package org.frcnn4j.nn;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.pytorch.jni.JniUtils;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What this process computes with: Java, DJL and libtorch versions, the CPU and the instruction set oneDNN picked on
+ * it, threads, and the settings that change speed or results (glibc's allocator, OpenMP, oneDNN). {@code frcnn doctor}
+ * prints these; benchmarks quote the CPU.
+ *
+ * @param oneDnn     oneDNN's version and ISA as it reports them ({@code ONEDNN_VERBOSE} in a child process), or why
+ *                   not known
+ * @param cpuFlags   the CPU's vector extensions that matter here (AVX2, AVX-512 kinds, BF16, AMX)
+ * @param settings   environment variables in effect that change speed or results, name to value
+ */
+public record EngineFacts(String java, String djl, String engine, List<String> engineFeatures, String cpu,
+                          List<String> cpuFlags, String oneDnn, int threads, int processors, Map<String, String> settings) {
+
+    /** Variables whose values this project's speed or numerics depend on. */
+    public static final List<String> SETTINGS = List.of("MALLOC_ARENA_MAX", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_",
+            "MALLOC_TOP_PAD_", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "ONEDNN_MAX_CPU_ISA", "ONEDNN_DEFAULT_FPMATH_MODE");
+
+    /** The allocator settings of {@code bin/allocator.sh}, which the launcher and the tests use. */
+    public static final Map<String, String> ALLOCATOR = Map.of("MALLOC_ARENA_MAX", "1", "MALLOC_MMAP_MAX_", "0",
+            "MALLOC_TRIM_THRESHOLD_", "68719476736", "MALLOC_TOP_PAD_", "268435456");
+
+    private static final List<String> FLAGS = List.of("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+            "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16");
+
+    public static EngineFacts read() {
+        Engine engine = Engine.getInstance();
+        Map<String, String> settings = new LinkedHashMap<>();
+        for (String name : SETTINGS) {
+            String v = System.getenv(name);
+            if (v != null) {
+                settings.put(name, v);
+            }
+        }
+        String[] cpu = cpuInfo();
+        return new EngineFacts(System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")",
+                Engine.getDjlVersion(), engine.getEngineName() + " " + engine.getVersion(),
+                List.copyOf(new java.util.TreeSet<>(JniUtils.getFeatures())), cpu[0], List.of(cpu[1].split(" ")),
+                oneDnnReport(), JniUtils.getNumThreads(), Runtime.getRuntime().availableProcessors(), settings);
+    }
+
+    /** Whether glibc's allocator runs with {@code bin/allocator.sh}'s settings. */
+    public boolean allocatorTuned() {
+        return ALLOCATOR.entrySet().stream().allMatch(e -> e.getValue().equals(settings.get(e.getKey())));
+    }
+
+    public boolean hasFlag(String flag) {
+        return cpuFlags.contains(flag);
+    }
+
+    /** Model name, family and model of the first CPU, and the flags of {@link #FLAGS} it has (Linux). */
+    private static String[] cpuInfo() {
+        String name = System.getProperty("os.arch");
+        String family = "?";
+        String model = "?";
+        List<String> flags = new ArrayList<>();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"), StandardCharsets.US_ASCII)) {
+                int colon = line.indexOf(':');
+                if (colon < 0) {
+                    if (line.isBlank() && !flags.isEmpty()) {
+                        break; // the first processor is enough
+                    }
+                    continue;
+                }
+                String key = line.substring(0, colon).trim();
+                String value = line.substring(colon + 1).trim();
+                switch (key) {
+                    case "model name" -> name = value;
+                    case "cpu family" -> family = value;
+                    case "model" -> model = value;
+                    case "flags" -> {
+                        List<String> have = List.of(value.split("\\s+"));
+                        FLAGS.stream().filter(have::contains).forEach(flags::add);
+                    }
+                    default -> { }
+                }
+            }
+        } catch (IOException e) {
+            return new String[] {name, ""};
+        }
+        return new String[] {name + " (family " + family + ", model " + model + ")", String.join(" ", flags)};
+    }
+
+    /**
+     * oneDNN's own words on its version and ISA: a child JVM runs one convolution with {@code ONEDNN_VERBOSE=1}, whose
+     * info lines say them (the library offers no call for it). The child inherits this process's environment, so a
+     * {@code ONEDNN_MAX_CPU_ISA} cap shows.
+     */
+    private static String oneDnnReport() {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(java, "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
+                OneDnnProbe.class.getName()).redirectErrorStream(true);
+        pb.environment().put("ONEDNN_VERBOSE", "1");
+        String version = null;
+        String isa = null;
+        try {
+            Process p = pb.start();
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    if (line.startsWith("onednn_verbose,v1,info,oneDNN ")) {
+                        version = line.substring("onednn_verbose,v1,info,".length()).replaceAll(" \\(commit .*", "");
+                    } else if (line.startsWith("onednn_verbose,v1,info,cpu,isa:")) {
+                        isa = line.substring("onednn_verbose,v1,info,cpu,isa:".length());
+                    }
+                }
+            }
+            if (!p.waitFor(60, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        } catch (IOException e) {
+            return "unknown (" + e.getMessage() + ")";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "unknown (interrupted)";
+        }
+        return isa == null ? "unknown (oneDNN printed no ISA)" : (version == null ? "oneDNN" : version) + ", ISA: " + isa;
+    }
+
+    /** The child of {@link #oneDnnReport}: one convolution that PyTorch hands to oneDNN. */
+    public static final class OneDnnProbe {
+        private OneDnnProbe() {}
+
+        public static void main(String[] args) {
+            try (NDManager m = NDManager.newBaseManager()) {
+                NDArray x = m.ones(new Shape(2, 16, 9, 9));
+                NDArray w = m.ones(new Shape(16, 16, 5, 5));
+                Conv2d.conv2d(x, w, null, new Shape(1, 1), new Shape(2, 2), new Shape(1, 1)).singletonOrThrow().toFloatArray();
+            }
+            System.out.flush();
+            System.exit(0);
+        }
+    }
+
+    /** One line per fact, "name: value", for people. */
+    public List<String> lines() {
+        List<String> out = new ArrayList<>();
+        out.add("java: " + java);
+        out.add("djl: " + djl + ", engine " + engine + " (" + String.join(", ", engineFeatures) + ")");
+        out.add("cpu: " + cpu + ", " + processors + " processors; " + (cpuFlags.isEmpty() || cpuFlags.get(0).isEmpty()
+                ? "no AVX2" : String.join(" ", cpuFlags)));
+        out.add("onednn: " + oneDnn + (settings.containsKey("ONEDNN_MAX_CPU_ISA")
+                ? " (capped by ONEDNN_MAX_CPU_ISA=" + settings.get("ONEDNN_MAX_CPU_ISA") + ")" : ""));
+        out.add("threads: " + threads + " (OMP_WAIT_POLICY=" + settings.getOrDefault("OMP_WAIT_POLICY", "unset, ACTIVE by default")
+                + ")");
+        out.add("allocator: " + (allocatorTuned() ? "glibc with bin/allocator.sh's settings"
+                : "glibc's defaults (" + describeAllocator() + "): large tensors are faulted in afresh each time, "
+                        + "VGG-16 runs ~30% slower; see README, Java API"));
+        return out;
+    }
+
+    private String describeAllocator() {
+        List<String> set = new ArrayList<>();
+        ALLOCATOR.keySet().stream().sorted().forEach(k -> {
+            if (settings.containsKey(k)) {
+                set.add(k + "=" + settings.get(k));
+            }
+        });
+        return set.isEmpty() ? "no MALLOC_* settings" : String.join(" ", set);
+    }
+}
