@@ -95,9 +95,28 @@ public final class ConvCheck {
         }
     }
 
-    /** The route's errors for {@code shape}, at every checked size (the worst of them). */
+    /**
+     * The route's errors for {@code shape}: the worst over every checked size, each run twice with this process's
+     * threads and once with a single thread. Some wrong kernels are wrong only now and then with two threads (which
+     * thread computes which block varies) and wrong every time with one; others could be wrong only with several.
+     */
     public static Errors run(ConvRoute route, ConvShape shape, Gradients gradients) {
-        Errors worst = null;
+        ai.djl.engine.Engine.getInstance(); // loads libtorch before the first native call below
+        int threads = JniUtils.getNumThreads();
+        Errors worst = runSizes(route, shape, gradients, null);
+        worst = worst.worst(runSizes(route, shape, gradients, null));
+        if (threads > 1) {
+            JniUtils.setNumThreads(1);
+            try {
+                worst = worst.worst(runSizes(route, shape, gradients, null));
+            } finally {
+                JniUtils.setNumThreads(threads);
+            }
+        }
+        return worst;
+    }
+
+    private static Errors runSizes(ConvRoute route, ConvShape shape, Gradients gradients, Errors worst) {
         for (int[] size : SIZES) {
             int batch = size[0];
             int h = shape.inputSize() > 0 ? shape.inputSize() : shape.inputSizeFor(size[1]);
