@@ -40,4 +40,32 @@ for f in $(ls "$t/dets_classname_abs_xyx2y2/"*.txt | sort); do
   id=$(basename "$f" .txt)
   awk -v id="$id" 'NF == 6 { print id, $2, $3, $4, $5, $6 }' "$f"
 done > "$t/results/comp4_det_test_cat.txt"
+
+# coco-mini: the first 8 images of coco128 whose Flickr licence allows redistribution with attribution (CC BY,
+# CC BY-SA, no known restrictions, US government work), with all their annotations and all 80 categories
+c=$out/coco-mini
+rm -rf "$c"
+mkdir -p "$c/annotations" "$c/train2017"
+python3 - "$src/coco128" "$c" <<'PY'
+import json, shutil, sys
+src, dst = sys.argv[1], sys.argv[2]
+data = json.load(open(f"{src}/annotations/instances_train2017.json"))
+keep = [im for im in sorted(data["images"], key=lambda i: i["file_name"]) if im["license"] in (4, 5, 7, 8)][:8]
+ids = {im["id"] for im in keep}
+out = {k: data[k] for k in ("info", "licenses", "categories")}
+out["images"] = keep
+out["annotations"] = [a for a in data["annotations"] if a["image_id"] in ids]
+json.dump(out, open(f"{dst}/annotations/instances_train2017.json", "w"))
+for im in keep:
+    shutil.copy(f"{src}/train2017/{im['file_name']}", f"{dst}/train2017/")
+lic = {l["id"]: l["name"] for l in data["licenses"]}
+with open(f"{dst}/SOURCE.md", "w") as f:
+    f.write("# coco-mini\n\n8 images of COCO train2017 (taken from coco128, the first 128 images of train2017 as "
+            "github.com/developer0hye/COCO128) whose Flickr licence allows redistribution, with all their instance "
+            "annotations and all 80 categories, in the original COCO 2017 format. Made by tools/bundle-datasets.sh.\n\n"
+            "Licences: the COCO annotations are CC BY 4.0 (COCO Consortium). Each image keeps its own licence:\n\n")
+    for im in keep:
+        f.write(f"- {im['file_name']}: {lic[im['license']]} ({im.get('flickr_url', im.get('coco_url', ''))})\n")
+print("coco-mini:", len(keep), "images,", len(out["annotations"]), "annotations")
+PY
 echo "bundled into $out"

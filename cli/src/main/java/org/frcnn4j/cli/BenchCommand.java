@@ -1,5 +1,9 @@
 package org.frcnn4j.cli;
 
+import org.frcnn4j.io.BadInputException;
+
+import org.frcnn4j.io.AtomicFiles;
+
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -57,7 +61,7 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         List<Path> files = expand(images);
         if (files.isEmpty()) {
-            throw new IllegalArgumentException("no images in " + images);
+            throw new BadInputException("no images in " + images);
         }
         PrintWriter out = spec.commandLine().getOut();
         ObjectMapper mapper = new ObjectMapper();
@@ -68,7 +72,7 @@ final class BenchCommand implements Callable<Integer> {
                 SelectiveSearch ss = switch (method) {
                     case "rpn" -> null;
                     case "selective-search" -> SelectiveSearch.of(SelectiveSearch.Mode.FAST);
-                    default -> throw new IllegalArgumentException("--methods takes rpn and selective-search, got '" + method + "'");
+                    default -> throw new BadInputException("--methods takes rpn and selective-search, got '" + method + "'");
                 };
                 List<double[]> runs = new ArrayList<>();
                 for (Path f : files) {
@@ -90,10 +94,10 @@ final class BenchCommand implements Callable<Integer> {
                 double proposal = median[2];
                 double regionWise = median[3] + median[4] + median[5];
                 double total = median[STAGES.size()];
-                out.printf("%n%s (%d images x %d runs, medians, ms)%n", method, files.size(), repeat);
-                out.printf("| conv | proposal | region-wise | total | fps |%n|---|---|---|---|---|%n");
-                out.printf("| %.1f | %.1f | %.1f | %.1f | %.2f |%n", conv, proposal, regionWise, total, 1000.0 / total);
-                out.printf("stages: %s%n", stageLine(median));
+                out.printf(java.util.Locale.ROOT, "%n%s (%d images x %d runs, medians, ms)%n", method, files.size(), repeat);
+                out.printf(java.util.Locale.ROOT, "| conv | proposal | region-wise | total | fps |%n|---|---|---|---|---|%n");
+                out.printf(java.util.Locale.ROOT, "| %.1f | %.1f | %.1f | %.1f | %.2f |%n", conv, proposal, regionWise, total, 1000.0 / total);
+                out.printf(java.util.Locale.ROOT, "stages: %s%n", stageLine(median));
                 ObjectNode o = root.putObject(method);
                 for (int s = 0; s < STAGES.size(); s++) {
                     o.put(STAGES.get(s) + "_ms", median[s]);
@@ -115,7 +119,7 @@ final class BenchCommand implements Callable<Integer> {
     private static String stageLine(double[] median) {
         StringBuilder b = new StringBuilder();
         for (int s = 0; s < STAGES.size(); s++) {
-            b.append(String.format("%s %.1f  ", STAGES.get(s), median[s]));
+            b.append(String.format(java.util.Locale.ROOT, "%s %.1f  ", STAGES.get(s), median[s]));
         }
         return b.toString().trim();
     }

@@ -1,5 +1,7 @@
 package org.frcnn4j.cli;
 
+import org.frcnn4j.io.AtomicFiles;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -26,6 +28,23 @@ final class Commands {
         String name = file.getFileName().toString();
         int dot = name.lastIndexOf('.');
         return dot > 0 ? name.substring(0, dot) : name;
+    }
+
+    /**
+     * The image id of an input file: its stem, or when an earlier input had the same stem (a/x.jpg and b/x.jpg), the
+     * stem with "_2", "_3", ... appended, so that neither results nor drawn pictures overwrite each other.
+     */
+    static String uniqueId(Path file, java.util.Map<String, Path> taken, PrintWriter err) {
+        String stem = stem(file);
+        String id = stem;
+        for (int n = 2; taken.containsKey(id); n++) {
+            id = stem + "_" + n;
+        }
+        if (!id.equals(stem)) {
+            err.println("frcnn: note: " + file + " has the name of " + taken.get(stem) + "; its image_id is '" + id + "'");
+        }
+        taken.put(id, file);
+        return id;
     }
 
     /** image_id as a number when the id is all digits (COCO), else as text. */

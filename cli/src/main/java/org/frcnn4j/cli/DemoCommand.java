@@ -1,5 +1,9 @@
 package org.frcnn4j.cli;
 
+import org.frcnn4j.io.BadInputException;
+
+import org.frcnn4j.io.AtomicFiles;
+
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -58,10 +62,10 @@ final class DemoCommand implements Callable<Integer> {
         Path root = (datasets != null ? datasets : findDatasets()).resolve("raccoon");
         Dataset train = Dataset.open(root, "train", null);
         Dataset test = Dataset.open(root, "test", null);
-        Options.requireClean(train);
+        Options.requireClean(train, "training set", spec.commandLine().getErr());
         TrainConfig config = TrainPresets.of(Presets.SMALL).withIterations(iterations)
                 .withIntervals(Math.max(1, iterations / 5), 0);
-        w.printf("demo: training the 'small' preset on %d raccoon images for %d iterations (report: %s)%n",
+        w.printf(java.util.Locale.ROOT, "demo: training the 'small' preset on %d raccoon images for %d iterations (report: %s)%n",
                 train.images().size(), iterations, out.toAbsolutePath());
         w.flush();
         long t0 = System.nanoTime();
@@ -71,7 +75,7 @@ final class DemoCommand implements Callable<Integer> {
                 public void iteration(Trainer.IterationLog log) {
                     if (log.iteration() % 50 == 0 || log.iteration() == log.totalIterations()) {
                         double elapsed = (System.nanoTime() - t0) / 1e9;
-                        w.printf("  iteration %d/%d  loss %.3f  lr %.4f  %.0f s%n", log.iteration(), log.totalIterations(),
+                        w.printf(java.util.Locale.ROOT, "  iteration %d/%d  loss %.3f  lr %.4f  %.0f s%n", log.iteration(), log.totalIterations(),
                                 log.loss(), log.learningRate(), elapsed);
                         w.flush();
                     }
@@ -83,8 +87,11 @@ final class DemoCommand implements Callable<Integer> {
                     w.flush();
                 }
             };
-            try (FasterRcnn model = new Trainer(Presets.SMALL.config(train.classes().names()), config, train, null, out,
-                    progress).run(manager, resume)) {
+            // a new demo replaces the last one in its folder; --resume continues it
+            Trainer trainer = new Trainer(Presets.SMALL.config(train.classes().names()), config, train, null, out, progress)
+                    .replacing(!resume);
+            try (FasterRcnn model = Interruption.run(trainer::requestStop, () -> trainer.run(manager, resume), w,
+                    "frcnn demo --resume" + (out.equals(Path.of("runs/demo")) ? "" : " --out " + out))) {
                 double trainSeconds = (System.nanoTime() - t0) / 1e9;
                 List<Detection> dets = DatasetDetection.detectAll(model, test, null);
                 VocEvaluator.Result voc07 = VocEvaluator.evaluate(test, dets, VocEvaluator.Options.voc07());
@@ -98,8 +105,8 @@ final class DemoCommand implements Callable<Integer> {
                         .put("train_seconds", Math.round(trainSeconds)).put("total_seconds", Math.round((System.nanoTime() - t0) / 1e9));
                 AtomicFiles.write(out.resolve("metrics.json"), mapper.writeValueAsBytes(m));
                 Path html = Report.write(out, model, test, dets, voc07.mAP(), area.mAP(), "loss.png");
-                w.printf("VOC07 mAP on the %d raccoon test images: %.4f (area AP %.4f)%n", test.images().size(), voc07.mAP(), area.mAP());
-                w.printf("report: %s%n", html.toAbsolutePath());
+                w.printf(java.util.Locale.ROOT, "VOC07 mAP on the %d raccoon test images: %.4f (area AP %.4f)%n", test.images().size(), voc07.mAP(), area.mAP());
+                w.printf(java.util.Locale.ROOT, "report: %s%n", html.toAbsolutePath());
             }
         }
         return 0;
@@ -114,6 +121,6 @@ final class DemoCommand implements Callable<Integer> {
         if (home != null && Files.isDirectory(Path.of(home, "datasets"))) {
             return Path.of(home, "datasets");
         }
-        throw new IllegalArgumentException("datasets/: not found here; pass --datasets DIR");
+        throw new BadInputException("datasets/: not found here; pass --datasets DIR");
     }
 }

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.frcnn4j.model.Detector;
+import org.frcnn4j.model.FasterRcnn;
 import org.frcnn4j.viz.DetectionDrawing;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -18,7 +19,10 @@ import picocli.CommandLine.Parameters;
 /** {@code frcnn detect}: objects in images, as COCO results JSON and optionally as drawn pictures. */
 @Command(name = "detect", mixinStandardHelpOptions = true,
         description = "Detect objects in images. Writes COCO results JSON (to --json, else to standard output): "
-                + "image_id = file name without extension, category_id, category_name, bbox [x, y, w, h], score.")
+                + "image_id = file name without extension (numeric when all digits; made unique when two files share "
+                + "a name), category_id (the training dataset's category id), category_name, bbox [x, y, w, h], score. "
+                + "An image that cannot be read is one line on standard error; the others are still processed, and "
+                + "the exit code is 2.")
 final class DetectCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -47,20 +51,22 @@ final class DetectCommand implements Callable<Integer> {
         ObjectMapper mapper = new ObjectMapper();
         ArrayNode results = mapper.createArrayNode();
         int failed = 0;
+        java.util.Map<String, Path> ids = new java.util.HashMap<>();
         try (Detector detector = open()) {
+            boolean ss = proposals.selectiveSearch(detector.config());
             for (Path file : images) {
                 BufferedImage img = Commands.readOrReport(file, err);
                 if (img == null) {
                     failed++;
                     continue;
                 }
-                String id = Commands.stem(file);
-                List<Detector.DetectedBox> boxes = proposals.selectiveSearch()
-                        ? detector.detect(img, ss().propose(img, 2000, 0)) : detector.detect(img);
+                String id = Commands.uniqueId(file, ids, err);
+                List<Detector.DetectedBox> boxes = ss
+                        ? detector.detect(img, ss().propose(img, FasterRcnn.SELECTIVE_SEARCH_BOXES, 0)) : detector.detect(img);
                 for (Detector.DetectedBox b : boxes) {
                     ObjectNode o = results.addObject();
                     Commands.putImageId(o, id);
-                    o.put("category_id", b.label());
+                    o.put("category_id", detector.config().categoryId(b.label()));
                     o.put("category_name", b.className());
                     o.putArray("bbox").add(b.x1()).add(b.y1()).add(b.x2() - b.x1()).add(b.y2() - b.y1());
                     o.put("score", b.score());
@@ -71,6 +77,10 @@ final class DetectCommand implements Callable<Integer> {
             }
         }
         Commands.writeJson(mapper, results, json, spec.commandLine().getOut());
+        if (failed > 0) {
+            err.println("frcnn: error: " + failed + " of " + images.size() + " images could not be read (named above); "
+                    + "the others were processed");
+        }
         return failed == 0 ? 0 : Main.BAD_INPUT;
     }
 

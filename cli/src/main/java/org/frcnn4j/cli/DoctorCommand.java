@@ -67,7 +67,7 @@ final class DoctorCommand implements Callable<Integer> {
             ok = false;
         } else {
             int wrong = r.workarounds().size();
-            out.printf("self-check: %d convolutions of %s (detection, and training's gradients), %d ms: %s%n",
+            out.printf(java.util.Locale.ROOT, "self-check: %d convolutions of %s (detection, and training's gradients), %d ms: %s%n",
                     r.verdicts().size(), String.join(", ", names), ms,
                     !r.ok() ? "FAILED" : wrong == 0 ? "all computed right by the engine"
                             : wrong + " computed wrong by the engine, each on a workaround that checks out");

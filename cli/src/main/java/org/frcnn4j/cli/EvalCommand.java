@@ -1,5 +1,7 @@
 package org.frcnn4j.cli;
 
+import org.frcnn4j.io.BadInputException;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -57,19 +59,26 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (!(iou > 0 && iou <= 1)) {
-            throw new IllegalArgumentException("--iou must be in (0, 1], got " + iou);
+            throw new BadInputException("--iou must be in (0, 1], got " + iou);
         }
         if (metric == Metric.coco && spec.commandLine().getParseResult().hasMatchedOption("--iou")) {
-            throw new IllegalArgumentException("--iou applies to the VOC metrics; COCO AP averages IoU 0.50:0.95");
+            throw new BadInputException("--iou applies to the VOC metrics; COCO AP averages IoU 0.50:0.95");
         }
         if ((detections == null) == (model == null)) {
-            throw new IllegalArgumentException("give either --detections (results to score) or --model (a model to run)");
+            throw new BadInputException("give either --detections (results to score) or --model (a model to run)");
         }
         Dataset truth = selection.open(gt);
+        if (!truth.problems().isEmpty()) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("frcnn: warning: the ground truth has " + truth.problems().size() + " problems, whose objects or "
+                    + "images are left out (the first: " + truth.problems().get(0) + "); see frcnn data check");
+            err.flush();
+        }
         List<Detection> dets;
         if (model != null) {
             try (org.frcnn4j.model.Detector detector = org.frcnn4j.model.Detector.load(model)) {
-                org.frcnn4j.proposals.ProposalCache cache = proposals.cache(model.resolve("proposals-ss"));
+                // classes are matched by name: the same classes in another order are not swapped
+                org.frcnn4j.proposals.ProposalCache cache = proposals.cache(model.resolve("proposals-ss"), detector.config());
                 dets = org.frcnn4j.model.DatasetDetection.detectAll(detector.model(), truth, cache == null ? null : a -> {
                     try {
                         return cache.proposals(a);
@@ -117,18 +126,18 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     private void printVoc(PrintWriter out, VocEvaluator.Result r) {
-        out.printf("metric %s: %s AP at IoU >= %s%s%n", metric, r.options().elevenPoint() ? "11-point" : "area",
+        out.printf(java.util.Locale.ROOT, "metric %s: %s AP at IoU >= %s%s%n", metric, r.options().elevenPoint() ? "11-point" : "area",
                 r.options().iouThreshold(), r.options().plusOne() ? " (+1 pixel widths)" : "");
         int width = Math.max(5, r.perClass().stream().mapToInt(c -> c.name().length()).max().orElse(5));
-        out.printf("%-" + width + "s %8s %9s %10s%n", "class", "AP", "positives", "detections");
+        out.printf(java.util.Locale.ROOT, "%-" + width + "s %8s %9s %10s%n", "class", "AP", "positives", "detections");
         for (VocEvaluator.ClassResult c : r.perClass()) {
-            out.printf("%-" + width + "s %8s %9d %10d%n", c.name(), fmt(c.ap()), c.positives(), c.detections());
+            out.printf(java.util.Locale.ROOT, "%-" + width + "s %8s %9d %10d%n", c.name(), fmt(c.ap()), c.positives(), c.detections());
         }
-        out.printf("%-" + width + "s %8s%n", "mAP", fmt(r.mAP()));
+        out.printf(java.util.Locale.ROOT, "%-" + width + "s %8s%n", "mAP", fmt(r.mAP()));
     }
 
     private static String fmt(double v) {
-        return Double.isNaN(v) ? "-" : String.format("%.4f", v);
+        return Double.isNaN(v) ? "-" : String.format(java.util.Locale.ROOT, "%.4f", v);
     }
 
     private static void printCoco(PrintWriter out, CocoEvaluator.Result r) {
@@ -148,7 +157,7 @@ final class EvalCommand implements Callable<Integer> {
         };
         for (int i = 0; i < lines.length; i++) {
             String name = CocoEvaluator.STAT_NAMES.get(i);
-            out.printf("%-6s %s = %.4f%n", name, lines[i], r.get(name));
+            out.printf(java.util.Locale.ROOT, "%-6s %s = %.4f%n", name, lines[i], r.get(name));
         }
     }
 }

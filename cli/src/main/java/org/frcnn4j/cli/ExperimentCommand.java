@@ -1,5 +1,7 @@
 package org.frcnn4j.cli;
 
+import org.frcnn4j.io.BadInputException;
+
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -68,11 +70,11 @@ final class ExperimentCommand implements Runnable {
 
         int execute() throws Exception {
             if (iterations <= 0) {
-                throw new IllegalArgumentException("--iterations must be positive");
+                throw new BadInputException("--iterations must be positive");
             }
             Presets p = Presets.byId(preset);
             Dataset train = Dataset.open(data, trainSplit, null);
-            Options.requireClean(train);
+            Options.requireClean(train, "training set", spec.commandLine().getErr());
             Dataset test = Dataset.open(data, testSplit, train.classes().names());
             Path dir = out != null ? out : Path.of("runs", "experiment-" + name());
             PrintWriter w = spec.commandLine().getOut();
@@ -80,7 +82,7 @@ final class ExperimentCommand implements Runnable {
                 @Override
                 public void iteration(Trainer.IterationLog log) {
                     if (log.iteration() % 100 == 0) {
-                        w.printf("    iteration %d/%d loss %.3f%n", log.iteration(), log.totalIterations(), log.loss());
+                        w.printf(java.util.Locale.ROOT, "    iteration %d/%d loss %.3f%n", log.iteration(), log.totalIterations(), log.loss());
                         w.flush();
                     }
                 }
@@ -91,11 +93,13 @@ final class ExperimentCommand implements Runnable {
                     w.flush();
                 }
             };
-            List<ExperimentRunner.Result> results = new ExperimentRunner(dir, train, test, listener)
-                    .run(settings(p, train.classes().names()));
+            ExperimentRunner runner = new ExperimentRunner(dir, train, test, listener);
+            List<ExperimentRunner.Result> results = Interruption.run(runner::requestStop,
+                    () -> runner.run(settings(p, train.classes().names())), w,
+                    "the same frcnn experiment command again (finished settings are kept)");
             w.println();
             w.print(ExperimentRunner.markdown(results));
-            w.printf("%ntable: %s%n", dir.resolve("summary.md").toAbsolutePath());
+            w.printf(java.util.Locale.ROOT, "%ntable: %s%n", dir.resolve("summary.md").toAbsolutePath());
             return 0;
         }
 

@@ -1,5 +1,7 @@
 package org.frcnn4j.cli;
 
+import org.frcnn4j.io.BadInputException;
+
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
 import java.util.List;
@@ -54,10 +56,10 @@ final class ImportTorchvisionCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (numClasses < 2) {
-            throw new IllegalArgumentException("--num-classes counts the background too: at least 2, got " + numClasses);
+            throw new BadInputException("--num-classes counts the background too: at least 2, got " + numClasses);
         }
         if (minSize <= 0 || maxSize < minSize) {
-            throw new IllegalArgumentException("--min-size and --max-size must satisfy 0 < min <= max");
+            throw new BadInputException("--min-size and --max-size must satisfy 0 < min <= max");
         }
         TorchvisionImport.Options options = new TorchvisionImport.Options(
                 backbone == BackboneName.vgg16 ? FasterRcnnConfig.Architecture.VGG16 : FasterRcnnConfig.Architecture.ZF,
@@ -66,7 +68,7 @@ final class ImportTorchvisionCommand implements Callable<Integer> {
                 boxNmsThresh, boxDetectionsPerImg);
         List<String> names = Options.classNames(classes);
         if (names != null && names.size() != numClasses - 1) {
-            throw new IllegalArgumentException(classes + ": " + names.size() + " class names for --num-classes "
+            throw new BadInputException(classes + ": " + names.size() + " class names for --num-classes "
                     + numClasses + " (expected " + (numClasses - 1) + ")");
         }
         try (NDManager manager = NDManager.newBaseManager();

@@ -1,7 +1,9 @@
 package org.frcnn4j.cli;
 
 import java.io.PrintWriter;
-import org.frcnn4j.data.DatasetException;
+import org.frcnn4j.io.BadInputException;
+import org.frcnn4j.nn.ConvGuard;
+import org.frcnn4j.train.Trainer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -10,7 +12,7 @@ import picocli.CommandLine.Command;
         description = "Faster R-CNN object detection for Java: datasets, metrics, (soon) training and detection.",
         subcommands = {DemoCommand.class, DoctorCommand.class, DetectCommand.class, ProposeCommand.class, EvalCommand.class, DataCommand.class,
             BenchCommand.class, TrainCommand.class, ProposalsEvalCommand.class, ExperimentCommand.class,
-            ImportTorchvisionCommand.class, CommandLine.HelpCommand.class})
+            ImportTorchvisionCommand.class, SoakCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Exit code for bad input (a file, an option): the message names what is wrong. */
     public static final int BAD_INPUT = 2;
@@ -18,12 +20,28 @@ public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "on errors, print the stack trace too")
+    boolean verbose;
+
+    @CommandLine.Option(names = "--max-image-megapixels", scope = CommandLine.ScopeType.INHERIT, paramLabel = "MP",
+            description = "refuse images whose header claims more pixels than this, before decoding them (default: 100)")
+    void maxImageMegapixels(double megapixels) {
+        if (!(megapixels > 0)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--max-image-megapixels must be positive");
+        }
+        org.frcnn4j.data.Images.setMaxPixels(Math.round(megapixels * 1e6));
+    }
+
     @Override
     public void run() {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
     public static void main(String[] args) {
+        // numbers in tables, CSV and JSON look the same on every machine ("0.5097", never "0,5097")
+        java.util.Locale.setDefault(java.util.Locale.ROOT);
+        Interruption.install();
         System.exit(execute(args));
     }
 
@@ -34,18 +52,82 @@ public final class Main implements Runnable {
 
     public static CommandLine newCommandLine() {
         CommandLine cli = new CommandLine(new Main());
-        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-            PrintWriter err = commandLine.getErr();
-            if (ex instanceof DatasetException || ex instanceof IllegalArgumentException
-                    || ex instanceof org.frcnn4j.model.ModelFiles.ModelException
-                    || ex instanceof org.frcnn4j.train.Trainer.TrainingException
-                    || ex instanceof java.io.UncheckedIOException) {
-                err.println("frcnn: error: " + ex.getMessage());
-                return BAD_INPUT;
-            }
-            err.println("frcnn: error: " + ex);
-            return 1;
+        cli.setParameterExceptionHandler((ex, args) -> {
+            PrintWriter err = ex.getCommandLine().getErr();
+            err.println("frcnn: error: " + ex.getMessage());
+            err.println("(see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
+            return BAD_INPUT;
         });
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> report(ex, commandLine.getErr(),
+                hasVerbose(parseResult)));
         return cli;
+    }
+
+    /** One line for the user, and the exit code: 2 bad input, 1 anything else. */
+    static int report(Exception ex, PrintWriter err, boolean verbose) {
+        if (ex instanceof Interruption.Stopped s) {
+            return s.code();
+        }
+        Throwable cause = ex;
+        if (verbose) {
+            ex.printStackTrace(err);
+        }
+        if (cause instanceof BadInputException) {
+            err.println("frcnn: error: " + cause.getMessage());
+            return BAD_INPUT;
+        }
+        if (cause instanceof java.io.UncheckedIOException u) {
+            cause = u.getCause();
+        }
+        if (cause instanceof java.io.IOException io) {
+            err.println("frcnn: error: " + describe(io));
+            return 1;
+        }
+        if (cause instanceof ConvGuard.EngineDefectException || cause instanceof Trainer.TrainingException) {
+            err.println("frcnn: error: " + cause.getMessage());
+            return 1;
+        }
+        String where = verbose ? "the stack trace is above" : "details in " + writeTrace(ex) + ", or run with --verbose";
+        err.println("frcnn: internal error: " + ex + " (a defect of frcnn4j; " + where + ")");
+        return 1;
+    }
+
+    /** An I/O failure in words: which file, and what the system said. */
+    static String describe(java.io.IOException e) {
+        if (e instanceof java.nio.file.NoSuchFileException f) {
+            return f.getFile() + ": no such file or folder";
+        }
+        if (e instanceof java.nio.file.AccessDeniedException f) {
+            return f.getFile() + ": permission denied";
+        }
+        if (e instanceof java.nio.file.FileAlreadyExistsException f) {
+            return f.getFile() + ": already exists";
+        }
+        if (e instanceof java.nio.file.FileSystemException f && f.getFile() != null) {
+            return f.getFile() + ": " + (f.getReason() != null ? f.getReason() : "file system error");
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
+    private static boolean hasVerbose(CommandLine.ParseResult r) {
+        for (CommandLine.ParseResult p = r; p != null; p = p.subcommand()) {
+            if (p.hasMatchedOption("--verbose")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Writes an internal error's stack trace to a file in the temporary folder and returns its path. */
+    private static String writeTrace(Throwable t) {
+        try {
+            java.nio.file.Path f = java.nio.file.Files.createTempFile("frcnn-error-", ".log");
+            java.io.StringWriter w = new java.io.StringWriter();
+            t.printStackTrace(new PrintWriter(w));
+            java.nio.file.Files.writeString(f, w.toString());
+            return f.toString();
+        } catch (java.io.IOException e) {
+            return "(no file: " + e.getMessage() + ")";
+        }
     }
 }

@@ -1,6 +1,9 @@
 package org.frcnn4j.cli;
 
+import org.frcnn4j.io.BadInputException;
+
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -28,44 +31,57 @@ final class Options {
     }
 
     /**
-     * Training needs clean ground truth: any problem the readers found (an unknown class, an impossible box) is an
-     * error naming its file.
+     * Training needs clean ground truth and readable images: every problem of the dataset (the readers', and each
+     * image opened and decoded) is listed, the first 20 of them, and the command stops before training starts.
      */
-    static void requireClean(org.frcnn4j.data.Dataset d) {
-        if (!d.problems().isEmpty()) {
-            org.frcnn4j.data.Problem p = d.problems().get(0);
-            throw new org.frcnn4j.data.DatasetException(p.file(), p.message()
-                    + (d.problems().size() > 1 ? " (and " + (d.problems().size() - 1) + " more problems: see frcnn data check)" : ""));
+    static void requireClean(org.frcnn4j.data.Dataset d, String what, PrintWriter err) {
+        org.frcnn4j.data.DatasetCheck c = org.frcnn4j.data.DatasetCheck.run(d, true);
+        if (!c.ok()) {
+            c.describe(20).forEach(err::println);
+            err.flush();
+            throw new BadInputException("the " + what + " has " + c.problems().size() + " problem"
+                    + (c.problems().size() == 1 ? "" : "s") + " (listed above; all of them: frcnn data check)");
         }
     }
 
     /** --proposals and --proposal-cache, as a picocli mixin. */
     static final class ProposalChoice {
-        @picocli.CommandLine.Option(names = "--proposals", defaultValue = "rpn",
+        @picocli.CommandLine.Option(names = "--proposals",
                 description = "rpn (the model's RPN) or ss (Selective Search, fast mode, 2000 per image: Fast R-CNN's "
-                        + "pipeline) (default: ${DEFAULT-VALUE})")
+                        + "pipeline) (default: what the model was trained on; rpn for training)")
         String proposals;
 
         @picocli.CommandLine.Option(names = "--proposal-cache",
                 description = "folder of precomputed Selective Search proposals (computed and stored when missing)")
         Path cache;
 
-        /** Whether Selective Search replaces the RPN; an unknown value is an error. */
-        boolean selectiveSearch() {
+        /** Whether Selective Search replaces the RPN for a model of {@code model} (null: a model to be trained). */
+        boolean selectiveSearch(org.frcnn4j.model.FasterRcnnConfig model) {
+            boolean trainedOnSs = model != null && model.proposals() == org.frcnn4j.model.FasterRcnnConfig.Proposals.SELECTIVE_SEARCH;
+            if (proposals == null) {
+                return trainedOnSs;
+            }
             return switch (proposals) {
-                case "rpn" -> false;
+                case "rpn" -> {
+                    if (trainedOnSs) {
+                        throw new BadInputException("this model was trained on Selective Search proposals, so its RPN "
+                                + "never learnt: leave out --proposals rpn");
+                    }
+                    yield false;
+                }
                 case "ss" -> true;
-                default -> throw new IllegalArgumentException("--proposals must be rpn or ss, got '" + proposals + "'");
+                default -> throw new BadInputException("--proposals must be rpn or ss, got '" + proposals + "'");
             };
         }
 
-        /** The cache to use with --proposals ss, or null for the RPN. */
-        org.frcnn4j.proposals.ProposalCache cache(Path defaultDir) {
-            if (!selectiveSearch()) {
+        /** The cache to use with Selective Search proposals, or null for the RPN. */
+        org.frcnn4j.proposals.ProposalCache cache(Path defaultDir, org.frcnn4j.model.FasterRcnnConfig model) {
+            if (!selectiveSearch(model)) {
                 return null;
             }
             return new org.frcnn4j.proposals.ProposalCache(cache != null ? cache : defaultDir,
-                    org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST), 2000);
+                    org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST),
+                    org.frcnn4j.model.FasterRcnn.SELECTIVE_SEARCH_BOXES);
         }
     }
 
@@ -80,7 +96,7 @@ final class Options {
         try {
             return Files.readAllLines(file, StandardCharsets.UTF_8).stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
         } catch (IOException e) {
-            throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
+            throw new DatasetException(file, "cannot read: " + e.getMessage(), e);
         }
     }
 }

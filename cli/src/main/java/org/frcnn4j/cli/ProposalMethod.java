@@ -1,5 +1,7 @@
 package org.frcnn4j.cli;
 
+import org.frcnn4j.io.BadInputException;
+
 import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import org.frcnn4j.model.Detector;
@@ -25,7 +27,7 @@ abstract class ProposalMethod implements AutoCloseable {
         switch (method) {
             case "rpn" -> {
                 if (model == null) {
-                    throw new IllegalArgumentException("--method rpn needs --model");
+                    throw new BadInputException("--method rpn needs --model");
                 }
                 Detector d = Detector.load(model, c -> {
                     FasterRcnnConfig.RpnConfig r = c.rpn();
@@ -51,7 +53,7 @@ abstract class ProposalMethod implements AutoCloseable {
                 SelectiveSearch ss = SelectiveSearch.of(switch (mode) {
                     case "fast" -> SelectiveSearch.Mode.FAST;
                     case "quality" -> SelectiveSearch.Mode.QUALITY;
-                    default -> throw new IllegalArgumentException("--mode must be fast or quality, got '" + mode + "'");
+                    default -> throw new BadInputException("--mode must be fast or quality, got '" + mode + "'");
                 });
                 return new ProposalMethod() {
                     String name() {
@@ -68,7 +70,7 @@ abstract class ProposalMethod implements AutoCloseable {
                     }
                 };
             }
-            default -> throw new IllegalArgumentException("--method must be rpn or selective-search, got '" + method + "'");
+            default -> throw new BadInputException("--method must be rpn or selective-search, got '" + method + "'");
         }
     }
 }

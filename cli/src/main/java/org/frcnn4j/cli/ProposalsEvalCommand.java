@@ -1,5 +1,7 @@
 package org.frcnn4j.cli;
 
+import org.frcnn4j.io.AtomicFiles;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintWriter;
@@ -66,7 +68,7 @@ final class ProposalsEvalCommand implements Callable<Integer> {
             double perImage = (System.nanoTime() - t0) / 1e9 / d.images().size();
             all.put(m, boxes);
             json.putObject(m).put("seconds_per_image", perImage);
-            w.printf("%s: %d images, %.3f s per image%n", m, d.images().size(), perImage);
+            w.printf(java.util.Locale.ROOT, "%s: %d images, %.3f s per image%n", m, d.images().size(), perImage);
         }
         double[] ious = new double[11];
         for (int i = 0; i < ious.length; i++) {
@@ -83,7 +85,7 @@ final class ProposalsEvalCommand implements Callable<Integer> {
                 series.put(m, new double[][] {ious, rec});
                 ObjectNode node = ((ObjectNode) json.get(m)).putObject("top_" + top);
                 node.put("recall_0.5", r.recall(0.5)).put("recall_0.7", r.recall(0.7)).put("average_recall", r.averageRecall());
-                w.printf("  %-17s %4d proposals: recall@0.5 %.3f  recall@0.7 %.3f  AR %.3f%n", m, top, r.recall(0.5),
+                w.printf(java.util.Locale.ROOT, "  %-17s %4d proposals: recall@0.5 %.3f  recall@0.7 %.3f  AR %.3f%n", m, top, r.recall(0.5),
                         r.recall(0.7), r.averageRecall());
             }
             Plots.lines(out.resolve("recall_vs_iou_" + top + ".png"), top + " proposals", "IoU", "recall", series, false);
@@ -107,7 +109,7 @@ final class ProposalsEvalCommand implements Callable<Integer> {
                     "recall", series, true);
         }
         AtomicFiles.write(out.resolve("proposals.json"), mapper.writerWithDefaultPrettyPrinter().writeValueAsBytes(json));
-        w.printf("plots and proposals.json in %s%n", out.toAbsolutePath());
+        w.printf(java.util.Locale.ROOT, "plots and proposals.json in %s%n", out.toAbsolutePath());
         return 0;
     }
 }

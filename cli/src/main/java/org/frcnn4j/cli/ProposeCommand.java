@@ -1,5 +1,7 @@
 package org.frcnn4j.cli;
 
+import org.frcnn4j.io.BadInputException;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -44,12 +46,13 @@ final class ProposeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (top <= 0) {
-            throw new IllegalArgumentException("--top must be positive, got " + top);
+            throw new BadInputException("--top must be positive, got " + top);
         }
         PrintWriter err = spec.commandLine().getErr();
         ObjectMapper mapper = new ObjectMapper();
         ArrayNode results = mapper.createArrayNode();
         int failed = 0;
+        java.util.Map<String, Path> ids = new java.util.HashMap<>();
         ProposalMethod m = ProposalMethod.parse(method, mode, model, top);
         try (m) {
             for (Path file : images) {
@@ -60,7 +63,7 @@ final class ProposeCommand implements Callable<Integer> {
                 }
                 ProposalGenerator.Proposals p = m.propose(img);
                 ObjectNode o = results.addObject();
-                Commands.putImageId(o, Commands.stem(file));
+                Commands.putImageId(o, Commands.uniqueId(file, ids, err));
                 ArrayNode list = o.putArray("proposals");
                 for (int i = 0; i < p.count(); i++) {
                     float[] b = p.boxes();
@@ -69,6 +72,10 @@ final class ProposeCommand implements Callable<Integer> {
             }
         }
         Commands.writeJson(mapper, results, json, spec.commandLine().getOut());
+        if (failed > 0) {
+            err.println("frcnn: error: " + failed + " of " + images.size() + " images could not be read (named above); "
+                    + "the others were processed");
+        }
         return failed == 0 ? 0 : Main.BAD_INPUT;
     }
 }

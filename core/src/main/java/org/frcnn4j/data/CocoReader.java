@@ -24,12 +24,23 @@ public final class CocoReader {
 
     private CocoReader() {}
 
-    /**
-     * @param json      the instances file
-     * @param imagesDir where the {@code file_name}s are; null: the folder named as the JSON's split beside its
-     *                  folder (annotations/instances_train2017.json -&gt; train2017/), else the JSON's own folder
-     */
+    /** The whole file with its own categories; see {@link #read(Path, Path, List)}. */
     public static Dataset read(Path json, Path imagesDir) {
+        return read(json, imagesDir, null);
+    }
+
+    /**
+     * Reads an instances file. Nothing wrong with one image, annotation or category stops the rest: each problem
+     * (an id missing or repeated, an annotation of an unknown image or category, a bbox that is not four numbers, an
+     * impossible box) is recorded and the element left out.
+     *
+     * @param json       the instances file
+     * @param imagesDir  where the {@code file_name}s are; null: the folder named as the JSON's split beside its
+     *                   folder (annotations/instances_train2017.json -&gt; train2017/), else the JSON's own folder
+     * @param classNames categories to keep, by name, in label order (their annotations only; others are problems), or
+     *                   null for every category in id order
+     */
+    public static Dataset read(Path json, Path imagesDir, List<String> classNames) {
         JsonNode root = parse(json);
         Path images = imagesDir != null ? imagesDir : defaultImagesDir(json);
         for (String key : List.of("images", "annotations", "categories")) {
@@ -37,46 +48,65 @@ public final class CocoReader {
                 throw new DatasetException(json, "not a COCO instances file: no '" + key + "' array");
             }
         }
-        List<JsonNode> cats = new ArrayList<>();
-        root.get("categories").forEach(cats::add);
-        cats.sort(Comparator.comparingInt(c -> c.path("id").asInt()));
-        List<String> names = new ArrayList<>();
-        List<Integer> ids = new ArrayList<>();
-        for (JsonNode c : cats) {
-            names.add(c.path("name").asText("category " + c.path("id").asInt()));
-            ids.add(c.path("id").asInt());
-        }
-        ClassList classes = new ClassList(names, ids);
+        List<Problem> problems = new ArrayList<>();
+        ClassList classes = categories(json, root.get("categories"), classNames, problems);
 
         Map<Long, JsonNode> imageNodes = new LinkedHashMap<>();
+        int index = 0;
         for (JsonNode im : root.get("images")) {
-            if (!im.path("id").canConvertToLong()) {
-                throw new DatasetException(json, "an image has no numeric 'id': " + abbreviate(im));
+            index++;
+            String where = "image " + index + " of 'images'";
+            if (!im.path("id").canConvertToLong() || !im.path("id").isIntegralNumber()) {
+                problems.add(new Problem(json, where + " has no numeric 'id': " + abbreviate(im)));
+                continue;
             }
-            imageNodes.put(im.get("id").asLong(), im);
+            long id = im.get("id").asLong();
+            if (imageNodes.containsKey(id)) {
+                problems.add(new Problem(json, "image id " + id + " appears twice"));
+                continue;
+            }
+            if (im.path("file_name").asText("").isBlank()) {
+                problems.add(new Problem(json, "image " + id + " has no 'file_name'"));
+                continue;
+            }
+            if (!im.path("width").isIntegralNumber() || !im.path("height").isIntegralNumber()
+                    || im.get("width").asInt() <= 0 || im.get("height").asInt() <= 0) {
+                problems.add(new Problem(json, "image " + id + " has no positive integer 'width' and 'height'"));
+                continue;
+            }
+            imageNodes.put(id, im);
         }
         Map<Long, List<GroundTruthBox>> objects = new LinkedHashMap<>();
         imageNodes.keySet().forEach(id -> objects.put(id, new ArrayList<>()));
-        List<Problem> problems = new ArrayList<>();
+        java.util.Set<Long> annotationIds = new java.util.HashSet<>();
         for (JsonNode a : root.get("annotations")) {
-            long imageId = a.path("image_id").asLong(-1);
-            JsonNode im = imageNodes.get(imageId);
-            String where = "annotation " + a.path("id").asText("?") + " of image " + imageId;
+            String where = "annotation " + abbreviate(a.path("id")) + " of image " + abbreviate(a.path("image_id"));
+            if (a.path("id").isIntegralNumber() && !annotationIds.add(a.get("id").asLong())) {
+                problems.add(new Problem(json, "annotation id " + a.get("id").asLong() + " appears twice"));
+                continue;
+            }
+            JsonNode im = a.path("image_id").isIntegralNumber() ? imageNodes.get(a.get("image_id").asLong()) : null;
             if (im == null) {
                 problems.add(new Problem(json, where + ": no such image"));
                 continue;
             }
-            int label = classes.labelOfCategoryId(a.path("category_id").asInt(Integer.MIN_VALUE));
+            int label = a.path("category_id").isIntegralNumber() ? classes.labelOfCategoryId(a.get("category_id").asInt()) : -1;
             if (label < 0) {
-                problems.add(new Problem(json, where + ": unknown category_id " + a.path("category_id").asText()));
+                problems.add(new Problem(json, where + ": " + (classNames == null ? "unknown" : "unknown or unselected")
+                        + " category_id " + abbreviate(a.path("category_id"))));
                 continue;
             }
             JsonNode bb = a.path("bbox");
-            if (!bb.isArray() || bb.size() != 4) {
-                problems.add(new Problem(json, where + ": bbox is not [x, y, w, h]"));
+            if (!bb.isArray() || bb.size() != 4 || !bb.get(0).isNumber() || !bb.get(1).isNumber() || !bb.get(2).isNumber()
+                    || !bb.get(3).isNumber()) {
+                problems.add(new Problem(json, where + ": bbox is not [x, y, w, h] numbers: " + abbreviate(bb)));
                 continue;
             }
             double x = bb.get(0).asDouble(), y = bb.get(1).asDouble(), w = bb.get(2).asDouble(), h = bb.get(3).asDouble();
+            if (!Double.isFinite(x + y + w + h)) {
+                problems.add(new Problem(json, where + ": bbox is not finite"));
+                continue;
+            }
             if (w <= 0 || h <= 0) {
                 problems.add(new Problem(json, where + ": box of " + (w < 0 || h < 0 ? "negative" : "zero") + " size"));
                 continue;
@@ -88,20 +118,61 @@ public final class CocoReader {
                 continue;
             }
             boolean crowd = a.path("iscrowd").asInt(0) == 1;
-            double area = a.has("area") ? a.get("area").asDouble() : w * h;
-            objects.get(imageId).add(new GroundTruthBox(label, x, y, x + w, y + h, false, crowd, area));
+            double area = a.path("area").isNumber() ? a.get("area").asDouble() : w * h;
+            objects.get(im.get("id").asLong()).add(new GroundTruthBox(label, x, y, x + w, y + h, false, crowd, area));
         }
         List<Annotation> list = new ArrayList<>();
         for (Map.Entry<Long, JsonNode> e : imageNodes.entrySet()) {
             JsonNode im = e.getValue();
-            String fileName = im.path("file_name").asText("");
-            if (fileName.isEmpty()) {
-                throw new DatasetException(json, "image " + e.getKey() + " has no 'file_name'");
-            }
-            list.add(new Annotation(Long.toString(e.getKey()), images.resolve(fileName),
-                    im.path("width").asInt(), im.path("height").asInt(), objects.get(e.getKey())));
+            list.add(new Annotation(Long.toString(e.getKey()), images.resolve(im.get("file_name").asText().trim()),
+                    im.get("width").asInt(), im.get("height").asInt(), objects.get(e.getKey())));
         }
         return new Dataset(Dataset.Format.COCO, classes, list, problems);
+    }
+
+    /**
+     * The categories as classes: in id order, or the named ones in the given order. A category without a numeric id,
+     * or with an id or a name seen before, is a problem and left out.
+     */
+    private static ClassList categories(Path json, JsonNode nodes, List<String> classNames, List<Problem> problems) {
+        List<JsonNode> cats = new ArrayList<>();
+        java.util.Set<Integer> ids = new java.util.HashSet<>();
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (JsonNode c : nodes) {
+            if (!c.path("id").isIntegralNumber()) {
+                problems.add(new Problem(json, "a category has no numeric 'id': " + abbreviate(c)));
+                continue;
+            }
+            String name = c.path("name").asText("category " + c.get("id").asInt());
+            if (!ids.add(c.get("id").asInt())) {
+                problems.add(new Problem(json, "category id " + c.get("id").asInt() + " appears twice"));
+                continue;
+            }
+            if (!names.add(name)) {
+                problems.add(new Problem(json, "category name '" + name + "' appears twice (ids differ)"));
+                continue;
+            }
+            cats.add(c);
+        }
+        cats.sort(Comparator.comparingInt(c -> c.get("id").asInt()));
+        Map<String, Integer> idByName = new LinkedHashMap<>();
+        for (JsonNode c : cats) {
+            idByName.put(c.path("name").asText("category " + c.get("id").asInt()), c.get("id").asInt());
+        }
+        if (classNames == null) {
+            return new ClassList(List.copyOf(idByName.keySet()), List.copyOf(idByName.values()));
+        }
+        List<Integer> chosen = new ArrayList<>();
+        for (String n : classNames) {
+            Integer id = idByName.get(n);
+            if (id == null) {
+                throw new DatasetException(json, "no category named '" + n + "' (categories: "
+                        + String.join(", ", idByName.keySet().stream().limit(12).toList())
+                        + (idByName.size() > 12 ? ", ..." : "") + ")");
+            }
+            chosen.add(id);
+        }
+        return new ClassList(classNames, chosen);
     }
 
     /** {@code annotations/instances_<split>.json} in a COCO folder (the only instances file when split is null). */
@@ -150,15 +221,16 @@ public final class CocoReader {
             }
             return root;
         } catch (JsonProcessingException e) {
-            throw new DatasetException(json, "malformed JSON at line " + e.getLocation().getLineNr()
-                    + ": " + e.getOriginalMessage(), e);
+            String at = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
+            throw new DatasetException(json, "malformed JSON" + at + ": "
+                    + String.valueOf(e.getOriginalMessage()).replaceAll("\\s+", " "), e);
         } catch (IOException e) {
             throw new DatasetException(json, "cannot read: " + e.getMessage(), e);
         }
     }
 
     private static String abbreviate(JsonNode n) {
-        String s = n.toString();
+        String s = n.isMissingNode() ? "(none)" : n.toString();
         return s.length() > 80 ? s.substring(0, 77) + "..." : s;
     }
 }

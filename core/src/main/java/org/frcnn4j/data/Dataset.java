@@ -25,8 +25,9 @@ public record Dataset(Format format, ClassList classes, List<Annotation> images,
      *
      * @param path    the dataset
      * @param split   VOC: the image set {@code ImageSets/Main/<split>.txt} (null: every annotation file);
-     *                COCO folder: picks {@code annotations/instances_<split>.json}
-     * @param classes the class names in label order, or null for the dataset's own order
+     *                COCO folder: picks {@code annotations/instances_<split>.json}; a COCO file: must be null
+     * @param classes the class names in label order, or null for the dataset's own order (COCO: only these
+     *                categories, by name)
      */
     public static Dataset open(Path path, String split, List<String> classes) {
         if (!Files.exists(path)) {
@@ -36,10 +37,14 @@ public record Dataset(Format format, ClassList classes, List<Annotation> images,
             return VocReader.read(path, split, classes);
         }
         if (Files.isRegularFile(path) && path.getFileName().toString().endsWith(".json")) {
-            return CocoReader.read(path, null);
+            if (split != null) {
+                throw new DatasetException(path, "one COCO instances file is one split: a split '" + split
+                        + "' applies to a COCO folder (annotations/instances_" + split + ".json) or a VOCdevkit folder");
+            }
+            return CocoReader.read(path, null, classes);
         }
         if (Files.isDirectory(path.resolve("annotations"))) {
-            return CocoReader.read(CocoReader.findInstancesJson(path, split), null);
+            return CocoReader.read(CocoReader.findInstancesJson(path, split), null, classes);
         }
         throw new DatasetException(path, "not a dataset: expected a VOCdevkit folder (with Annotations/), "
                 + "a COCO instances .json file, or a folder with annotations/instances_*.json");

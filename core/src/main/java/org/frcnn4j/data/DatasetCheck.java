@@ -31,8 +31,13 @@ public record DatasetCheck(Dataset dataset, int images, int boxes, int[] boxesPe
             maxW = Math.max(maxW, a.width());
             minH = Math.min(minH, a.height());
             maxH = Math.max(maxH, a.height());
-            checkImage(a, decode, problems);
         }
+        // the images themselves, several at a time (decoding dominates), problems kept in dataset order
+        dataset.images().parallelStream().map(a -> {
+            List<Problem> found = new ArrayList<>(1);
+            checkImage(a, decode, found);
+            return found;
+        }).toList().forEach(problems::addAll);
         if (dataset.images().isEmpty()) {
             minW = minH = 0;
         }
@@ -42,21 +47,16 @@ public record DatasetCheck(Dataset dataset, int images, int boxes, int[] boxesPe
 
     private static void checkImage(Annotation a, boolean decode, List<Problem> problems) {
         int[] wh;
-        if (decode) {
-            try {
+        try {
+            if (decode) {
                 var img = Images.readRgb(a.imageFile());
                 wh = new int[] {img.getWidth(), img.getHeight()};
-            } catch (DatasetException e) {
-                problems.add(new Problem(a.imageFile(), e.reason()));
-                return;
+            } else {
+                wh = Images.header(a.imageFile());
             }
-        } else {
-            wh = Images.size(a.imageFile());
-            if (wh == null) {
-                problems.add(new Problem(a.imageFile(), java.nio.file.Files.exists(a.imageFile())
-                        ? "cannot decode image header" : "image file is missing"));
-                return;
-            }
+        } catch (DatasetException e) {
+            problems.add(new Problem(a.imageFile(), e.reason()));
+            return;
         }
         if (wh[0] != a.width() || wh[1] != a.height()) {
             problems.add(new Problem(a.imageFile(), "annotated size " + a.width() + "x" + a.height()
@@ -66,5 +66,15 @@ public record DatasetCheck(Dataset dataset, int images, int boxes, int[] boxesPe
 
     public boolean ok() {
         return problems.isEmpty();
+    }
+
+    /** The problems as lines, the first {@code limit} of them, then how many more there are. */
+    public List<String> describe(int limit) {
+        List<String> out = new ArrayList<>();
+        problems.stream().limit(limit).forEach(p -> out.add(p.toString()));
+        if (problems.size() > limit) {
+            out.add("... and " + (problems.size() - limit) + " more");
+        }
+        return out;
     }
 }

@@ -3,7 +3,7 @@ package org.frcnn4j.data;
 import java.nio.file.Path;
 
 /** A file of a dataset that cannot be read; the message names the file and the problem on one line. */
-public class DatasetException extends RuntimeException {
+public class DatasetException extends org.frcnn4j.io.BadInputException {
     private final transient Path file;
     private final String reason;
 

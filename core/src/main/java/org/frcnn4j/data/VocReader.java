@@ -32,6 +32,11 @@ public final class VocReader {
 
     private VocReader() {}
 
+    /**
+     * Reads every annotation of the split. Nothing in one file stops the others: each problem (a missing or malformed
+     * file, a missing element, an impossible box, an unknown class) is recorded against its file, the objects or
+     * files it affects are left out, and the rest is read.
+     */
     public static Dataset read(Path root, String split, List<String> classNames) {
         Path annotations = root.resolve("Annotations");
         List<String> ids = split == null ? allIds(annotations) : readLines(splitFile(root, split));
@@ -40,12 +45,25 @@ public final class VocReader {
         DocumentBuilder xml = newParser();
         List<Annotation> images = new ArrayList<>();
         List<Problem> problems = new ArrayList<>();
+        java.util.Set<String> seen = new java.util.HashSet<>();
         for (String id : ids) {
             Path file = annotations.resolve(id + ".xml");
-            if (!Files.isRegularFile(file)) {
-                throw new DatasetException(file, "missing annotation file for image id '" + id + "'");
+            if (!seen.add(id)) {
+                problems.add(new Problem(file, "image id '" + id + "' is listed twice" + (split == null ? "" : " in split " + split)));
+                continue;
             }
-            images.add(readOne(xml, root, id, file, labels, problems));
+            if (!Files.isRegularFile(file)) {
+                problems.add(new Problem(file, "missing annotation file for image id '" + id + "'"));
+                continue;
+            }
+            try {
+                Annotation a = readOne(xml, root, id, file, labels, problems);
+                if (a != null) {
+                    images.add(a);
+                }
+            } catch (DatasetException e) {
+                problems.add(new Problem(file, e.reason()));
+            }
         }
         return new Dataset(Dataset.Format.VOC, classes, images, problems);
     }
@@ -96,36 +114,61 @@ public final class VocReader {
         TreeSet<String> names = new TreeSet<>();
         for (String id : allIds(annotations)) {
             Path file = annotations.resolve(id + ".xml");
-            for (Element o : children(parse(xml, file).getDocumentElement(), "object")) {
-                names.add(text(o, "name"));
+            try {
+                for (Element o : children(parse(xml, file).getDocumentElement(), "object")) {
+                    String name = text(o, "name");
+                    if (!name.isEmpty()) {
+                        names.add(name);
+                    }
+                }
+            } catch (DatasetException e) {
+                // reported, with everything else wrong with the file, when the file itself is read
             }
         }
         return List.copyOf(names);
     }
 
+    /** One annotation file; null when the file is unusable (its problem recorded). Objects with problems are left out. */
     private static Annotation readOne(DocumentBuilder xml, Path root, String id, Path file,
                                       Map<String, Integer> labels, List<Problem> problems) {
         Element doc = parse(xml, file).getDocumentElement();
+        if (!doc.getTagName().equals("annotation")) {
+            problems.add(new Problem(file, "not a VOC annotation: the root element is <" + doc.getTagName() + ">"));
+            return null;
+        }
         Path image = imagePath(root, id, doc);
         int width = 0;
         int height = 0;
         Element size = child(doc, "size");
         if (size != null) {
-            width = (int) number(file, size, "width");
-            height = (int) number(file, size, "height");
+            try {
+                width = (int) number(file, size, "width");
+                height = (int) number(file, size, "height");
+            } catch (DatasetException e) {
+                problems.add(new Problem(file, e.reason()));
+                return null;
+            }
         }
         if (width <= 0 || height <= 0) {
             // Some tools write <size> as 0 or leave it out: the image itself knows.
             int[] wh = Images.size(image);
             if (wh == null) {
-                throw new DatasetException(file, "no usable <size> and the image " + image + " cannot be read");
+                problems.add(new Problem(file, (size == null ? "no <size>" : "<size> is " + width + "x" + height)
+                        + " and the image " + image.getFileName() + " cannot be read to tell"));
+                return null;
             }
             width = wh[0];
             height = wh[1];
         }
         List<GroundTruthBox> objects = new ArrayList<>();
+        int index = 0;
         for (Element o : children(doc, "object")) {
+            index++;
             String name = text(o, "name");
+            if (name.isEmpty()) {
+                problems.add(new Problem(file, "object " + index + " has no <name>"));
+                continue;
+            }
             Integer label = labels.get(name);
             if (label == null) {
                 problems.add(new Problem(file, "unknown class '" + name + "' (classes: " + labels.size() + " known)"));
@@ -133,19 +176,33 @@ public final class VocReader {
             }
             Element bb = child(o, "bndbox");
             if (bb == null) {
-                throw new DatasetException(file, "object '" + name + "' has no <bndbox>");
+                problems.add(new Problem(file, "object " + index + " ('" + name + "') has no <bndbox>"));
+                continue;
             }
-            double xmin = number(file, bb, "xmin");
-            double ymin = number(file, bb, "ymin");
-            double xmax = number(file, bb, "xmax");
-            double ymax = number(file, bb, "ymax");
+            double xmin;
+            double ymin;
+            double xmax;
+            double ymax;
+            try {
+                xmin = number(file, bb, "xmin");
+                ymin = number(file, bb, "ymin");
+                xmax = number(file, bb, "xmax");
+                ymax = number(file, bb, "ymax");
+            } catch (DatasetException e) {
+                problems.add(new Problem(file, "object " + index + " ('" + name + "'): " + e.reason()));
+                continue;
+            }
             String box = "box [" + fmt(xmin) + ", " + fmt(ymin) + ", " + fmt(xmax) + ", " + fmt(ymax) + "] of '" + name + "'";
+            if (xmin < 0 || ymin < 0 || xmax < 0 || ymax < 0) {
+                problems.add(new Problem(file, box + " has a negative coordinate"));
+                continue;
+            }
             if (xmax < xmin || ymax < ymin) {
-                problems.add(new Problem(file, box + " has negative size"));
+                problems.add(new Problem(file, box + " is inverted (max < min)"));
                 continue;
             }
             if (xmax == xmin || ymax == ymin) {
-                problems.add(new Problem(file, box + " has zero size"));
+                problems.add(new Problem(file, box + " has zero area"));
                 continue;
             }
             if (xmin < 1 || ymin < 1 || xmax > width || ymax > height) {
@@ -194,15 +251,37 @@ public final class VocReader {
         }
     }
 
+    /** Errors become exceptions (and so problems), never lines on standard error. */
+    private static final org.xml.sax.ErrorHandler QUIET = new org.xml.sax.ErrorHandler() {
+        @Override
+        public void warning(org.xml.sax.SAXParseException e) {}
+
+        @Override
+        public void error(org.xml.sax.SAXParseException e) throws org.xml.sax.SAXException {
+            throw e;
+        }
+
+        @Override
+        public void fatalError(org.xml.sax.SAXParseException e) throws org.xml.sax.SAXException {
+            throw e;
+        }
+    };
+
     private static Document parse(DocumentBuilder xml, Path file) {
-        xml.setErrorHandler(null);
+        xml.setErrorHandler(QUIET); // the default handler prints every error to standard error as well
         try {
             return xml.parse(file.toFile());
         } catch (org.xml.sax.SAXParseException e) {
-            throw new DatasetException(file, "malformed XML at line " + e.getLineNumber() + ": " + e.getMessage(), e);
-        } catch (org.xml.sax.SAXException | IOException e) {
-            throw new DatasetException(file, "malformed XML: " + e.getMessage(), e);
+            throw new DatasetException(file, "malformed XML at line " + e.getLineNumber() + ": " + oneLine(e.getMessage()), e);
+        } catch (org.xml.sax.SAXException e) {
+            throw new DatasetException(file, "malformed XML: " + oneLine(e.getMessage()), e);
+        } catch (IOException e) {
+            throw new DatasetException(file, "cannot read: " + oneLine(e.getMessage()), e);
         }
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s+", " ").trim();
     }
 
     private static List<Element> children(Element parent, String tag) {
@@ -244,7 +323,7 @@ public final class VocReader {
             }
             return v;
         } catch (NumberFormatException e) {
-            throw new DatasetException(file, "<" + tag + "> is not a number: '" + t + "'");
+            throw new DatasetException(file, "<" + tag + "> is not a number: '" + oneLine(t) + "'");
         }
     }
 }

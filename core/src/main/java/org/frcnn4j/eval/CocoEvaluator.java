@@ -67,7 +67,7 @@ public final class CocoEvaluator {
         for (Detection d : detections) {
             Integer img = imageIndex.get(d.imageId());
             if (img == null) {
-                throw new IllegalArgumentException("detection for image '" + d.imageId() + "', which the ground truth lacks");
+                throw new org.frcnn4j.io.BadInputException("detection for image '" + d.imageId() + "', which the ground truth lacks");
             }
             dts.computeIfAbsent(key(img, d.label()), k -> new ArrayList<>()).add(d);
         }

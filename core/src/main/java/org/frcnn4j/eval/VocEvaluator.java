@@ -59,7 +59,7 @@ public final class VocEvaluator {
         }
         for (Detection d : detections) {
             if (d.label() < 0 || d.label() >= numClasses) {
-                throw new IllegalArgumentException("detection of unknown label " + d.label() + " in image " + d.imageId());
+                throw new org.frcnn4j.io.BadInputException("detection of unknown label " + d.label() + " in image " + d.imageId());
             }
             byClass.get(d.label()).add(d);
         }

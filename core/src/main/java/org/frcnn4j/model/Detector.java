@@ -20,8 +20,9 @@ import org.frcnn4j.rpn.ProposalGenerator;
  * }
  * }</pre>
  *
- * <p>Not thread-safe: one detector runs one image at a time (calls from several threads are serialised). For
- * parallel work, load one detector per thread; each holds its own copy of the weights.
+ * <p>Safe to share between threads: one detector runs one image at a time (calls from several threads, through this
+ * class or its DJL predictors, take turns). For parallel work, load one detector per thread; each holds its own copy
+ * of the weights.
  */
 public final class Detector implements AutoCloseable {
     private final NDManager manager;
@@ -105,7 +106,7 @@ public final class Detector implements AutoCloseable {
             newPredictor() {
         if (djlModel == null) {
             djlModel = ai.djl.Model.newInstance("frcnn4j", "PyTorch");
-            djlModel.setBlock(new FasterRcnnTranslator.Network(model));
+            djlModel.setBlock(new FasterRcnnTranslator.Network(model, this));
         }
         return djlModel.newPredictor(new FasterRcnnTranslator(model, this));
     }

@@ -292,8 +292,18 @@ public final class FasterRcnn implements AutoCloseable {
         return rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), true).proposals().boxes();
     }
 
-    /** Detections in the original image's pixels, best first; labels 1..K. */
+    /** Selective Search boxes per image for the head, when the model was trained on them ({@link FasterRcnnConfig#proposals()}). */
+    public static final int SELECTIVE_SEARCH_BOXES = 2000;
+
+    /**
+     * Detections in the original image's pixels, best first; labels 1..K. The regions come from the RPN, or from
+     * Selective Search (fast mode, {@value #SELECTIVE_SEARCH_BOXES} boxes) for a Fast R-CNN trained on its boxes.
+     */
     public DetectionPostprocessor.Result detect(BufferedImage image) {
+        if (config.proposals() == FasterRcnnConfig.Proposals.SELECTIVE_SEARCH) {
+            return detectWithProposals(image, org.frcnn4j.proposals.SelectiveSearch.of(
+                    org.frcnn4j.proposals.SelectiveSearch.Mode.FAST).propose(image, SELECTIVE_SEARCH_BOXES, 0));
+        }
         try (NDManager step = params.manager().newSubManager()) {
             ImageTransform.Transformed t = transform.apply(image, step);
             DetectionPostprocessor.Result r = forward(t).detections();

@@ -8,17 +8,40 @@ import org.frcnn4j.anchor.AnchorGenerator;
  * {@code config.json} beside the weights. Each nested record belongs to one part of the network, and each value is
  * read by exactly one class, named in its comment.
  *
- * @param preset     the preset these values started from (informational)
- * @param plusOne    box convention: widths x2 - x1 + 1 (py-faster-rcnn) or x2 - x1 (torchvision); used by the box
- *                   coders, clipping, size filters and NMS
- * @param classNames the K object classes in label order (label 0 is background); may be empty for imported models
+ * @param preset      the preset these values started from (informational)
+ * @param plusOne     box convention: widths x2 - x1 + 1 (py-faster-rcnn) or x2 - x1 (torchvision); used by the box
+ *                    coders, clipping, size filters and NMS
+ * @param classNames  the K object classes in label order (label 0 is background); may be empty for imported models
+ * @param categoryIds the dataset's category id of each class (COCO's gapped ids; 1..K for VOC), written by
+ *                    {@code detect} so that its results evaluate against the same annotations; null means 1..K
+ * @param proposals   where the head's regions come from: the RPN, or Selective Search for a Fast R-CNN trained on its
+ *                    boxes (the model is then run with them by default); null means the RPN
  */
 public record FasterRcnnConfig(String preset, boolean plusOne, TransformConfig transform, BackboneConfig backbone,
                                AnchorConfig anchors, RpnConfig rpn, RoiConfig roi, HeadConfig head,
-                               List<String> classNames) {
+                               List<String> classNames, List<Integer> categoryIds, Proposals proposals) {
+
+    /** Where a model's regions of interest come from. */
+    public enum Proposals { RPN, SELECTIVE_SEARCH }
 
     public FasterRcnnConfig {
         classNames = classNames == null ? List.of() : List.copyOf(classNames);
+        if (categoryIds == null || categoryIds.isEmpty()) {
+            categoryIds = java.util.stream.IntStream.rangeClosed(1, classNames.size()).boxed().toList();
+        } else {
+            categoryIds = List.copyOf(categoryIds);
+        }
+        if (categoryIds.size() != classNames.size()) {
+            throw new org.frcnn4j.io.BadInputException("the model configuration has " + classNames.size()
+                    + " class names but " + categoryIds.size() + " category ids");
+        }
+        proposals = proposals == null ? Proposals.RPN : proposals;
+    }
+
+    /** With the classes numbered 1..K and the RPN's proposals. */
+    public FasterRcnnConfig(String preset, boolean plusOne, TransformConfig transform, BackboneConfig backbone,
+                            AnchorConfig anchors, RpnConfig rpn, RoiConfig roi, HeadConfig head, List<String> classNames) {
+        this(preset, plusOne, transform, backbone, anchors, rpn, roi, head, classNames, null, null);
     }
 
     /** Number of outputs of the classifier: K classes + background. */
@@ -26,33 +49,47 @@ public record FasterRcnnConfig(String preset, boolean plusOne, TransformConfig t
         return head.numClasses();
     }
 
+    /** The category id that label {@code label} (1..K) stands for in the dataset the model learnt from. */
+    public int categoryId(int label) {
+        return label >= 1 && label <= categoryIds.size() ? categoryIds.get(label - 1) : label;
+    }
+
     public FasterRcnnConfig withClasses(List<String> names) {
+        return withClasses(names, null);
+    }
+
+    /** Other classes (and a fresh predictor's size), with their dataset category ids (null: 1..K). */
+    public FasterRcnnConfig withClasses(List<String> names, List<Integer> ids) {
         return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, roi,
-                head.withNumClasses(names.size() + 1), names);
+                head.withNumClasses(names.size() + 1), names, ids, proposals);
+    }
+
+    public FasterRcnnConfig with(Proposals p) {
+        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, roi, head, classNames, categoryIds, p);
     }
 
     public FasterRcnnConfig with(TransformConfig t) {
-        return new FasterRcnnConfig(preset, plusOne, t, backbone, anchors, rpn, roi, head, classNames);
+        return new FasterRcnnConfig(preset, plusOne, t, backbone, anchors, rpn, roi, head, classNames, categoryIds, proposals);
     }
 
     public FasterRcnnConfig with(BackboneConfig b) {
-        return new FasterRcnnConfig(preset, plusOne, transform, b, anchors, rpn, roi, head, classNames);
+        return new FasterRcnnConfig(preset, plusOne, transform, b, anchors, rpn, roi, head, classNames, categoryIds, proposals);
     }
 
     public FasterRcnnConfig with(AnchorConfig a) {
-        return new FasterRcnnConfig(preset, plusOne, transform, backbone, a, rpn, roi, head, classNames);
+        return new FasterRcnnConfig(preset, plusOne, transform, backbone, a, rpn, roi, head, classNames, categoryIds, proposals);
     }
 
     public FasterRcnnConfig with(RpnConfig r) {
-        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, r, roi, head, classNames);
+        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, r, roi, head, classNames, categoryIds, proposals);
     }
 
     public FasterRcnnConfig with(RoiConfig r) {
-        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, r, head, classNames);
+        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, r, head, classNames, categoryIds, proposals);
     }
 
     public FasterRcnnConfig with(HeadConfig h) {
-        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, roi, h, classNames);
+        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, roi, h, classNames, categoryIds, proposals);
     }
 
     /** How pixel values are normalised before the backbone. */

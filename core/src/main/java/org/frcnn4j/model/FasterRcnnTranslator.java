@@ -43,9 +43,16 @@ public final class FasterRcnnTranslator implements NoBatchifyTranslator<Image, D
             throw new IllegalArgumentException("frcnn4j reads images from DJL's BufferedImageFactory; got "
                     + wrapped.getClass().getName());
         }
-        ImageTransform.Transformed t = model.transform().apply(Images.toRgb(img), ctx.getNDManager());
+        BufferedImage rgb = Images.toRgb(img);
+        ImageTransform.Transformed t = model.transform().apply(rgb, ctx.getNDManager());
         ctx.setAttachment(TRANSFORMED, t);
         NDArray sizes = ctx.getNDManager().create(new int[] {t.height(), t.width(), t.originalHeight(), t.originalWidth()});
+        if (model.config().proposals() == FasterRcnnConfig.Proposals.SELECTIVE_SEARCH) {
+            // a Fast R-CNN trained on Selective Search boxes gets them here too (input pixels)
+            float[] boxes = t.toInput(org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST)
+                    .propose(rgb, FasterRcnn.SELECTIVE_SEARCH_BOXES, 0));
+            return new NDList(t.tensor(), sizes, ctx.getNDManager().create(boxes));
+        }
         return new NDList(t.tensor(), sizes);
     }
 
@@ -75,16 +82,23 @@ public final class FasterRcnnTranslator implements NoBatchifyTranslator<Image, D
      */
     static final class Network extends AbstractBlock {
         private final FasterRcnn model;
+        private final Object lock;
 
-        Network(FasterRcnn model) {
+        /** @param lock held while the model runs: the detector's, so predictors and the detector take turns */
+        Network(FasterRcnn model, Object lock) {
             this.model = model;
+            this.lock = lock;
         }
 
         @Override
         protected NDList forwardInternal(ParameterStore store, NDList inputs, boolean training, PairList<String, Object> params) {
             int[] s = inputs.get(1).toIntArray();
             ImageTransform.Transformed t = new ImageTransform.Transformed(inputs.get(0), s[0], s[1], s[2], s[3]);
-            DetectionPostprocessor.Result r = model.forward(t).detections();
+            float[] rois = inputs.size() > 2 ? inputs.get(2).toFloatArray() : null;
+            DetectionPostprocessor.Result r;
+            synchronized (lock) {
+                r = model.forward(t, rois).detections();
+            }
             float[] boxes = FasterRcnn.toOriginal(r.boxes(), t);
             var m = inputs.get(0).getManager();
             return new NDList(m.create(boxes, new Shape(r.count(), 4)), m.create(r.scores()), m.create(r.labels()));

@@ -12,18 +12,18 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.function.Predicate;
+import org.frcnn4j.io.AtomicFiles;
 import org.frcnn4j.nn.Parameters;
 
 /**
  * A model on disk is a folder: {@code config.json} (the {@link FasterRcnnConfig} record) and
- * {@code weights.safetensors} (every parameter by its torchvision-style name). Both files are written to a temporary
- * name and renamed into place, so a crash never leaves a half-written model; saving then loading gives bit-identical
- * weights and so identical outputs.
+ * {@code weights.safetensors} (every parameter by its torchvision-style name). The folder is replaced as a whole
+ * ({@link AtomicFiles#replaceFolder}), so a crash never leaves a half-written model or a configuration beside another
+ * model's weights; saving then loading gives bit-identical weights and so identical outputs.
  */
 public final class ModelFiles {
     public static final String CONFIG = "config.json";
@@ -31,12 +31,13 @@ public final class ModelFiles {
 
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(SerializationFeature.INDENT_OUTPUT)
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
 
     private ModelFiles() {}
 
     /** A model folder that cannot be used; the message names the file and the problem. */
-    public static final class ModelException extends RuntimeException {
+    public static final class ModelException extends org.frcnn4j.io.BadInputException {
         public ModelException(Path file, String problem) {
             super(file + ": " + problem);
         }
@@ -46,10 +47,19 @@ public final class ModelFiles {
         }
     }
 
+    /** Saves a model folder, replacing any folder there as a whole ({@link AtomicFiles#replaceFolder}). */
     public static void save(FasterRcnn model, Path dir) throws IOException {
-        Files.createDirectories(dir);
-        writeAtomically(dir.resolve(WEIGHTS), out -> model.parameters().toList().encode(out, NDList.Encoding.SAFETENSORS));
-        writeAtomically(dir.resolve(CONFIG), out -> JSON.writeValue(out, model.config()));
+        AtomicFiles.replaceFolder(dir, folder -> writeInto(model, folder));
+    }
+
+    /** Writes the model's two files into an empty folder that the caller makes visible atomically. */
+    public static void writeInto(FasterRcnn model, Path folder) throws IOException {
+        try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(folder.resolve(WEIGHTS)))) {
+            model.parameters().toList().encode(out, NDList.Encoding.SAFETENSORS);
+        }
+        try (OutputStream out = Files.newOutputStream(folder.resolve(CONFIG))) {
+            JSON.writeValue(out, model.config());
+        }
     }
 
     /** Loads a model folder. Weights must match the configuration exactly: no key missing, none left over. */
@@ -62,6 +72,7 @@ public final class ModelFiles {
      * e.g. thresholds or input sizes).
      */
     public static FasterRcnn load(Path dir, NDManager manager, java.util.function.UnaryOperator<FasterRcnnConfig> adjust) {
+        recover(dir);
         if (!Files.isDirectory(dir)) {
             throw new ModelException(dir, "no such model folder");
         }
@@ -119,6 +130,12 @@ public final class ModelFiles {
      */
     private static FasterRcnn assemble(FasterRcnnConfig config, Map<String, NDArray> weights, NDManager manager,
                                        Path source, long seed, Predicate<String> redrawn, String target) {
+        weights.forEach((name, value) -> {
+            if (value.getDataType() != ai.djl.ndarray.types.DataType.FLOAT32) {
+                throw new ModelException(source, "weight '" + name + "' is " + value.getDataType()
+                        + ", not float32");
+            }
+        });
         Parameters params = new Parameters(manager, seed);
         weights.forEach((name, value) -> {
             if (!redrawn.test(name)) {
@@ -163,22 +180,80 @@ public final class ModelFiles {
         return out;
     }
 
-    public static FasterRcnnConfig readConfig(Path file) {
-        if (!Files.isRegularFile(file)) {
-            throw new ModelException(file, "missing model configuration");
-        }
+    /** Finishes a folder replacement that a crash interrupted (see {@link AtomicFiles#recoverFolder}). */
+    static void recover(Path dir) {
         try {
-            FasterRcnnConfig c = JSON.readValue(file.toFile(), FasterRcnnConfig.class);
-            if (c.transform() == null || c.backbone() == null || c.anchors() == null || c.rpn() == null
-                    || c.roi() == null || c.head() == null) {
-                throw new ModelException(file, "incomplete model configuration");
+            AtomicFiles.recoverFolder(dir);
+        } catch (IOException e) {
+            throw new ModelException(dir, "cannot complete an interrupted save: " + e.getMessage(), e);
+        }
+    }
+
+    public static FasterRcnnConfig readConfig(Path file) {
+        if (file.getParent() != null) {
+            recover(file.getParent());
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new ModelException(file, Files.isDirectory(file) ? "is a folder, not a model configuration"
+                    : "missing model configuration");
+        }
+        FasterRcnnConfig c;
+        try {
+            c = JSON.readValue(file.toFile(), FasterRcnnConfig.class);
+        } catch (com.fasterxml.jackson.core.JsonParseException e) {
+            throw new ModelException(file, "malformed JSON" + at(e) + ": " + oneLine(e.getOriginalMessage()), e);
+        } catch (com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException e) {
+            throw new ModelException(file, "unknown field '" + e.getPropertyName() + "'" + at(e), e);
+        } catch (com.fasterxml.jackson.databind.exc.InvalidFormatException e) {
+            throw new ModelException(file, "field '" + path(e) + "' cannot be " + e.getValue() + at(e), e);
+        } catch (com.fasterxml.jackson.databind.JsonMappingException e) {
+            if (e.getCause() instanceof com.fasterxml.jackson.core.JsonParseException p) {
+                throw new ModelException(file, "malformed JSON" + at(p) + ": " + oneLine(p.getOriginalMessage()), e);
             }
-            return c;
+            String field = path(e);
+            throw new ModelException(file, (field.isEmpty() ? "" : "field '" + field + "': ")
+                    + oneLine(e.getOriginalMessage()) + at(e), e);
         } catch (JsonProcessingException e) {
-            throw new ModelException(file, "malformed configuration: " + e.getOriginalMessage(), e);
+            throw new ModelException(file, "malformed JSON" + at(e) + ": " + oneLine(e.getOriginalMessage()), e);
         } catch (IOException e) {
             throw new ModelException(file, "cannot read: " + e.getMessage(), e);
+        } catch (org.frcnn4j.io.BadInputException e) {
+            throw new ModelException(file, e.getMessage(), e);
         }
+        if (c == null || c.transform() == null || c.backbone() == null || c.anchors() == null || c.rpn() == null
+                || c.roi() == null || c.head() == null || c.backbone().architecture() == null) {
+            throw new ModelException(file, "incomplete model configuration (transform, backbone, anchors, rpn, roi "
+                    + "and head are all needed)");
+        }
+        if (java.util.Arrays.stream(Presets.values()).noneMatch(p -> p.id().equals(c.preset()))) {
+            throw new ModelException(file, "unknown preset '" + c.preset() + "' (presets: "
+                    + String.join(", ", java.util.Arrays.stream(Presets.values()).map(Presets::id).toList()) + ")");
+        }
+        if (c.head().numClasses() < 2 || (!c.classNames().isEmpty() && c.classNames().size() + 1 != c.head().numClasses())) {
+            throw new ModelException(file, "head.numClasses is " + c.head().numClasses() + " but there are "
+                    + c.classNames().size() + " class names (plus background)");
+        }
+        return c;
+    }
+
+    private static String path(com.fasterxml.jackson.databind.JsonMappingException e) {
+        StringBuilder s = new StringBuilder();
+        for (com.fasterxml.jackson.databind.JsonMappingException.Reference r : e.getPath()) {
+            if (r.getFieldName() != null) {
+                s.append(s.length() == 0 ? "" : ".").append(r.getFieldName());
+            } else if (r.getIndex() >= 0) {
+                s.append('[').append(r.getIndex()).append(']');
+            }
+        }
+        return s.toString();
+    }
+
+    private static String at(JsonProcessingException e) {
+        return e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")";
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s+", " ").trim();
     }
 
     public static String toJson(FasterRcnnConfig config) {
@@ -186,25 +261,6 @@ public final class ModelFiles {
             return JSON.writeValueAsString(config);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
-        }
-    }
-
-    interface Writer {
-        void write(OutputStream out) throws IOException;
-    }
-
-    /** Writes to a temporary file beside {@code target}, then renames it over the target. */
-    static void writeAtomically(Path target, Writer writer) throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
-        try {
-            try (OutputStream out = Files.newOutputStream(tmp)) {
-                writer.write(out);
-            }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
         }
     }
 }

@@ -44,7 +44,7 @@ public enum Presets {
                 return p;
             }
         }
-        throw new IllegalArgumentException("unknown preset '" + id + "' (presets: "
+        throw new org.frcnn4j.io.BadInputException("unknown preset '" + id + "' (presets: "
                 + String.join(", ", java.util.Arrays.stream(values()).map(Presets::id).toList()) + ")");
     }
 

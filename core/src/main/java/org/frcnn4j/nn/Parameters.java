@@ -28,7 +28,8 @@ public final class Parameters implements AutoCloseable {
 
     public Parameters(NDManager parent, long seed) {
         this.manager = parent.newSubManager();
-        this.random = new Random(seed);
+        // through SplittableRandom's mixer: java.util.Random seeded with neighbouring numbers starts nearly alike
+        this.random = new Random(new java.util.SplittableRandom(seed).nextLong());
     }
 
     public NDManager manager() {

@@ -7,7 +7,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.awt.image.BufferedImage;
 import org.frcnn4j.data.Annotation;
 import org.frcnn4j.data.Images;
@@ -38,16 +37,11 @@ public final class ProposalCache {
         }
         BufferedImage img = Images.readRgb(image.imageFile());
         float[] boxes = search.propose(img, maxBoxes, image.imageId().hashCode());
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + image.imageId(), ".tmp");
-        try {
-            try (DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(Files.newOutputStream(tmp)))) {
-                write(boxes, out);
-            }
-            Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        org.frcnn4j.io.AtomicFiles.write(f, raw -> {
+            DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(raw));
+            write(boxes, out);
+            out.flush();
+        });
         return boxes;
     }
 

@@ -24,8 +24,16 @@ public final class RoiAlign implements RoiFeatureExtractor {
     private final float spatialScale;
     private final int samplingRatio;
     private final boolean aligned;
-    private long[] indexBuffer = new long[0];
-    private float[] valueBuffer = new float[0];
+    /**
+     * The sparse weights' scratch arrays, reused across calls but never shared between threads: a model used from
+     * several threads at once (DJL predictors) must not see another call's weights.
+     */
+    private static final class Scratch {
+        long[] index = new long[0];
+        float[] value = new float[0];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     public RoiAlign(int size, float spatialScale, int samplingRatio, boolean aligned) {
         this.size = size;
@@ -82,12 +90,13 @@ public final class RoiAlign implements RoiFeatureExtractor {
         }
         // one pass to count, one to fill: the index is (2, nnz) = all rows, then all columns; the buffers are reused
         // across calls, so that a detection leaves no large garbage on the Java heap
-        if (indexBuffer.length < 2 * nnz) {
-            indexBuffer = new long[2 * nnz];
-            valueBuffer = new float[nnz];
+        Scratch scratch = SCRATCH.get();
+        if (scratch.index.length < 2 * nnz) {
+            scratch.index = new long[2 * nnz];
+            scratch.value = new float[nnz];
         }
-        long[] index = indexBuffer;
-        float[] value = valueBuffer;
+        long[] index = scratch.index;
+        float[] value = scratch.value;
         int k = 0;
         for (int i = 0; i < n; i++) {
             AxisWeights wy = ys[i];

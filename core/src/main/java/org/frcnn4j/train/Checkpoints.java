@@ -7,17 +7,17 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
 import java.util.stream.Stream;
+import org.frcnn4j.io.AtomicFiles;
 import org.frcnn4j.model.FasterRcnn;
 import org.frcnn4j.model.ModelFiles;
 
 /**
  * Checkpoints of a run: {@code checkpoints/iter-NNNNNNN/} holds the model folder, {@code optimizer.safetensors} and,
  * in step 2 of alternating training, {@code proposer/} (the step-1 network that proposes regions). A checkpoint folder
- * is written completely before {@code checkpoints/latest.json} is atomically replaced to name it, so a run killed
- * mid-write always leaves the previous checkpoint loadable; older folders are removed afterwards.
+ * is written completely ({@link AtomicFiles#replaceFolder}) before {@code checkpoints/latest.json} is atomically
+ * replaced to name it, so a run killed mid-write always leaves the previous checkpoint loadable; older folders are
+ * removed afterwards.
  */
 public final class Checkpoints {
     static final String LATEST = "latest.json";
@@ -35,30 +35,24 @@ public final class Checkpoints {
 
     public void save(int iteration, int step, FasterRcnn model, Sgd sgd, FasterRcnn proposer) throws IOException {
         Files.createDirectories(dir);
-        String name = String.format("iter-%07d", iteration);
-        Path folder = dir.resolve(name);
-        Path tmp = Files.createTempDirectory(dir, ".writing-" + name);
-        ModelFiles.save(model, tmp);
-        try (OutputStream out = Files.newOutputStream(tmp.resolve(OPTIMIZER))) {
-            sgd.save(out);
-        }
-        if (proposer != null) {
-            ModelFiles.save(proposer, tmp.resolve(PROPOSER));
-        }
-        deleteTree(folder);
-        Files.move(tmp, folder, StandardCopyOption.ATOMIC_MOVE);
-        byte[] latest = new ObjectMapper().writeValueAsBytes(
-                new ObjectMapper().createObjectNode().put("iteration", iteration).put("step", step).put("folder", name));
-        Path tmpLatest = Files.createTempFile(dir, ".latest", ".tmp");
-        Files.write(tmpLatest, latest);
-        Files.move(tmpLatest, dir.resolve(LATEST), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        String name = String.format(java.util.Locale.ROOT, "iter-%07d", iteration);
+        AtomicFiles.replaceFolder(dir.resolve(name), folder -> {
+            ModelFiles.writeInto(model, folder);
+            try (OutputStream out = Files.newOutputStream(folder.resolve(OPTIMIZER))) {
+                sgd.save(out);
+            }
+            if (proposer != null) {
+                Files.createDirectory(folder.resolve(PROPOSER));
+                ModelFiles.writeInto(proposer, folder.resolve(PROPOSER));
+            }
+        });
+        AtomicFiles.write(dir.resolve(LATEST), new ObjectMapper().writeValueAsBytes(
+                new ObjectMapper().createObjectNode().put("iteration", iteration).put("step", step).put("folder", name)));
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : s.toList()) {
                 String n = p.getFileName().toString();
-                if (Files.isDirectory(p) && !n.equals(name)) {
-                    deleteTree(p); // older checkpoints and folders of interrupted writes
-                } else if (n.startsWith(".latest") && n.endsWith(".tmp")) {
-                    Files.deleteIfExists(p); // the pointer of an interrupted write
+                if (!n.equals(name) && !n.equals(LATEST)) {
+                    AtomicFiles.deleteTree(p); // older checkpoints and leftovers of interrupted writes
                 }
             }
         }
@@ -84,13 +78,6 @@ public final class Checkpoints {
     }
 
     static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(q);
-            }
-        }
+        AtomicFiles.deleteTree(p);
     }
 }

@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -43,6 +42,18 @@ public final class ExperimentRunner {
         this.listener = listener;
     }
 
+    private volatile Trainer current;
+    private volatile boolean stopRequested;
+
+    /** Stops the setting in training at its next iteration boundary (see {@link Trainer#requestStop}). */
+    public void requestStop() {
+        stopRequested = true;
+        Trainer t = current;
+        if (t != null) {
+            t.requestStop();
+        }
+    }
+
     public List<Result> run(List<Setting> settings) throws IOException {
         List<Result> results = new ArrayList<>();
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -58,16 +69,18 @@ public final class ExperimentRunner {
             listener.message(s.name() + ": training");
             long t0 = System.nanoTime();
             double map;
-            try (NDManager manager = NDManager.newBaseManager();
-                 FasterRcnn model = new Trainer(s.model(), s.train(), train, null, dir, listener).run(manager, true)) {
+            Trainer trainer = new Trainer(s.model(), s.train(), train, null, dir, listener);
+            current = trainer;
+            if (stopRequested) {
+                trainer.requestStop();
+            }
+            try (NDManager manager = NDManager.newBaseManager(); FasterRcnn model = trainer.run(manager, true)) {
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 map = VocEvaluator.evaluate(test, DatasetDetection.detectAll(model, test, null),
                         VocEvaluator.Options.voc07()).mAP();
                 ObjectNode r = mapper.createObjectNode().put("name", s.name()).put("mAP", Double.isNaN(map) ? 0 : map)
                         .put("train_seconds", seconds);
-                Path tmp = Files.createTempFile(dir, ".result", ".tmp");
-                Files.write(tmp, mapper.writeValueAsBytes(r));
-                Files.move(tmp, resultFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                org.frcnn4j.io.AtomicFiles.write(resultFile, mapper.writeValueAsBytes(r));
                 results.add(new Result(s.name(), map, seconds));
             }
         }
@@ -81,8 +94,8 @@ public final class ExperimentRunner {
             arr.addObject().put("setting", r.name()).put("mAP", r.mAP()).put("train_seconds", r.trainSeconds());
         }
         Files.createDirectories(out);
-        Files.writeString(out.resolve("summary.md"), markdown(results));
-        Files.write(out.resolve("summary.json"), mapper.writeValueAsBytes(arr));
+        org.frcnn4j.io.AtomicFiles.write(out.resolve("summary.md"), markdown(results));
+        org.frcnn4j.io.AtomicFiles.write(out.resolve("summary.json"), mapper.writeValueAsBytes(arr));
     }
 
     /** The table as Markdown. */

@@ -14,7 +14,7 @@ import java.util.Random;
  */
 public final class RandomStreams {
     /** What a stream is drawn for: separate purposes never share a stream for the same seed and index. */
-    public enum Purpose { EPOCH_ORDER, FLIP, TRAINING_SCALE, SAMPLING }
+    public enum Purpose { EPOCH_ORDER, FLIP, TRAINING_SCALE, SAMPLING, INITIALISATION }
 
     private RandomStreams() {}
 
@@ -23,6 +23,17 @@ public final class RandomStreams {
         long h = mix(seed);
         h = mix(h ^ (purpose.ordinal() + 1) * 0x9E3779B97F4A7C15L);
         return new Random(mix(h + index * 0xD1B54A32D192ED03L));
+    }
+
+    /**
+     * A generator for a two-part key (iteration, image of the iteration): every pair is its own stream, however many
+     * images an iteration has (a key {@code iteration * 64 + image} repeated above 64 images per iteration).
+     */
+    public static Random of(long seed, Purpose purpose, long index, long subIndex) {
+        long h = mix(seed);
+        h = mix(h ^ (purpose.ordinal() + 1) * 0x9E3779B97F4A7C15L);
+        h = mix(h + index * 0xD1B54A32D192ED03L);
+        return new Random(mix(h + (subIndex + 1) * 0x8CB92BA72F3D8DD7L));
     }
 
     /** SplitMix64's output function: a bijection of longs whose output bits each depend on every input bit. */

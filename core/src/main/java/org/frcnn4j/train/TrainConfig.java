@@ -73,7 +73,7 @@ public record TrainConfig(Schedule schedule, int[] iterations, int imagesPerIter
     public TrainConfig withTrainScales(int... scales) {
         for (int v : scales) {
             if (v <= 0) {
-                throw new IllegalArgumentException("training scales must be positive, got " + v);
+                throw new org.frcnn4j.io.BadInputException("training scales must be positive, got " + v);
             }
         }
         return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, solver, rpnTargets, roiTargets, losses,

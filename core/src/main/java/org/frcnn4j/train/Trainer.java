@@ -45,6 +45,33 @@ public final class Trainer {
     public record IterationLog(int iteration, int totalIterations, int step, double learningRate, double rpnObjectness,
                                double rpnBox, double classifier, double boxRegression, double loss, double seconds) {}
 
+    /**
+     * Training stopped on request ({@link #requestStop}) at an iteration boundary, after a checkpoint of that
+     * iteration: resuming continues from there.
+     */
+    public static final class StoppedException extends RuntimeException {
+        private final int iteration;
+
+        public StoppedException(int iteration) {
+            super("stopped after iteration " + iteration);
+            this.iteration = iteration;
+        }
+
+        public int iteration() {
+            return iteration;
+        }
+    }
+
+    private volatile boolean stopRequested;
+
+    /**
+     * Asks a running {@link #run} to stop cleanly: the iteration under way finishes, a checkpoint of it is written,
+     * and {@code run} throws {@link StoppedException}. Safe from any thread (a signal handler, a UI).
+     */
+    public void requestStop() {
+        stopRequested = true;
+    }
+
     /** Training stopped: a non-finite loss (the last good checkpoint is kept). */
     public static final class TrainingException extends RuntimeException {
         public TrainingException(String message) {
@@ -54,7 +81,7 @@ public final class Trainer {
 
     static final String CSV_HEADER = "iteration,step,lr,rpn_objectness,rpn_box,classifier,box_regression,total,seconds";
 
-    private final FasterRcnnConfig modelConfig;
+    private FasterRcnnConfig modelConfig;
     private final TrainConfig config;
     private final Dataset train;
     private final Dataset validation;
@@ -62,6 +89,8 @@ public final class Trainer {
     private final Listener listener;
     private org.frcnn4j.proposals.ProposalCache precomputed;
     private Path initialWeights;
+    private boolean replace;
+    private java.util.Map<String, Object> dataset = java.util.Map.of();
     private final java.util.Map<Integer, ImageTransform> scaledTransforms = new java.util.HashMap<>();
 
     public Trainer(FasterRcnnConfig modelConfig, TrainConfig config, Dataset train, Dataset validation, Path runDir,
@@ -80,9 +109,11 @@ public final class Trainer {
      */
     public Trainer withPrecomputedProposals(org.frcnn4j.proposals.ProposalCache cache) {
         if (config.schedule() != TrainConfig.Schedule.JOINT) {
-            throw new IllegalArgumentException("precomputed proposals train Fast R-CNN alone: use the joint schedule");
+            throw new org.frcnn4j.io.BadInputException("precomputed proposals train Fast R-CNN alone: use the joint schedule");
         }
         this.precomputed = cache;
+        // the model records where its regions come from, so that detect and eval use the same kind
+        this.modelConfig = modelConfig.with(FasterRcnnConfig.Proposals.SELECTIVE_SEARCH);
         return this;
     }
 
@@ -93,6 +124,80 @@ public final class Trainer {
     public Trainer withInitialWeights(Path modelDir) {
         this.initialWeights = modelDir;
         return this;
+    }
+
+    /**
+     * Records what the run trains on (the dataset's path, splits, classes: anything the caller wants a resumed run
+     * compared against), saved in the run folder's {@value #RUN_FILE}.
+     */
+    public Trainer withDataset(java.util.Map<String, Object> description) {
+        this.dataset = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(description));
+        return this;
+    }
+
+    /**
+     * Lets a fresh run replace another run in its folder (its log, validation, checkpoints and model), and a resumed
+     * run continue with settings other than the run's own. Without it both are refused.
+     */
+    public Trainer replacing(boolean yes) {
+        this.replace = yes;
+        return this;
+    }
+
+    /** The run's settings (model, training, dataset), written when it starts; a resumed run must match them. */
+    public static final String RUN_FILE = "run.json";
+
+    /** Settings that change no arithmetic: a resumed run may change them freely. */
+    private static final java.util.Set<String> FREE = java.util.Set.of("train.checkpointEvery", "train.validateEvery");
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private com.fasterxml.jackson.databind.node.ObjectNode runRecord() {
+        com.fasterxml.jackson.databind.node.ObjectNode o = JSON.createObjectNode();
+        o.set("model", JSON.valueToTree(modelConfig));
+        o.set("train", JSON.valueToTree(config));
+        o.set("dataset", JSON.valueToTree(dataset));
+        return o;
+    }
+
+    /** Whether the folder holds (part of) a run: a log, checkpoints or the run's settings. */
+    public static boolean holdsRun(Path dir) {
+        return Files.exists(dir.resolve("log.csv")) || Files.exists(dir.resolve("checkpoints"))
+                || Files.exists(dir.resolve(RUN_FILE)) || Files.exists(dir.resolve("train.json"));
+    }
+
+    /** A fresh run into a folder with another run: refused, or (replacing) the old run's files removed. */
+    private void startAfresh() throws IOException {
+        if (!holdsRun(runDir)) {
+            return;
+        }
+        if (!replace) {
+            throw new org.frcnn4j.io.BadInputException(runDir + ": holds another run (log.csv, checkpoints); continue "
+                    + "it with --resume, train into another folder, or replace it with --force");
+        }
+        for (String name : List.of("log.csv", "val.csv", "train.json", RUN_FILE, "loss.png", "checkpoints", "model")) {
+            org.frcnn4j.io.AtomicFiles.deleteTree(runDir.resolve(name));
+        }
+    }
+
+    /** A resumed run must have the settings it started with (unless replacing). */
+    private void checkSameRun() throws IOException {
+        Path f = runDir.resolve(RUN_FILE);
+        if (replace || !Files.isRegularFile(f)) {
+            return; // runs written before run.json existed cannot be compared
+        }
+        com.fasterxml.jackson.databind.JsonNode saved;
+        try {
+            saved = JSON.readTree(f.toFile());
+        } catch (IOException e) {
+            throw new org.frcnn4j.io.BadInputException(f + ": unreadable run settings: " + e.getMessage(), e);
+        }
+        // compared as written: float fields read back as they were printed
+        String diff = org.frcnn4j.io.JsonDiff.first(saved, JSON.readTree(JSON.writeValueAsBytes(runRecord())), FREE);
+        if (diff != null) {
+            throw new org.frcnn4j.io.BadInputException(runDir + ": the run there differs from these settings in "
+                    + diff + " (the run's vs now); resume it with its own settings, or give --force to go on with these");
+        }
     }
 
     private FasterRcnn newModel(NDManager manager, long seed) {
@@ -109,9 +214,13 @@ public final class Trainer {
             listener.message("no checkpoint in " + runDir + ": starting from the beginning");
         }
         if (state == null) {
-            writeJson(runDir.resolve("train.json"), config);
-            Files.writeString(runDir.resolve("log.csv"), CSV_HEADER + "\n", StandardCharsets.UTF_8);
+            if (!resume) {
+                startAfresh();
+            }
+            org.frcnn4j.io.AtomicFiles.write(runDir.resolve(RUN_FILE), JSON.writeValueAsBytes(runRecord()));
+            org.frcnn4j.io.AtomicFiles.write(runDir.resolve("log.csv"), CSV_HEADER + "\n");
         } else {
+            checkSameRun();
             truncateLog(state.iteration());
             listener.message("resuming at iteration " + state.iteration() + " from " + state.folder());
         }
@@ -138,13 +247,15 @@ public final class Trainer {
                     // entering a step: set up its networks (section 3.2)
                     if (s == 1) {
                         proposer = model; // step 1's RPN proposes; Fast R-CNN trains with its own backbone
-                        model = newModel(manager, config.seed() + 1);
+                        model = newModel(manager, RandomStreams.of(config.seed(), RandomStreams.Purpose.INITIALISATION, 2).nextLong());
                     } else if (s == 2) {
                         if (proposer != null) {
                             proposer.close();
                             proposer = null;
                         }
-                        model = withFreshRpn(model, manager); // RPN from the detector's backbone, new RPN layers
+                        // RPN from the detector's backbone, new RPN layers drawn from the run's seed
+                        model = withFreshRpn(model, manager,
+                                RandomStreams.of(config.seed(), RandomStreams.Purpose.INITIALISATION, 3).nextLong());
                     }
                 }
                 runStep(s, first, end, Math.max(start, first), total, model, proposer, manager, state, checkpoints);
@@ -159,8 +270,8 @@ public final class Trainer {
         return model;
     }
 
-    private static FasterRcnn withFreshRpn(FasterRcnn detector, NDManager manager) {
-        Parameters params = new Parameters(manager, detector.parameters().all().size() * 7919L);
+    private static FasterRcnn withFreshRpn(FasterRcnn detector, NDManager manager, long seed) {
+        Parameters params = new Parameters(manager, seed);
         detector.parameters().all().forEach((name, value) -> {
             if (!name.startsWith("rpn.")) {
                 params.put(name, value);
@@ -187,7 +298,7 @@ public final class Trainer {
         if (scales == null || scales.length == 0) {
             return 0;
         }
-        return scales[RandomStreams.of(config.seed(), RandomStreams.Purpose.TRAINING_SCALE, (long) it * 64 + b)
+        return scales[RandomStreams.of(config.seed(), RandomStreams.Purpose.TRAINING_SCALE, it, b)
                 .nextInt(scales.length)];
     }
 
@@ -250,7 +361,7 @@ public final class Trainer {
                             if (precomputed != null) {
                                 proposals = t.toInput(ex.frame(precomputed.proposals(byId.get(ex.imageId())), modelConfig.plusOne()));
                             }
-                            Random random = RandomStreams.of(config.seed(), RandomStreams.Purpose.SAMPLING, (long) it * 64 + b);
+                            Random random = RandomStreams.of(config.seed(), RandomStreams.Purpose.SAMPLING, it, b);
                             batch.add(new FasterRcnn.TrainingImage(t, t.toInput(ex.boxes()), ex.labels(), proposals, random));
                         }
                         for (FasterRcnn.Losses l : model.trainingForward(batch, config, what)) {
@@ -273,8 +384,16 @@ public final class Trainer {
                 appendLog(log);
                 listener.iteration(log);
                 boolean last = it + 1 == end;
-                if (config.checkpointEvery() > 0 && ((it + 1) % config.checkpointEvery() == 0 || last)) {
+                boolean stopping = stopRequested && !last;
+                boolean checkpoint = stopping || (config.checkpointEvery() > 0 && ((it + 1) % config.checkpointEvery() == 0 || last));
+                if (checkpoint || last) {
+                    requireFiniteWeights(it, model);
+                }
+                if (checkpoint) {
                     checkpoints.save(it + 1, step, model, sgd, step == 1 ? proposer : null);
+                }
+                if (stopping) {
+                    throw new StoppedException(it + 1);
                 }
                 if (validation != null && config.validateEvery() > 0 && ((it + 1) % config.validateEvery() == 0 || (last && it + 1 == total))) {
                     validate(it + 1, model);
@@ -305,6 +424,22 @@ public final class Trainer {
             if (trained && !Double.isFinite(sums[i])) {
                 throw new TrainingException("iteration " + (it + 1) + ": the " + LOSS_NAMES[i] + " loss is " + sums[i]
                         + "; training stopped and the last checkpoint is kept (try a lower learning rate)");
+            }
+        }
+    }
+
+    /**
+     * A checkpoint is only ever of finite weights: an update can overflow them while its loss was still finite, and
+     * the next iteration would then stop on a NaN loss with the overflowed weights already saved.
+     */
+    private static void requireFiniteWeights(int it, FasterRcnn model) {
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            for (java.util.Map.Entry<String, NDArray> e : model.parameters().all().entrySet()) {
+                float s = e.getValue().abs().sum().getFloat();
+                if (!Float.isFinite(s)) {
+                    throw new TrainingException("iteration " + (it + 1) + ": the weights became non-finite ('" + e.getKey()
+                            + "'); training stopped and the last checkpoint is kept (try a lower learning rate)");
+                }
             }
         }
     }
@@ -342,16 +477,15 @@ public final class Trainer {
         keep.add(CSV_HEADER);
         if (Files.exists(f)) {
             for (String line : Files.readAllLines(f)) {
-                if (!line.isEmpty() && Character.isDigit(line.charAt(0))
-                        && Integer.parseInt(line.substring(0, line.indexOf(','))) <= iteration) {
+                // rows up to the checkpoint; a row cut short by a kill (no full set of columns) is dropped
+                String[] cols = line.split(",", -1);
+                if (cols.length == CSV_HEADER.split(",").length && cols[0].matches("\\d{1,9}")
+                        && Integer.parseInt(cols[0]) <= iteration) {
                     keep.add(line);
                 }
             }
         }
-        Files.write(f, keep);
+        org.frcnn4j.io.AtomicFiles.write(f, String.join("\n", keep) + "\n");
     }
 
-    private static void writeJson(Path file, Object value) throws IOException {
-        Files.write(file, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsBytes(value));
-    }
 }

@@ -64,7 +64,7 @@ public final class TrainingData implements AutoCloseable {
      */
     public TrainingData(Dataset dataset, long seed, boolean flip, boolean plusOne, long start) {
         if (dataset.images().isEmpty()) {
-            throw new IllegalArgumentException("no training images");
+            throw new org.frcnn4j.io.BadInputException("no training images");
         }
         this.images = dataset.images();
         this.seed = seed;

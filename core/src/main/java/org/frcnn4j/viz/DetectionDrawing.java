@@ -8,10 +8,7 @@ import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import javax.imageio.ImageIO;
 import org.frcnn4j.model.Detector.DetectedBox;
@@ -39,7 +36,7 @@ public final class DetectionDrawing {
                 int h = Math.round(b.y2() - b.y1());
                 g.setColor(c);
                 g.drawRect(x, y, w, h);
-                String text = String.format("%s %.2f", b.className(), b.score());
+                String text = String.format(java.util.Locale.ROOT, "%s %.2f", b.className(), b.score());
                 int tw = fm.stringWidth(text) + 6;
                 int th = fm.getHeight();
                 int ty = y - th < 0 ? y : y - th;
@@ -55,17 +52,7 @@ public final class DetectionDrawing {
 
     /** Draws and writes a PNG atomically (temp file + rename). */
     public static void write(BufferedImage image, List<DetectedBox> boxes, Path file) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-        try {
-            try (OutputStream out = Files.newOutputStream(tmp)) {
-                ImageIO.write(draw(image, boxes), "png", out);
-            }
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        org.frcnn4j.io.AtomicFiles.write(file, out -> ImageIO.write(draw(image, boxes), "png", out));
     }
 
     private static Color colour(int label) {

@@ -1,10 +1,8 @@
 package org.frcnn4j.viz;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -51,9 +49,7 @@ public final class Report {
                 """, esc(String.join(", ", test.classes().names())), esc(model.config().preset()), test.images().size(),
                 voc07, vocArea, lossPng, cards);
         Path page = dir.resolve("index.html");
-        Path tmp = Files.createTempFile(dir, ".index", ".html");
-        Files.writeString(tmp, html, StandardCharsets.UTF_8);
-        Files.move(tmp, page, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        org.frcnn4j.io.AtomicFiles.write(page, html);
         return page;
     }
 

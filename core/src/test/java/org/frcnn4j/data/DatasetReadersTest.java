@@ -2,7 +2,6 @@ package org.frcnn4j.data;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -53,18 +52,24 @@ class DatasetReadersTest {
     }
 
     @Test
-    void coco128WhenShared() {
-        Path coco = SharedData.shared("coco128");
-        assumeTrue(coco != null, "../shared/data/coco128 is not here");
-        Dataset d = Dataset.open(coco, null, null);
-        assertThat(d.images()).hasSize(128);
-        assertThat(d.objectCount()).isEqualTo(939);
-        assertThat(d.images().stream().flatMap(a -> a.objects().stream()).filter(GroundTruthBox::crowd).count())
-                .isEqualTo(10);
+    void cocoInstancesFile() {
+        Dataset d = Dataset.open(SharedData.bundled("coco-mini"), null, null);
+        assertThat(d.format()).isEqualTo(Dataset.Format.COCO);
+        assertThat(d.images()).hasSize(8);
+        assertThat(d.objectCount()).isEqualTo(54);
         assertThat(d.classes().size()).isEqualTo(80);
         assertThat(d.classes().categoryId(79)).isEqualTo(90); // ids 1..90 with gaps map to labels 0..79
-        assertThat(d.images().get(0).imageFile()).exists();
+        assertThat(d.classes().name(0)).isEqualTo("person");
+        Annotation first = d.images().get(0);
+        assertThat(first.imageId()).isEqualTo("30");
+        assertThat(first.imageFile()).isEqualTo(SharedData.bundled("coco-mini").resolve("train2017/000000000030.jpg"));
+        assertThat(first.imageFile()).exists();
         assertThat(d.problems()).isEmpty();
+        // --classes on COCO keeps those categories, in that order, with their ids; other categories' boxes are problems
+        Dataset two = Dataset.open(SharedData.bundled("coco-mini"), null, List.of("dog", "person"));
+        assertThat(two.classes().names()).containsExactly("dog", "person");
+        assertThat(two.classes().categoryIds()).containsExactly(18, 1);
+        assertThat(two.problems()).isNotEmpty().allSatisfy(p -> assertThat(p.message()).contains("unknown or unselected category_id"));
     }
 
     @Test
@@ -92,20 +97,33 @@ class DatasetReadersTest {
         List<String> problems = d.problems().stream().map(Problem::toString).toList();
         assertThat(problems).hasSize(4).allMatch(p -> p.startsWith(root.resolve("Annotations/a.xml").toString()));
         assertThat(problems.get(0)).contains("unknown class 'horse'");
-        assertThat(problems.get(1)).contains("negative size");
-        assertThat(problems.get(2)).contains("zero size");
+        assertThat(problems.get(1)).endsWith("box [20, 5, 10, 30] of 'dog' is inverted (max < min)");
+        assertThat(problems.get(2)).endsWith("box [5, 5, 5, 9] of 'dog' has zero area");
         assertThat(problems.get(3)).contains("outside the 60x40 image");
 
         DatasetCheck check = DatasetCheck.run(d, true);
         List<String> all = check.problems().stream().map(Problem::toString).toList();
         assertThat(all).anyMatch(p -> p.contains("a.jpg") && p.contains("annotated size 60x40 disagrees with the image's 50x40"));
         assertThat(all).anyMatch(p -> p.contains("b.jpg") && p.contains("missing"));
-        assertThat(all).anyMatch(p -> p.contains("c.jpg") && p.contains("cannot decode"));
+        assertThat(all).anyMatch(p -> p.contains("c.jpg") && p.contains("not an image"));
         assertThat(check.negativeImages()).isEqualTo(2);
 
+        // every broken file is a problem of its own, found in the same pass; the rest still loads
         Files.writeString(root.resolve("Annotations/b.xml"), "<annotation><size>");
-        assertThatThrownBy(() -> Dataset.open(root, null, null)).isInstanceOf(DatasetException.class)
-                .hasMessageStartingWith(root.resolve("Annotations/b.xml").toString()).hasMessageContaining("malformed XML");
+        Files.writeString(root.resolve("Annotations/d.xml"), xml(30, 30, "<object><name>cat</name></object>"));
+        Files.writeString(root.resolve("Annotations/e.xml"), xml(30, 30, obj("cat", 1, 1, 10, 10)
+                .replace("<xmax>10</xmax>", "<xmax>ten</xmax>")));
+        Files.writeString(root.resolve("Annotations/f.xml"), xml(30, 30, obj("cat", -3, 1, 10, 10)));
+        Files.writeString(root.resolve("Annotations/g.xml"), "<annotation><object><name>cat</name></object></annotation>");
+        Files.writeString(root.resolve("ImageSets.txt"), "");
+        Dataset again = Dataset.open(root, null, null);
+        assertThat(again.problems().stream().map(Problem::toString).toList()).containsSubsequence(
+                root.resolve("Annotations/b.xml") + ": malformed XML at line 1: XML document structures must start and end within the same entity.",
+                root.resolve("Annotations/d.xml") + ": object 1 ('cat') has no <bndbox>",
+                root.resolve("Annotations/e.xml") + ": object 1 ('cat'): <xmax> is not a number: 'ten'",
+                root.resolve("Annotations/f.xml") + ": box [-3, 1, 10, 10] of 'cat' has a negative coordinate",
+                root.resolve("Annotations/g.xml") + ": no <size> and the image g.jpg cannot be read to tell");
+        assertThat(again.images()).extracting(Annotation::imageId).containsExactly("a", "c", "d", "e", "f");
         assertThatThrownBy(() -> Dataset.open(root, "val", null)).hasMessageContaining("no such split 'val'");
     }
 
@@ -127,5 +145,49 @@ class DatasetReadersTest {
     static String obj(String name, int x1, int y1, int x2, int y2) {
         return "<object><name>" + name + "</name><difficult>0</difficult><bndbox><xmin>" + x1 + "</xmin><ymin>" + y1
                 + "</ymin><xmax>" + x2 + "</xmax><ymax>" + y2 + "</ymax></bndbox></object>";
+    }
+
+    @Test
+    void everyCocoProblemIsFoundInOnePass(@TempDir Path tmp) throws IOException {
+        Path json = tmp.resolve("instances_x.json");
+        Files.writeString(json, """
+                {"images": [
+                  {"id": 1, "file_name": "a.jpg", "width": 100, "height": 80},
+                  {"id": 1, "file_name": "b.jpg", "width": 100, "height": 80},
+                  {"id": "two", "file_name": "c.jpg", "width": 100, "height": 80},
+                  {"id": 3, "width": 100, "height": 80},
+                  {"id": 4, "file_name": "d.jpg", "width": 0, "height": 80}],
+                 "annotations": [
+                  {"id": 10, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]},
+                  {"id": 10, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]},
+                  {"id": 11, "image_id": 9, "category_id": 1, "bbox": [10, 10, 20, 20]},
+                  {"id": 12, "image_id": 1, "category_id": 5, "bbox": [10, 10, 20, 20]},
+                  {"id": 13, "image_id": 1, "category_id": 1, "bbox": [10, "ten", 20, 20]},
+                  {"id": 14, "image_id": 1, "category_id": 1, "bbox": [10, 10, -2, 20]},
+                  {"id": 15, "image_id": 1, "category_id": 1, "bbox": [90, 10, 40, 20]}],
+                 "categories": [{"id": 1, "name": "cat"}, {"id": 1, "name": "dog"}, {"id": 2, "name": "cat"}]}
+                """);
+        Dataset d = Dataset.open(json, null, null);
+        assertThat(d.problems()).extracting(Problem::toString).containsExactly(
+                json + ": category id 1 appears twice",
+                json + ": category name 'cat' appears twice (ids differ)",
+                json + ": image id 1 appears twice",
+                json + ": image 3 of 'images' has no numeric 'id': {\"id\":\"two\",\"file_name\":\"c.jpg\",\"width\":100,\"height\":80}",
+                json + ": image 3 has no 'file_name'",
+                json + ": image 4 has no positive integer 'width' and 'height'",
+                json + ": annotation id 10 appears twice",
+                json + ": annotation 11 of image 9: no such image",
+                json + ": annotation 12 of image 1: unknown category_id 5",
+                json + ": annotation 13 of image 1: bbox is not [x, y, w, h] numbers: [10,\"ten\",20,20]",
+                json + ": annotation 14 of image 1: box of negative size",
+                json + ": annotation 15 of image 1: box [90.0, 10.0, 40.0, 20.0] lies outside the 100x80 image");
+        assertThat(d.images()).hasSize(1);
+        assertThat(d.objectCount()).isEqualTo(1);
+        // a split names a file of a COCO folder: given with one file, it is an error, not ignored
+        assertThatThrownBy(() -> Dataset.open(json, "val", null)).isInstanceOf(DatasetException.class)
+                .hasMessageStartingWith(json + ": one COCO instances file is one split");
+        Files.writeString(json, "{\"images\": [");
+        assertThatThrownBy(() -> Dataset.open(json, null, null)).isInstanceOf(DatasetException.class)
+                .hasMessageStartingWith(json + ": malformed JSON at line 1");
     }
 }

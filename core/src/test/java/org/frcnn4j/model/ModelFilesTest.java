@@ -95,7 +95,13 @@ class ModelFilesTest {
                 ModelFiles.save(model, tmp);
             }
             // the same weights under a config with another class count
-            String json = Files.readString(tmp.resolve("config.json")).replace("\"numClasses\" : 2", "\"numClasses\" : 3");
+            String original = Files.readString(tmp.resolve("config.json"));
+            String json = original.replace("\"numClasses\" : 2", "\"numClasses\" : 3");
+            Files.writeString(tmp.resolve("config.json"), json);
+            assertThatThrownBy(() -> ModelFiles.load(tmp, m)).hasMessage(tmp.resolve("config.json")
+                    + ": head.numClasses is 3 but there are 1 class names (plus background)");
+            json = json.replaceAll("\"classNames\" : \\[ \"a\" \\]", "\"classNames\" : [ \"a\", \"b\" ]")
+                    .replaceAll("\"categoryIds\" : \\[ 1 \\]", "\"categoryIds\" : [ 1, 2 ]");
             Files.writeString(tmp.resolve("config.json"), json);
             assertThatThrownBy(() -> ModelFiles.load(tmp, m)).hasMessageContaining("weights.safetensors")
                     .hasMessageContaining("roi_heads.box_predictor.cls_score.weight").hasMessageContaining("shape");
@@ -146,6 +152,88 @@ class ModelFilesTest {
             assertThat((double) floorEnd).as("resident floor, kB, last 50 of 200 (first 50: " + floorStart + ")")
                     .isLessThan(floorStart * 1.05);
         }
+    }
+
+    @Test
+    void oneDetectorUsedFromFourThreadsGivesTheSequentialResults(@TempDir Path tmp) throws Exception {
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 3)) {
+            ModelFiles.save(model, tmp);
+        }
+        List<Path> images = new java.util.ArrayList<>();
+        for (int i = 1; i <= 8; i++) {
+            images.add(SharedData.repoRoot().resolve("datasets/raccoon/JPEGImages/raccoon-" + (10 + i) + ".jpg"));
+        }
+        try (Detector detector = Detector.load(tmp, c -> c.with(c.head().withPostprocess(0f, 0.5f, 100)))) {
+            Map<Path, List<Detector.DetectedBox>> sequential = new java.util.HashMap<>();
+            for (Path p : images) {
+                sequential.put(p, detector.detect(p));
+            }
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+            try {
+                List<java.util.concurrent.Future<String>> checks = new java.util.ArrayList<>();
+                for (int t = 0; t < 4; t++) {
+                    final int thread = t;
+                    checks.add(pool.submit(() -> {
+                        // two threads through the detector, two through their own DJL predictors
+                        try (Predictor<Image, DetectedObjects> predictor = thread % 2 == 0 ? null : detector.newPredictor()) {
+                            for (int round = 0; round < 3; round++) {
+                                for (Path p : images) {
+                                    List<Detector.DetectedBox> expected = sequential.get(p);
+                                    if (predictor == null) {
+                                        if (!detector.detect(p).equals(expected)) {
+                                            return "detector, " + p.getFileName();
+                                        }
+                                    } else {
+                                        DetectedObjects d = predictor.predict(ImageFactory.getInstance().fromFile(p));
+                                        if (d.getNumberOfObjects() != expected.size()
+                                                || Math.abs(d.item(0).getProbability() - expected.get(0).score()) > 1e-6) {
+                                            return "predictor, " + p.getFileName();
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        return "";
+                    }));
+                }
+                for (java.util.concurrent.Future<String> f : checks) {
+                    assertThat(f.get(5, java.util.concurrent.TimeUnit.MINUTES)).as("differing results").isEmpty();
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertThat(sequential.values()).allSatisfy(v -> assertThat(v).isNotEmpty());
+        }
+    }
+
+    @Test
+    void theModelFolderCarriesWhatItsUseNeeds(@TempDir Path tmp) throws IOException {
+        // category ids of the training data and the source of proposals travel with the weights
+        FasterRcnnConfig config = Presets.TINY.config(List.of("person", "dog")).withClasses(List.of("person", "dog"), List.of(1, 18))
+                .with(FasterRcnnConfig.Proposals.SELECTIVE_SEARCH);
+        try (NDManager m = NDManager.newBaseManager(); FasterRcnn model = FasterRcnn.create(config, m, 3)) {
+            ModelFiles.save(model, tmp);
+        }
+        FasterRcnnConfig read = ModelFiles.readConfig(tmp.resolve(ModelFiles.CONFIG));
+        assertThat(read.categoryIds()).containsExactly(1, 18);
+        assertThat(read.categoryId(2)).isEqualTo(18);
+        assertThat(read.proposals()).isEqualTo(FasterRcnnConfig.Proposals.SELECTIVE_SEARCH);
+        // a model's classes are matched to a dataset's by name: the same classes in another order are not swapped
+        org.frcnn4j.data.Dataset ordered = new org.frcnn4j.data.Dataset(org.frcnn4j.data.Dataset.Format.VOC,
+                org.frcnn4j.data.ClassList.of(List.of("dog", "cat", "person")), List.of(), List.of());
+        assertThat(DatasetDetection.labelMap(read, ordered)).containsExactly(-1, 2, 0);
+        org.frcnn4j.data.Dataset other = new org.frcnn4j.data.Dataset(org.frcnn4j.data.Dataset.Format.VOC,
+                org.frcnn4j.data.ClassList.of(List.of("car")), List.of(), List.of());
+        assertThatThrownBy(() -> DatasetDetection.labelMap(read, other)).hasMessage(
+                "none of the model's classes (person, dog) is a class of the dataset (car)");
+        // an older config.json without these fields reads as 1..K and the RPN
+        String json = Files.readString(tmp.resolve(ModelFiles.CONFIG)).replaceAll("(?s),\\s*\"categoryIds\"[^]]*]", "")
+                .replaceAll(",\\s*\"proposals\"\\s*:\\s*\"SELECTIVE_SEARCH\"", "");
+        Files.writeString(tmp.resolve(ModelFiles.CONFIG), json);
+        FasterRcnnConfig old = ModelFiles.readConfig(tmp.resolve(ModelFiles.CONFIG));
+        assertThat(old.categoryIds()).containsExactly(1, 2);
+        assertThat(old.proposals()).isEqualTo(FasterRcnnConfig.Proposals.RPN);
     }
 
     private static long residentKb() throws IOException {

@@ -23,10 +23,4 @@ public final class SharedData {
     public static Path bundled(String name) {
         return repoRoot().resolve("datasets").resolve(name);
     }
-
-    /** {@code ../shared/data/<name>} beside the checkout, or null when it is not there. */
-    public static Path shared(String name) {
-        Path p = repoRoot().getParent().resolve("shared").resolve("data").resolve(name);
-        return Files.exists(p) ? p : null;
-    }
 }

@@ -37,4 +37,18 @@ class RandomStreamsTest {
                 .isNotEqualTo(RandomStreams.of(8, Purpose.SAMPLING, 12).nextLong())
                 .isNotEqualTo(RandomStreams.of(7, Purpose.SAMPLING, 13).nextLong());
     }
+
+    @Test
+    void iterationAndImageKeysNeverCollide() {
+        // the old key iteration * 64 + image gave (0, 64) and (1, 0) one stream: 65 images per iteration repeated samples
+        java.util.Set<Long> firsts = new java.util.HashSet<>();
+        for (int it = 0; it < 50; it++) {
+            for (int b = 0; b < 130; b++) {
+                firsts.add(RandomStreams.of(3, Purpose.SAMPLING, it, b).nextLong());
+            }
+        }
+        assertThat(firsts).hasSize(50 * 130);
+        assertThat(RandomStreams.of(3, Purpose.SAMPLING, 0, 64).nextLong())
+                .isNotEqualTo(RandomStreams.of(3, Purpose.SAMPLING, 1, 0).nextLong());
+    }
 }

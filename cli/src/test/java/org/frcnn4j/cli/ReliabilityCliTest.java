@@ -1,0 +1,259 @@
+package org.frcnn4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.frcnn4j.cli.CliTest.Run;
+import org.frcnn4j.model.FasterRcnn;
+import org.frcnn4j.model.ModelFiles;
+import org.frcnn4j.model.Presets;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad input of every kind gives one line naming the file and exit code 2, and good input around it is still used. */
+class ReliabilityCliTest {
+    static final Path ROOT = Path.of("").toAbsolutePath().getParent();
+    static final Path RACCOON = ROOT.resolve("datasets/raccoon");
+
+    /** raccoon's VOC folder, copied with {@code ids} of its images. */
+    static Path copyRaccoon(Path tmp, List<String> ids) throws IOException {
+        Path root = tmp.resolve("raccoon-copy");
+        for (String d : List.of("Annotations", "JPEGImages", "ImageSets/Main")) {
+            Files.createDirectories(root.resolve(d));
+        }
+        Files.copy(RACCOON.resolve("classes.txt"), root.resolve("classes.txt"));
+        for (String id : ids) {
+            Files.copy(RACCOON.resolve("Annotations/" + id + ".xml"), root.resolve("Annotations/" + id + ".xml"));
+            Files.copy(RACCOON.resolve("JPEGImages/" + id + ".jpg"), root.resolve("JPEGImages/" + id + ".jpg"));
+        }
+        Files.write(root.resolve("ImageSets/Main/train.txt"), ids);
+        return root;
+    }
+
+    @Test
+    void dataCheckNamesEveryBrokenFileInOnePass(@TempDir Path tmp) throws IOException {
+        Path d = copyRaccoon(tmp, List.of("raccoon-1", "raccoon-2", "raccoon-3", "raccoon-4", "raccoon-5"));
+        Files.writeString(d.resolve("Annotations/raccoon-1.xml"), "<annotation>\n<filename>raccoon-1.jpg");
+        Files.delete(d.resolve("JPEGImages/raccoon-2.jpg"));
+        byte[] jpeg = Files.readAllBytes(d.resolve("JPEGImages/raccoon-3.jpg"));
+        Files.write(d.resolve("JPEGImages/raccoon-3.jpg"), java.util.Arrays.copyOf(jpeg, jpeg.length / 3));
+        String xml = Files.readString(d.resolve("Annotations/raccoon-4.xml"));
+        Files.writeString(d.resolve("Annotations/raccoon-4.xml"), xml.replaceFirst("<xmax>\\d+</xmax>", "<xmax>5000</xmax>"));
+        Run r = CliTest.run("data", "check", "--data", d.toString());
+        assertThat(r.code()).isEqualTo(2);
+        List<String> lines = r.err().lines().toList();
+        assertThat(lines).hasSize(4);
+        assertThat(lines.get(0)).startsWith(d.resolve("Annotations/raccoon-1.xml") + ": malformed XML at line 2");
+        assertThat(lines.get(1)).startsWith(d.resolve("Annotations/raccoon-4.xml") + ": box [").contains("lies outside");
+        assertThat(lines.get(2)).isEqualTo(d.resolve("JPEGImages/raccoon-2.jpg") + ": image file is missing");
+        assertThat(lines.get(3)).startsWith(d.resolve("JPEGImages/raccoon-3.jpg") + ": truncated or corrupt image data");
+        assertThat(r.out()).contains("problems  4 (listed on standard error, 4 files)");
+
+        // training refuses the same folder before its first iteration, naming every problem
+        Path run = tmp.resolve("run");
+        Run train = CliTest.run("train", "--data", d.toString(), "--preset", "tiny", "--iterations", "2", "--out", run.toString());
+        assertThat(train.code()).isEqualTo(2);
+        assertThat(train.err().lines().toList()).hasSize(5).containsAll(lines);
+        assertThat(train.err()).contains("frcnn: error: the training set has 4 problems (listed above; all of them: frcnn data check)");
+        assertThat(run.resolve("log.csv")).doesNotExist();
+
+        // a malformed COCO file is the one problem of its dataset
+        Path coco = tmp.resolve("instances_bad.json");
+        Files.writeString(coco, "{\"images\": [}");
+        Run c = CliTest.run("data", "check", "--data", coco.toString());
+        assertThat(c.code()).isEqualTo(2);
+        assertThat(c.err().trim()).doesNotContain("\n").startsWith(coco + ": malformed JSON at line 1");
+    }
+
+    @Test
+    void detectReportsEachBadImageAndStillWritesTheGoodOnes(@TempDir Path tmp) throws IOException {
+        Path model = tinyModel(tmp.resolve("model"));
+        Path empty = Files.write(tmp.resolve("empty.jpg"), new byte[0]);
+        Path text = Files.writeString(tmp.resolve("notes.jpg"), "a text file");
+        Path folder = Files.createDirectory(tmp.resolve("folder.jpg"));
+        Path good = RACCOON.resolve("JPEGImages/raccoon-1.jpg");
+        Path twin = Files.createDirectories(tmp.resolve("other")).resolve("raccoon-1.jpg");
+        Files.copy(good, twin);
+        Path json = tmp.resolve("dets.json");
+        Run r = CliTest.run("detect", "--model", model.toString(), "--score-thresh", "0", "--json", json.toString(),
+                "--out", tmp.resolve("drawn").toString(), empty.toString(), good.toString(), text.toString(),
+                folder.toString(), twin.toString());
+        assertThat(r.code()).isEqualTo(2);
+        List<String> errors = r.err().lines().filter(l -> l.startsWith("frcnn: error:")).toList();
+        assertThat(errors).containsExactly(
+                "frcnn: error: " + empty + ": empty file (0 bytes), not an image",
+                "frcnn: error: " + text + ": not an image: no decoder here recognises its contents (JPEG, PNG, BMP, GIF, WBMP are read)",
+                "frcnn: error: " + folder + ": is a folder, not an image file",
+                "frcnn: error: 3 of 5 images could not be read (named above); the others were processed");
+        JsonNode dets = new ObjectMapper().readTree(json.toFile());
+        List<String> ids = new ArrayList<>();
+        dets.forEach(d -> ids.add(d.get("image_id").asText()));
+        // two inputs named raccoon-1: distinct ids and pictures, neither overwrites the other
+        assertThat(ids).contains("raccoon-1", "raccoon-1_2");
+        assertThat(tmp.resolve("drawn/raccoon-1.png")).exists();
+        assertThat(tmp.resolve("drawn/raccoon-1_2.png")).exists();
+    }
+
+    @Test
+    void everyBrokenModelFolderIsOneLineNamingTheFile(@TempDir Path tmp) throws IOException {
+        Path image = RACCOON.resolve("JPEGImages/raccoon-1.jpg");
+        Path good = tinyModel(tmp.resolve("good"));
+        record Case(String name, String expected) {}
+        List<Case> cases = List.of(
+                new Case("missing-config", "config.json: missing model configuration"),
+                new Case("malformed-config", "config.json: malformed JSON"),
+                new Case("unknown-field", "config.json: unknown field 'colour'"),
+                new Case("unknown-preset", "config.json: unknown preset 'huge' (presets: paper-zf, paper-vgg16, torchvision, small, tiny)"),
+                new Case("bad-enum", "config.json: field 'backbone.architecture' cannot be RESNET9000"),
+                new Case("missing-weights", "weights.safetensors: missing weights file"),
+                new Case("truncated-weights", "weights.safetensors: cannot read weights"),
+                new Case("foreign-weights", "weights.safetensors: cannot read weights"),
+                new Case("wrong-shape", "weights.safetensors: weight 'rpn.head.conv.weight' has shape (32, 32, 3, 3), the model needs (32, 32, 3, 3)"),
+                new Case("wrong-dtype", "weights.safetensors: weight 'rpn.head.conv.bias' is float64, not float32"));
+        for (Case c : cases) {
+            Path dir = tmp.resolve(c.name());
+            copyFolder(good, dir);
+            Path config = dir.resolve("config.json");
+            Path weights = dir.resolve("weights.safetensors");
+            String json = Files.readString(config);
+            switch (c.name()) {
+                case "missing-config" -> Files.delete(config);
+                case "malformed-config" -> Files.writeString(config, json.substring(0, json.length() / 2));
+                case "unknown-field" -> Files.writeString(config, json.replaceFirst("\\{", "{\"colour\": \"red\","));
+                case "unknown-preset" -> Files.writeString(config, json.replace("\"preset\" : \"tiny\"", "\"preset\" : \"huge\""));
+                case "bad-enum" -> Files.writeString(config, json.replace("\"ZF\"", "\"RESNET9000\""));
+                case "missing-weights" -> Files.delete(weights);
+                case "truncated-weights" -> {
+                    byte[] b = Files.readAllBytes(weights);
+                    Files.write(weights, java.util.Arrays.copyOf(b, b.length / 2));
+                }
+                case "foreign-weights" -> Files.copy(image, weights, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                case "wrong-shape" -> rewriteWeight(weights, "rpn.head.conv.weight", a -> a.reshape(32, 32, 9, 1));
+                case "wrong-dtype" -> rewriteWeight(weights, "rpn.head.conv.bias", a -> a.toType(DataType.FLOAT64, true));
+                default -> throw new AssertionError(c.name());
+            }
+            Run r = CliTest.run("detect", "--model", dir.toString(), image.toString());
+            assertThat(r.code()).as(c.name() + ": " + r.err()).isEqualTo(2);
+            String expected = c.name().equals("wrong-shape")
+                    ? "weights.safetensors: weight 'rpn.head.conv.weight' has shape (32, 32, 9, 1), the model needs (32, 32, 3, 3)"
+                    : c.expected();
+            assertThat(r.err().trim()).as(c.name()).doesNotContain("\n").startsWith("frcnn: error: " + dir.resolve(expected.split(": ")[0]))
+                    .contains(expected.substring(expected.indexOf(": ") + 2));
+        }
+    }
+
+    @Test
+    void aRunFolderIsNeverMixedWithAnotherRun(@TempDir Path tmp) throws IOException {
+        Path out = tmp.resolve("run");
+        List<String> first = List.of("train", "--data", RACCOON.toString(), "--train-split", "test", "--preset", "tiny",
+                "--iterations", "2", "--checkpoint-every", "1", "--out", out.toString());
+        assertThat(CliTest.run(first.toArray(String[]::new)).code()).isZero();
+        String log = Files.readString(out.resolve("log.csv"));
+        // a fresh run into the folder: refused, the old run untouched
+        Run again = CliTest.run("train", "--data", RACCOON.toString(), "--preset", "small", "--iterations", "2",
+                "--out", out.toString());
+        assertThat(again.code()).isEqualTo(2);
+        assertThat(again.err().trim()).isEqualTo("frcnn: error: " + out + ": holds another run (log.csv, checkpoints); "
+                + "continue it with --resume, train into another folder, or replace it with --force");
+        assertThat(out.resolve("log.csv")).hasContent(log);
+        // resuming with another recipe: refused, naming the first difference
+        Run otherLr = CliTest.run("train", "--resume", "--out", out.toString(), "--lr", "0.5");
+        assertThat(otherLr.code()).isEqualTo(2);
+        assertThat(otherLr.err()).contains("differs from these settings in train.solver.baseLr: 0.02 vs 0.5");
+        Run otherData = CliTest.run("train", "--resume", "--out", out.toString(), "--train-split", "train");
+        assertThat(otherData.code()).isEqualTo(2);
+        assertThat(otherData.err()).contains("differs from these settings in dataset.train_split: \"test\" vs \"train\"");
+        // resuming with nothing but the folder: its own settings (already finished: nothing to do, same model)
+        Run resumed = CliTest.run("train", "--resume", "--out", out.toString());
+        assertThat(resumed.code()).as(resumed.err()).isZero();
+        // --force replaces the old run
+        Run forced = CliTest.run("train", "--data", RACCOON.toString(), "--train-split", "test", "--preset", "tiny",
+                "--iterations", "1", "--out", out.toString(), "--force");
+        assertThat(forced.code()).as(forced.err()).isZero();
+        assertThat(Files.readAllLines(out.resolve("log.csv"))).hasSize(2);
+    }
+
+    @Test
+    void numbersAreWrittenTheSameInEveryLocale() throws IOException {
+        Path toy = ROOT.resolve("datasets/eval-golden/review-toyexample");
+        Locale before = Locale.getDefault();
+        try {
+            Locale.setDefault(Locale.GERMANY);
+            Run table = CliTest.run("eval", "--gt", toy.toString(), "--detections", toy.resolve("results").toString(),
+                    "--metric", "voc", "--iou", "0.75");
+            assertThat(table.out()).contains("0.5097").doesNotContain("0,5097");
+            Run json = CliTest.run("eval", "--gt", toy.toString(), "--detections", toy.resolve("results").toString(),
+                    "--metric", "voc", "--iou", "0.75", "--json");
+            assertThat(new ObjectMapper().readTree(json.out()).get("mAP").asDouble()).isEqualTo(0.5097, org.assertj.core.api.Assertions.within(5e-5));
+        } finally {
+            Locale.setDefault(before);
+        }
+    }
+
+    @Test
+    void errorsSayWhoseFaultTheyAre() {
+        java.io.StringWriter w = new java.io.StringWriter();
+        int bad = Main.report(new org.frcnn4j.io.BadInputException("x.json: not a thing"), new java.io.PrintWriter(w, true), false);
+        int io = Main.report(new java.nio.file.AccessDeniedException("/root/out.json"), new java.io.PrintWriter(w, true), false);
+        int bug = Main.report(new IllegalStateException("an invariant broke"), new java.io.PrintWriter(w, true), false);
+        List<String> lines = w.toString().lines().toList();
+        assertThat(bad).isEqualTo(2);
+        assertThat(io).isEqualTo(1);
+        assertThat(bug).isEqualTo(1);
+        assertThat(lines.get(0)).isEqualTo("frcnn: error: x.json: not a thing");
+        assertThat(lines.get(1)).isEqualTo("frcnn: error: /root/out.json: permission denied");
+        assertThat(lines.get(2)).startsWith("frcnn: internal error: java.lang.IllegalStateException: an invariant broke "
+                + "(a defect of frcnn4j; details in ").endsWith(", or run with --verbose)");
+        Path trace = Path.of(lines.get(2).replaceAll(".*details in (\\S+), or run.*", "$1"));
+        assertThat(trace).exists().content().contains("IllegalStateException: an invariant broke").contains("\tat ");
+    }
+
+    /** A random-weight model of the tiny preset, saved to {@code dir}. */
+    static Path tinyModel(Path dir) throws IOException {
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 3)) {
+            ModelFiles.save(model, dir);
+        }
+        return dir;
+    }
+
+    static void copyFolder(Path from, Path to) throws IOException {
+        Files.createDirectories(to);
+        try (var s = Files.list(from)) {
+            for (Path f : s.toList()) {
+                Files.copy(f, to.resolve(f.getFileName()));
+            }
+        }
+    }
+
+    private static void rewriteWeight(Path file, String name, java.util.function.UnaryOperator<NDArray> change) throws IOException {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDList list;
+            try (InputStream in = Files.newInputStream(file)) {
+                list = NDList.decode(m, in);
+            }
+            NDList out = new NDList();
+            for (NDArray a : list) {
+                NDArray b = a.getName().equals(name) ? change.apply(a) : a;
+                b.setName(a.getName());
+                out.add(b);
+            }
+            try (OutputStream o = Files.newOutputStream(file)) {
+                out.encode(o, NDList.Encoding.SAFETENSORS);
+            }
+        }
+    }
+}
