@@ -1,14 +1,14 @@
 package org.frcnn4j.cli;
 
-import org.frcnn4j.io.BadInputException;
-
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.frcnn4j.anchor.AnchorConfig;
 import org.frcnn4j.anchor.AnchorGenerator;
 import org.frcnn4j.data.Dataset;
+import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.model.FasterRcnnConfig;
 import org.frcnn4j.model.Presets;
 import org.frcnn4j.train.ExperimentRunner;
@@ -128,7 +128,7 @@ final class ExperimentCommand implements Runnable {
             List<ExperimentRunner.Setting> out = new ArrayList<>();
             AnchorGenerator.Style style = base.anchors().style();
             for (Object[] r : rows) {
-                FasterRcnnConfig c = base.with(new FasterRcnnConfig.AnchorConfig(style, base.anchors().stride(),
+                FasterRcnnConfig c = base.with(new AnchorConfig(style, base.anchors().stride(),
                         (double[]) r[1], (double[]) r[2]));
                 out.add(new ExperimentRunner.Setting((String) r[0], c, trainConfig(p)));
             }
@@ -150,9 +150,8 @@ final class ExperimentCommand implements Runnable {
             List<ExperimentRunner.Setting> out = new ArrayList<>();
             for (float lambda : new float[] {0.1f, 1f, 3f, 10f, 100f}) {
                 TrainConfig t = trainConfig(p);
-                TrainConfig.Losses l = t.losses();
-                t = t.withLosses(new TrainConfig.Losses(TrainConfig.RpnNormalization.PAPER, lambda, l.rpnBeta(),
-                        l.headLambda(), l.headBeta()));
+                t = t.withTraining(t.rpn().withLoss(org.frcnn4j.rpn.RpnTraining.Normalization.PAPER, lambda, t.rpn().beta()),
+                        t.head());
                 out.add(new ExperimentRunner.Setting("lambda-" + lambda, p.config(classes), t));
             }
             return out;

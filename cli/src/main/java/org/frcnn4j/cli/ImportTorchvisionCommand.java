@@ -1,15 +1,15 @@
 package org.frcnn4j.cli;
 
-import org.frcnn4j.io.BadInputException;
-
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.frcnn4j.backbone.BackboneConfig.Architecture;
+import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.model.FasterRcnn;
-import org.frcnn4j.model.FasterRcnnConfig;
 import org.frcnn4j.model.ModelFiles;
 import org.frcnn4j.model.TorchvisionImport;
+import org.frcnn4j.roi.RoiConfig.RoiOp;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -62,8 +62,8 @@ final class ImportTorchvisionCommand implements Callable<Integer> {
             throw new BadInputException("--min-size and --max-size must satisfy 0 < min <= max");
         }
         TorchvisionImport.Options options = new TorchvisionImport.Options(
-                backbone == BackboneName.vgg16 ? FasterRcnnConfig.Architecture.VGG16 : FasterRcnnConfig.Architecture.ZF,
-                roiOp == RoiOpName.align ? FasterRcnnConfig.RoiOp.ALIGN : FasterRcnnConfig.RoiOp.POOL,
+                backbone == BackboneName.vgg16 ? Architecture.VGG16 : Architecture.ZF,
+                roiOp == RoiOpName.align ? RoiOp.ALIGN : RoiOp.POOL,
                 numClasses, minSize, maxSize, rpnPreNmsTopNTest, rpnPostNmsTopNTest, rpnNmsThresh, boxScoreThresh,
                 boxNmsThresh, boxDetectionsPerImg);
         List<String> names = Options.classNames(classes);

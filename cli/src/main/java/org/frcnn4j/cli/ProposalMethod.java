@@ -1,13 +1,12 @@
 package org.frcnn4j.cli;
 
-import org.frcnn4j.io.BadInputException;
-
 import java.awt.image.BufferedImage;
 import java.nio.file.Path;
+import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.model.Detector;
-import org.frcnn4j.model.FasterRcnnConfig;
 import org.frcnn4j.proposals.SelectiveSearch;
 import org.frcnn4j.rpn.ProposalGenerator;
+import org.frcnn4j.rpn.RpnConfig;
 
 /** A source of region proposals chosen on the command line: a model's RPN, or Selective Search. */
 abstract class ProposalMethod implements AutoCloseable {
@@ -30,7 +29,7 @@ abstract class ProposalMethod implements AutoCloseable {
                     throw new BadInputException("--method rpn needs --model");
                 }
                 Detector d = Detector.load(model, c -> {
-                    FasterRcnnConfig.RpnConfig r = c.rpn();
+                    RpnConfig r = c.rpn();
                     return r.postNmsTopNTest() >= top ? c
                             : c.with(r.withTopN(Math.max(r.preNmsTopNTest(), 3 * top), top));
                 });

@@ -1,24 +1,27 @@
 package org.frcnn4j.cli;
 
-import org.frcnn4j.io.BadInputException;
-
 import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import org.frcnn4j.backbone.BackboneConfig;
+import org.frcnn4j.backbone.BackboneConfig.Architecture;
 import org.frcnn4j.data.Dataset;
+import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.model.FasterRcnn;
 import org.frcnn4j.model.FasterRcnnConfig;
 import org.frcnn4j.model.ModelFiles;
 import org.frcnn4j.model.Presets;
+import org.frcnn4j.rpn.RpnConfig;
 import org.frcnn4j.train.TrainConfig;
 import org.frcnn4j.train.TrainPresets;
 import org.frcnn4j.train.Trainer;
+import org.frcnn4j.transform.TransformConfig;
 import org.frcnn4j.viz.LossCurve;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -239,22 +242,22 @@ final class TrainCommand implements Callable<Integer> {
     /** The architecture flags (--backbone, --width-scale, --min-size, --max-size) applied to {@code model}. */
     private FasterRcnnConfig architecture(FasterRcnnConfig model) {
         if (backbone != null) {
-            FasterRcnnConfig.BackboneConfig b = model.backbone();
-            FasterRcnnConfig.Architecture arch = backbone == BackboneName.zf ? FasterRcnnConfig.Architecture.ZF
-                    : FasterRcnnConfig.Architecture.VGG16;
-            int rpn = arch == FasterRcnnConfig.Architecture.ZF ? 256 : 512;
-            model = model.with(new FasterRcnnConfig.BackboneConfig(arch, b.widthScale(), arch == FasterRcnnConfig.Architecture.ZF
+            BackboneConfig b = model.backbone();
+            Architecture arch = backbone == BackboneName.zf ? Architecture.ZF
+                    : Architecture.VGG16;
+            int rpn = arch == Architecture.ZF ? 256 : 512;
+            model = model.with(new BackboneConfig(arch, b.widthScale(), arch == Architecture.ZF
                     || b.ceilMode(), b.groupNorm()));
-            FasterRcnnConfig.RpnConfig r = model.rpn();
-            model = model.with(new FasterRcnnConfig.RpnConfig(r.objectness(), (int) Math.round(rpn * b.widthScale()), r.order(),
+            RpnConfig r = model.rpn();
+            model = model.with(new RpnConfig(r.objectness(), (int) Math.round(rpn * b.widthScale()), r.order(),
                     r.preNmsTopNTest(), r.postNmsTopNTest(), r.preNmsTopNTrain(), r.postNmsTopNTrain(), r.nmsThreshold(), r.minSize()));
         }
         if (widthScale != null) {
-            FasterRcnnConfig.BackboneConfig b = model.backbone();
-            model = model.with(new FasterRcnnConfig.BackboneConfig(b.architecture(), widthScale, b.ceilMode(), b.groupNorm()));
+            BackboneConfig b = model.backbone();
+            model = model.with(new BackboneConfig(b.architecture(), widthScale, b.ceilMode(), b.groupNorm()));
         }
         if (minSize != null || maxSize != null) {
-            FasterRcnnConfig.TransformConfig t = model.transform();
+            TransformConfig t = model.transform();
             model = model.with(t.withSizes(minSize != null ? minSize : t.minSize(), maxSize != null ? maxSize : t.maxSize()));
         }
         return model;

@@ -1,31 +1,35 @@
 package org.frcnn4j.backbone;
 
-import org.frcnn4j.model.FasterRcnnConfig;
 import org.frcnn4j.nn.Parameters;
 
 /** Builds the backbone a configuration names. */
 public final class Backbones {
     private Backbones() {}
 
-    public static Backbone create(FasterRcnnConfig.BackboneConfig config, Parameters params) {
+    public static Backbone create(BackboneConfig config, Parameters params) {
         return switch (config.architecture()) {
             case VGG16 -> new Vgg16(params, config.widthScale(), config.ceilMode(), config.groupNorm());
             case ZF -> new ZfNet(params, config.widthScale(), config.ceilMode(), config.groupNorm());
+            case RESNET -> withFpn(params, config, new ResNet(params, "backbone.body.",
+                    config.resnet() != null ? config.resnet() : BackboneConfig.ResNet.resnet50(), batchNorm(config)));
+            case MOBILENET_V3_LARGE -> withFpn(params, config,
+                    new MobileNetV3(params, "backbone.body.", config.widthScale(), batchNorm(config)));
         };
+    }
+
+    private static Backbone withFpn(Parameters params, BackboneConfig config, Body body) {
+        if (config.fpn() == null) {
+            throw new IllegalArgumentException(config.architecture() + " is built with a feature pyramid here: give fpn");
+        }
+        return new BackboneWithFpn(params, body, config.fpn());
+    }
+
+    private static BackboneConfig.BatchNormConfig batchNorm(BackboneConfig config) {
+        return config.batchNorm() != null ? config.batchNorm() : new BackboneConfig.BatchNormConfig(1e-5f, true);
     }
 
     /** A channel count times the width scale, at least 1. */
     static int scaled(int channels, double widthScale) {
         return Math.max(1, (int) Math.round(channels * widthScale));
-    }
-
-    /** Output size of a pooling or convolution window along one axis (PyTorch's rule, which equals Caffe's in ceil mode). */
-    static int pooledSize(int in, int kernel, int stride, int padding, boolean ceil) {
-        int num = in + 2 * padding - kernel;
-        int out = (ceil ? Math.floorDiv(num + stride - 1, stride) : Math.floorDiv(num, stride)) + 1;
-        if (ceil && (out - 1) * stride >= in + padding) {
-            out--; // the last window must start inside the input
-        }
-        return out;
     }
 }

@@ -6,6 +6,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.pooling.Pool;
 import java.util.ArrayList;
 import java.util.List;
+import org.frcnn4j.nn.FeatureMaps;
 import org.frcnn4j.nn.Layers;
 import org.frcnn4j.nn.Layers.Conv;
 import org.frcnn4j.nn.Layers.GroupNorm;
@@ -49,7 +50,12 @@ public final class Vgg16 implements Backbone {
     }
 
     @Override
-    public NDArray forward(NDArray x, boolean training) {
+    public FeatureMaps forward(NDArray x, boolean training) {
+        return FeatureMaps.single(features(x, training));
+    }
+
+    /** The single feature map, stride 16. */
+    public NDArray features(NDArray x, boolean training) {
         for (int i = 0; i < convs.size(); i++) {
             x = convs.get(i).forward(x);
             x = Activation.relu(norms.isEmpty() ? x : norms.get(i).forward(x));
@@ -68,14 +74,5 @@ public final class Vgg16 implements Backbone {
     @Override
     public int stride() {
         return 16;
-    }
-
-    @Override
-    public int[] featureSize(int height, int width) {
-        for (int i = 0; i < 4; i++) {
-            height = Backbones.pooledSize(height, 2, 2, 0, ceilMode);
-            width = Backbones.pooledSize(width, 2, 2, 0, ceilMode);
-        }
-        return new int[] {height, width};
     }
 }

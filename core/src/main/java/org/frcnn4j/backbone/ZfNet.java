@@ -7,6 +7,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.pooling.Pool;
 import org.frcnn4j.nn.ConvGuard;
 import org.frcnn4j.nn.ConvShape;
+import org.frcnn4j.nn.FeatureMaps;
 import org.frcnn4j.nn.Layers;
 import org.frcnn4j.nn.Layers.Conv;
 import org.frcnn4j.nn.Layers.GroupNorm;
@@ -61,7 +62,12 @@ public final class ZfNet implements Backbone {
     }
 
     @Override
-    public NDArray forward(NDArray x, boolean training) {
+    public FeatureMaps forward(NDArray x, boolean training) {
+        return FeatureMaps.single(features(x, training));
+    }
+
+    /** The single feature map, stride 16. */
+    public NDArray features(NDArray x, boolean training) {
         x = block(0, conv1, x);
         x = pool(norms == null ? lrn(x, training) : x);
         x = block(1, conv2, x);
@@ -105,17 +111,5 @@ public final class ZfNet implements Backbone {
     @Override
     public int stride() {
         return 16;
-    }
-
-    @Override
-    public int[] featureSize(int height, int width) {
-        int[] hw = {height, width};
-        for (int i = 0; i < 2; i++) {
-            hw[i] = Backbones.pooledSize(hw[i], 7, 2, 3, false);
-            hw[i] = Backbones.pooledSize(hw[i], 3, 2, 1, ceilMode);
-            hw[i] = Backbones.pooledSize(hw[i], 5, 2, 2, false);
-            hw[i] = Backbones.pooledSize(hw[i], 3, 2, 1, ceilMode);
-        }
-        return hw;
     }
 }

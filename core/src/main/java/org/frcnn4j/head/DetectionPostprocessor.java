@@ -4,7 +4,6 @@ import java.util.Arrays;
 import org.frcnn4j.box.BoxCoder;
 import org.frcnn4j.box.Boxes;
 import org.frcnn4j.box.Nms;
-import org.frcnn4j.model.FasterRcnnConfig.HeadConfig;
 
 /**
  * From the head's outputs to detections (py-faster-rcnn's {@code test_net}, torchvision's

@@ -6,7 +6,6 @@ import org.frcnn4j.assign.Matcher;
 import org.frcnn4j.box.BoxCoder;
 import org.frcnn4j.box.Boxes;
 import org.frcnn4j.box.Iou;
-import org.frcnn4j.train.TrainConfig;
 
 /**
  * The Fast R-CNN head's training RoIs for one image (Fast R-CNN, section 2.3; py-faster-rcnn's
@@ -16,11 +15,11 @@ import org.frcnn4j.train.TrainConfig;
  * with the head's box-coder weights (10, 10, 5, 5), i.e. targets normalised by (0.1, 0.1, 0.2, 0.2).
  */
 public final class ProposalTargets {
-    private final TrainConfig.RoiTargets config;
+    private final HeadTraining config;
     private final BoxCoder coder;
     private final boolean plusOne;
 
-    public ProposalTargets(TrainConfig.RoiTargets config, float[] boxWeights, boolean plusOne) {
+    public ProposalTargets(HeadTraining config, float[] boxWeights, boolean plusOne) {
         this.config = config;
         this.plusOne = plusOne;
         this.coder = new BoxCoder(boxWeights, plusOne);

@@ -8,17 +8,16 @@ import org.frcnn4j.backbone.Backbone;
 import org.frcnn4j.backbone.Backbones;
 import org.frcnn4j.head.DetectionPostprocessor;
 import org.frcnn4j.head.FastRcnnHead;
+import org.frcnn4j.head.HeadTraining;
 import org.frcnn4j.head.ProposalTargets;
 import org.frcnn4j.nn.ConvCheck;
 import org.frcnn4j.nn.ConvGuard;
+import org.frcnn4j.nn.FeatureMaps;
 import org.frcnn4j.nn.Parameters;
-import org.frcnn4j.nn.Scalars;
 import org.frcnn4j.roi.RoiFeatureExtractor;
-import org.frcnn4j.rpn.AnchorTargets;
 import org.frcnn4j.rpn.ProposalGenerator;
 import org.frcnn4j.rpn.RegionProposalNetwork;
-import org.frcnn4j.train.DetectionLosses;
-import org.frcnn4j.train.TrainConfig;
+import org.frcnn4j.rpn.RpnTraining;
 import org.frcnn4j.transform.ImageTransform;
 
 /**
@@ -45,11 +44,13 @@ public final class FasterRcnn implements AutoCloseable {
         this.params = params;
         this.transform = new ImageTransform(config.transform());
         this.backbone = Backbones.create(config.backbone(), params);
-        this.rpn = new RegionProposalNetwork(config, params, backbone.outChannels(), backbone.stride());
-        this.roiPool = RoiFeatureExtractor.create(config.roi(), backbone.stride());
+        this.rpn = new RegionProposalNetwork(config.rpn(), config.anchors(), config.plusOne(), params,
+                backbone.outChannels(), backbone.stride());
+        int pyramid = config.backbone().fpn() == null ? 1 : config.backbone().fpn().returned().size();
+        this.roiPool = RoiFeatureExtractor.create(config.roi(), backbone.stride(), pyramid);
         int pooled = config.roi().outputSize();
         this.head = new FastRcnnHead(params, backbone.outChannels(), pooled, config.head().fcSize(),
-                config.head().numClasses(), config.head().dropout());
+                config.head().numClasses(), config.head().dropout(), config.head().convLayers());
         this.postprocessor = new DetectionPostprocessor(config.head(), config.plusOne());
         // inference's convolutions are checked now; training's (with gradients) at their first use
         ConvGuard.shared().prepare(params.convolutions(), ConvCheck.Gradients.NONE);
@@ -83,13 +84,13 @@ public final class FasterRcnn implements AutoCloseable {
     /**
      * Everything one inference pass computed, in input-image pixels (after resizing).
      *
-     * @param features   the backbone's feature map
+     * @param features   the backbone's feature maps
      * @param rpn        the RPN's outputs and proposals
      * @param head       the head's raw outputs for the proposals
      * @param detections after post-processing
      * @param millis     time per stage: backbone, rpn, roi, head, post
      */
-    public record Forward(NDArray features, RegionProposalNetwork.Result rpn, FastRcnnHead.Output head,
+    public record Forward(FeatureMaps features, RegionProposalNetwork.Result rpn, FastRcnnHead.Output head,
                           DetectionPostprocessor.Result detections, double[] millis) {}
 
     /** The paper's Figure 2 on one transformed image, in inference mode. Arrays live in the image tensor's manager. */
@@ -103,13 +104,13 @@ public final class FasterRcnn implements AutoCloseable {
      */
     public Forward forward(ImageTransform.Transformed image, float[] rois) {
         long t0 = System.nanoTime();
-        NDArray features = backbone.forward(image.tensor(), false);
+        FeatureMaps features = backbone.forward(image.tensor(), false);
         long t1 = System.nanoTime();
         RegionProposalNetwork.Result proposals = rois != null ? null
                 : rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), false);
         float[] regions = rois != null ? rois : proposals.proposals().boxes();
         long t2 = System.nanoTime();
-        NDArray pooled = roiPool.extract(features, regions, false);
+        NDArray pooled = roiPool.extract(features, regions, image.height(), false);
         long t3 = System.nanoTime();
         FastRcnnHead.Output out = head.forward(pooled, false);
         float[] logits = out.classLogits().toFloatArray();
@@ -161,10 +162,13 @@ public final class FasterRcnn implements AutoCloseable {
      * @param proposals proposals to train the head on instead of this network's own, or null
      */
     public Losses trainingForward(ImageTransform.Transformed image, float[] gtBoxes, int[] gtLabels, float[] proposals,
-                                  TrainConfig train, Train what, Random random) {
-        return trainingForward(java.util.List.of(new TrainingImage(image, gtBoxes, gtLabels, proposals, random)), train,
+                                  Training training, Train what, Random random) {
+        return trainingForward(java.util.List.of(new TrainingImage(image, gtBoxes, gtLabels, proposals, random)), training,
                 what).get(0);
     }
+
+    /** What a training pass samples and how it weighs the losses: the RPN's and the head's own settings. */
+    public record Training(RpnTraining rpn, HeadTraining head) {}
 
     /**
      * One image of a training iteration.
@@ -187,100 +191,46 @@ public final class FasterRcnn implements AutoCloseable {
      * 0.72 VOC07 mAP batched, 0.63 one image at a time; a single 40-image mAP is noisy, the direction is what this
      * records). A batch of one is the image's own input.
      */
-    public java.util.List<Losses> trainingForward(java.util.List<TrainingImage> batch, TrainConfig train, Train what) {
+    public java.util.List<Losses> trainingForward(java.util.List<TrainingImage> batch, Training train, Train what) {
         NDArray canvas = ImageTransform.batch(batch.stream().map(b -> b.image().tensor()).toList(),
                 config.transform().sizeDivisible());
-        NDArray features = backbone.forward(canvas, true);
+        FeatureMaps features = backbone.forward(canvas, true);
+        // MultiScaleRoIAlign infers the levels' scales from the largest image of the batch, as torchvision's does
+        int batchHeight = batch.stream().mapToInt(b -> b.image().height()).max().orElse(0);
         java.util.List<Losses> out = new java.util.ArrayList<>();
         for (int i = 0; i < batch.size(); i++) {
             TrainingImage b = batch.get(i);
-            NDArray own = features.get(new ai.djl.ndarray.index.NDIndex("{}:{}", i, i + 1));
-            out.add(lossesOn(own, canvas, b.image(), b.gtBoxes(), b.gtLabels(), b.proposals(), train, what, b.random()));
+            FeatureMaps own = batch.size() == 1 ? features : features.image(i);
+            out.add(lossesOn(own, canvas, batchHeight, b.image(), b.gtBoxes(), b.gtLabels(), b.proposals(), train, what,
+                    b.random()));
         }
         return out;
     }
 
-    /** An image's four losses from its feature map; {@code input} is the (possibly batched) network input. */
-    private Losses lossesOn(NDArray features, NDArray input, ImageTransform.Transformed image, float[] gtBoxes,
-                            int[] gtLabels, float[] proposals, TrainConfig train, Train what, Random random) {
-        TrainConfig.Losses lc = train.losses();
-        NDArray rpnCls = null;
-        NDArray rpnBox = null;
-        NDArray cls = null;
-        NDArray box = null;
+    /**
+     * An image's four losses from its feature map (paper, section 3.2: the RPN and Fast R-CNN on shared features);
+     * {@code input} is the (possibly batched) network input.
+     */
+    private Losses lossesOn(FeatureMaps features, NDArray input, int batchHeight, ImageTransform.Transformed image,
+                            float[] gtBoxes, int[] gtLabels, float[] proposals, Training train, Train what, Random random) {
         RegionProposalNetwork.Result r = null;
+        RegionProposalNetwork.Losses rpnLosses = null;
+        FastRcnnHead.Losses headLosses = null;
         if (what != Train.HEAD || proposals == null) {
             r = rpn.forward(features, input, image.height(), image.width(), image.scale(), true);
         }
         if (what != Train.HEAD) {
-            AnchorTargets.Sample s = new org.frcnn4j.rpn.AnchorTargets(train.rpnTargets(), config.plusOne())
-                    .sample(r.anchors(), gtBoxes, image.height(), image.width(), random);
-            rpnCls = rpnObjectnessLoss(r.raw().logits(), s);
-            int positions = (int) (features.getShape().get(2) * features.getShape().get(3));
-            int sampled = s.positives().length + s.negatives().length;
-            float norm = lc.rpnNormalization() == TrainConfig.RpnNormalization.PAPER ? positions : Math.max(1, sampled);
-            if (s.positives().length == 0) {
-                rpnBox = DetectionLosses.zero(r.raw().deltas());
-            } else {
-                long[] idx = new long[4 * s.positives().length];
-                for (int i = 0; i < s.positives().length; i++) {
-                    for (int j = 0; j < 4; j++) {
-                        idx[4 * i + j] = 4L * s.positives()[i] + j;
-                    }
-                }
-                NDArray pred = DetectionLosses.gather(r.raw().deltas(), idx);
-                NDArray target = pred.getManager().create(s.regression());
-                rpnBox = Scalars.mul(DetectionLosses.smoothL1Sum(pred, target, lc.rpnBeta()), lc.rpnLambda() / norm);
-            }
+            rpnLosses = rpn.losses(r, gtBoxes, image.height(), image.width(), train.rpn(), random);
         }
         if (what != Train.RPN) {
             float[] source = proposals != null ? proposals : r.proposals().boxes();
-            ProposalTargets.Sample s = new org.frcnn4j.head.ProposalTargets(train.roiTargets(),
-                    config.head().boxWeights(), config.plusOne()).sample(source, gtBoxes, gtLabels, random);
-            NDArray pooled = roiPool.extract(features, s.rois(), true);
-            FastRcnnHead.Output out = head.forward(pooled, true);
-            cls = DetectionLosses.softmaxLogLoss(out.classLogits(), s.labels());
-            int n = s.labels().length;
-            if (s.foreground() == 0) {
-                box = DetectionLosses.zero(out.boxDeltas());
-            } else {
-                int cols = 4 * config.head().numClasses();
-                long[] idx = new long[4 * s.foreground()];
-                for (int i = 0; i < s.foreground(); i++) {
-                    for (int j = 0; j < 4; j++) {
-                        idx[4 * i + j] = (long) i * cols + 4L * s.labels()[i] + j;
-                    }
-                }
-                NDArray pred = DetectionLosses.gather(out.boxDeltas(), idx);
-                NDArray target = pred.getManager().create(s.regression());
-                box = Scalars.mul(DetectionLosses.smoothL1Sum(pred, target, lc.headBeta()), lc.headLambda() / n);
-            }
+            ProposalTargets.Sample s = new ProposalTargets(train.head(), config.head().boxWeights(), config.plusOne())
+                    .sample(source, gtBoxes, gtLabels, random);
+            NDArray pooled = roiPool.extract(features, s.rois(), batchHeight, true);
+            headLosses = head.losses(head.forward(pooled, true), s, train.head());
         }
-        return new Losses(rpnCls, rpnBox, cls, box);
-    }
-
-    private NDArray rpnObjectnessLoss(NDArray logits, AnchorTargets.Sample s) {
-        int p = s.positives().length;
-        int q = s.negatives().length;
-        long[] idx = new long[p + q];
-        int[] labels = new int[p + q];
-        for (int i = 0; i < p; i++) {
-            idx[i] = s.positives()[i];
-            labels[i] = 1;
-        }
-        for (int i = 0; i < q; i++) {
-            idx[p + i] = s.negatives()[i];
-        }
-        if (config.rpn().objectness() == FasterRcnnConfig.Objectness.SIGMOID) {
-            NDArray x = DetectionLosses.gather(logits, idx);
-            float[] y = new float[labels.length];
-            for (int i = 0; i < p; i++) {
-                y[i] = 1f;
-            }
-            return DetectionLosses.binaryLogLoss(x, x.getManager().create(y));
-        }
-        NDArray rows = logits.get(logits.getManager().create(idx));
-        return DetectionLosses.softmaxLogLoss(rows, labels);
+        return new Losses(rpnLosses == null ? null : rpnLosses.objectness(), rpnLosses == null ? null : rpnLosses.box(),
+                headLosses == null ? null : headLosses.classifier(), headLosses == null ? null : headLosses.box());
     }
 
     /**
@@ -288,7 +238,7 @@ public final class FasterRcnn implements AutoCloseable {
      * top-N settings, no gradients.
      */
     public float[] trainingProposals(ImageTransform.Transformed image) {
-        NDArray features = backbone.forward(image.tensor(), false);
+        FeatureMaps features = backbone.forward(image.tensor(), false);
         return rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), true).proposals().boxes();
     }
 
@@ -327,7 +277,7 @@ public final class FasterRcnn implements AutoCloseable {
     public ProposalGenerator.Proposals propose(BufferedImage image, int topN) {
         try (NDManager step = params.manager().newSubManager()) {
             ImageTransform.Transformed t = transform.apply(image, step);
-            NDArray features = backbone.forward(t.tensor(), false);
+            FeatureMaps features = backbone.forward(t.tensor(), false);
             ProposalGenerator.Proposals p = rpn.forward(features, t.tensor(), t.height(), t.width(), t.scale(), false).proposals().top(topN);
             return new ProposalGenerator.Proposals(toOriginal(p.boxes(), t), p.scores());
         }

@@ -1,18 +1,18 @@
 package org.frcnn4j.model;
 
 import java.util.List;
+import org.frcnn4j.anchor.AnchorConfig;
 import org.frcnn4j.anchor.AnchorGenerator;
-import org.frcnn4j.model.FasterRcnnConfig.AnchorConfig;
-import org.frcnn4j.model.FasterRcnnConfig.Architecture;
-import org.frcnn4j.model.FasterRcnnConfig.BackboneConfig;
-import org.frcnn4j.model.FasterRcnnConfig.HeadConfig;
-import org.frcnn4j.model.FasterRcnnConfig.Normalization;
-import org.frcnn4j.model.FasterRcnnConfig.Objectness;
-import org.frcnn4j.model.FasterRcnnConfig.ProposalOrder;
-import org.frcnn4j.model.FasterRcnnConfig.RoiConfig;
-import org.frcnn4j.model.FasterRcnnConfig.RoiOp;
-import org.frcnn4j.model.FasterRcnnConfig.RpnConfig;
-import org.frcnn4j.model.FasterRcnnConfig.TransformConfig;
+import org.frcnn4j.backbone.BackboneConfig;
+import org.frcnn4j.backbone.BackboneConfig.Architecture;
+import org.frcnn4j.head.HeadConfig;
+import org.frcnn4j.roi.RoiConfig;
+import org.frcnn4j.roi.RoiConfig.RoiOp;
+import org.frcnn4j.rpn.RpnConfig;
+import org.frcnn4j.rpn.RpnConfig.Objectness;
+import org.frcnn4j.rpn.RpnConfig.ProposalOrder;
+import org.frcnn4j.transform.TransformConfig;
+import org.frcnn4j.transform.TransformConfig.Normalization;
 
 /**
  * The named starting points. {@code paper-*} follow py-faster-rcnn's test settings (experiments/cfgs and

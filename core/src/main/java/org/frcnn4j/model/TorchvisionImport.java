@@ -10,11 +10,13 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.frcnn4j.model.FasterRcnnConfig.Architecture;
-import org.frcnn4j.model.FasterRcnnConfig.BackboneConfig;
-import org.frcnn4j.model.FasterRcnnConfig.RoiConfig;
-import org.frcnn4j.model.FasterRcnnConfig.RoiOp;
+import org.frcnn4j.backbone.BackboneConfig;
+import org.frcnn4j.backbone.BackboneConfig.Architecture;
+import org.frcnn4j.head.HeadConfig;
 import org.frcnn4j.model.ModelFiles.ModelException;
+import org.frcnn4j.roi.RoiConfig;
+import org.frcnn4j.roi.RoiConfig.RoiOp;
+import org.frcnn4j.rpn.RpnConfig;
 
 /**
  * Imports a torchvision {@code FasterRCNN} state dict saved as .npz (one array per key, e.g. by
@@ -80,11 +82,11 @@ public final class TorchvisionImport {
                 base.transform().withSizes(o.minSize(), o.maxSize()),
                 new BackboneConfig(o.backbone(), width, ceil, false),
                 base.anchors(),
-                new FasterRcnnConfig.RpnConfig(base.rpn().objectness(), (int) rpnConv.getShape().get(0), base.rpn().order(),
+                new RpnConfig(base.rpn().objectness(), (int) rpnConv.getShape().get(0), base.rpn().order(),
                         o.rpnPreNmsTopNTest(), o.rpnPostNmsTopNTest(), base.rpn().preNmsTopNTrain(),
                         base.rpn().postNmsTopNTrain(), o.rpnNmsThresh(), base.rpn().minSize()),
                 roi,
-                new FasterRcnnConfig.HeadConfig(o.numClasses(), (int) fc6.getShape().get(0), false,
+                new HeadConfig(o.numClasses(), (int) fc6.getShape().get(0), false,
                         base.head().boxWeights(), o.boxScoreThresh(), o.boxNmsThresh(), o.boxDetectionsPerImg(),
                         base.head().minBoxSize()),
                 List.of());

@@ -1,17 +1,16 @@
-package org.frcnn4j.train;
+package org.frcnn4j.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import org.frcnn4j.nn.Scalars;
 
 /**
  * The loss functions of section 3.1.2 (log loss and smooth L1), on native arrays so that gradients flow. Constants
  * go through {@link Scalars}: DJL's Number overloads are not safe in a graph.
  */
-public final class DetectionLosses {
-    private DetectionLosses() {}
+public final class Losses {
+    private Losses() {}
 
     /**
      * Smooth L1 of {@code prediction - target}, summed: 0.5 d^2 / beta where |d| &lt; beta, else |d| - 0.5 beta

@@ -33,6 +33,16 @@ public final class NativeArrays {
         return copy(manager, b, 8 * length, shape, DataType.INT64);
     }
 
+    /**
+     * A view of a long-lived array (a parameter) owned by {@code manager}: results of ops on it belong to that manager
+     * too, so they close with the caller's step instead of piling up in the parameters' manager.
+     */
+    public static NDArray viewIn(NDArray a, NDManager manager) {
+        NDArray v = a.reshape(a.getShape());
+        v.attach(manager);
+        return v;
+    }
+
     private static ByteBuffer scratch(long bytes) {
         ByteBuffer b = SCRATCH.get();
         if (b == null || b.capacity() < bytes) {

@@ -25,6 +25,7 @@ public final class Parameters implements AutoCloseable {
     private final java.util.Set<String> created = new java.util.TreeSet<>();
     private final Random random;
     private final java.util.Set<ConvShape> convolutions = new java.util.LinkedHashSet<>();
+    private final java.util.Set<String> buffers = new java.util.HashSet<>();
 
     public Parameters(NDManager parent, long seed) {
         this.manager = parent.newSubManager();
@@ -37,7 +38,10 @@ public final class Parameters implements AutoCloseable {
     }
 
     /** How a missing parameter starts. */
-    public sealed interface Init permits Normal, Constant, KaimingUniform {}
+    public sealed interface Init permits Normal, Constant, KaimingUniform, Uniform {}
+
+    /** U(-bound, bound) (torchvision's FPN convs: kaiming_uniform with a = 1, bound sqrt(3 / fan_in)). */
+    public record Uniform(double bound) implements Init {}
 
     /** N(0, std^2). */
     public record Normal(double std) implements Init {}
@@ -65,6 +69,10 @@ public final class Parameters implements AutoCloseable {
             }
         } else if (init instanceof Constant c) {
             java.util.Arrays.fill(values, c.value());
+        } else if (init instanceof Uniform u) {
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) ((random.nextDouble() * 2 - 1) * u.bound());
+            }
         } else if (init instanceof KaimingUniform k) {
             double bound = 1.0 / Math.sqrt(k.fanIn());
             for (int i = 0; i < values.length; i++) {
@@ -114,6 +122,19 @@ public final class Parameters implements AutoCloseable {
     /** The convolutions declared by the layers built on these parameters, in declaration order. */
     public java.util.List<ConvShape> convolutions() {
         return java.util.List.copyOf(convolutions);
+    }
+
+    /**
+     * Marks a stored array as state that training never updates by gradient (batch norm's running statistics, and
+     * all of a frozen batch norm), as PyTorch's buffers.
+     */
+    public void markBuffer(String name) {
+        buffers.add(name);
+    }
+
+    /** Whether the named array is a buffer ({@link #markBuffer}) rather than a trainable parameter. */
+    public boolean isBuffer(String name) {
+        return buffers.contains(name);
     }
 
     public boolean contains(String name) {

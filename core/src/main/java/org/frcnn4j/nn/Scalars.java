@@ -18,6 +18,10 @@ public final class Scalars {
         return like.getManager().create(value);
     }
 
+    public static NDArray add(NDArray x, float value) {
+        return x.add(constant(x, value));
+    }
+
     public static NDArray mul(NDArray x, float value) {
         return x.mul(constant(x, value));
     }

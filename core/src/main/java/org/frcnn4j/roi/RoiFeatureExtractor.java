@@ -1,7 +1,7 @@
 package org.frcnn4j.roi;
 
 import ai.djl.ndarray.NDArray;
-import org.frcnn4j.model.FasterRcnnConfig.RoiConfig;
+import org.frcnn4j.nn.FeatureMaps;
 
 /**
  * Pools a fixed-size feature grid for each region of interest from the shared feature map (Fast R-CNN, section 2.1;
@@ -17,8 +17,23 @@ public interface RoiFeatureExtractor {
      */
     NDArray extract(NDArray features, float[] rois, boolean training);
 
-    /** The extractor a configuration names, for a backbone of the given stride. */
-    static RoiFeatureExtractor create(RoiConfig config, int stride) {
+    /**
+     * The regions pooled from one image's feature maps: a single map's own way, or by level for a pyramid.
+     *
+     * @param inputHeight the network input's height (torchvision infers a pyramid level's scale from it)
+     */
+    default NDArray extract(FeatureMaps features, float[] rois, int inputHeight, boolean training) {
+        return extract(features.get(0), rois, training);
+    }
+
+    /** The extractor a configuration names, for a backbone of the given stride and number of pooling levels. */
+    static RoiFeatureExtractor create(RoiConfig config, int stride, int levels) {
+        if (levels > 1) {
+            if (config.op() != RoiConfig.RoiOp.ALIGN) {
+                throw new IllegalArgumentException("a feature pyramid pools regions with RoIAlign, not " + config.op());
+            }
+            return new MultiScaleRoiAlign(config);
+        }
         float scale = 1f / stride;
         return switch (config.op()) {
             case POOL -> new RoiPool(config.outputSize(), scale);

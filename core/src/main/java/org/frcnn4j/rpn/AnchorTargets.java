@@ -8,7 +8,6 @@ import org.frcnn4j.assign.Matcher;
 import org.frcnn4j.box.BoxCoder;
 import org.frcnn4j.box.Boxes;
 import org.frcnn4j.box.Iou;
-import org.frcnn4j.train.TrainConfig;
 
 /**
  * The RPN's training targets for one image (paper, section 3.1.2): anchors that cross the image boundary are ignored
@@ -17,11 +16,11 @@ import org.frcnn4j.train.TrainConfig;
  * half positive. An image without ground truth gives only negatives.
  */
 public final class AnchorTargets {
-    private final TrainConfig.RpnTargets config;
+    private final RpnTraining config;
     private final BoxCoder coder;
     private final boolean plusOne;
 
-    public AnchorTargets(TrainConfig.RpnTargets config, boolean plusOne) {
+    public AnchorTargets(RpnTraining config, boolean plusOne) {
         this.config = config;
         this.plusOne = plusOne;
         this.coder = new BoxCoder(new float[] {1, 1, 1, 1}, plusOne);

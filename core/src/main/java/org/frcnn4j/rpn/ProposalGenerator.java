@@ -4,7 +4,7 @@ import java.util.Arrays;
 import org.frcnn4j.box.BoxCoder;
 import org.frcnn4j.box.Boxes;
 import org.frcnn4j.box.Nms;
-import org.frcnn4j.model.FasterRcnnConfig.ProposalOrder;
+import org.frcnn4j.rpn.RpnConfig.ProposalOrder;
 
 /**
  * Turns the RPN's scores and deltas into region proposals (paper, section 3.3): decode every anchor's box, clip it to
@@ -36,27 +36,44 @@ public final class ProposalGenerator {
         }
     }
 
-    /**
-     * @param ranking     per anchor, what the top-N steps rank by: torchvision ranks raw logits (probabilities
-     *                    saturate at 1 and would tie), py-faster-rcnn the probabilities
-     * @param scores      objectness probability per anchor: the proposals' scores, and NMS's order
-     * @param deltas      per anchor, 4 values
-     * @param anchors     per anchor, 4 values
-     * @param minSize     minimum width and height, in input-image pixels (already multiplied by the image's scale)
-     */
+    /** A single level's proposals, without a score threshold (the paper's RPN). */
     public Proposals generate(float[] ranking, float[] scores, float[] deltas, float[] anchors, int imageHeight, int imageWidth,
                               int preNmsTopN, int postNmsTopN, float minSize) {
+        return generate(ranking, scores, deltas, anchors, new int[] {scores.length}, imageHeight, imageWidth, preNmsTopN,
+                postNmsTopN, minSize, 0f);
+    }
+
+    /**
+     * @param ranking        per anchor, what the top-N steps rank by: torchvision ranks raw logits (probabilities
+     *                       saturate at 1 and would tie), py-faster-rcnn the probabilities
+     * @param scores         objectness probability per anchor: the proposals' scores, and NMS's order
+     * @param deltas         per anchor, 4 values
+     * @param anchors        per anchor, 4 values
+     * @param levelCounts    anchors of each pyramid level, in order (one level: all of them). torchvision takes the
+     *                       top N of each level, and runs NMS within each level
+     * @param minSize        minimum width and height, in input-image pixels (already multiplied by the image's scale)
+     * @param scoreThreshold proposals with a lower objectness probability are dropped before NMS
+     */
+    public Proposals generate(float[] ranking, float[] scores, float[] deltas, float[] anchors, int[] levelCounts,
+                              int imageHeight, int imageWidth, int preNmsTopN, int postNmsTopN, float minSize,
+                              float scoreThreshold) {
         boolean plusOne = coder.plusOne();
         int[] candidates;
         float[] boxes;
         if (order == ProposalOrder.TORCHVISION) {
-            candidates = Arrays.copyOf(Nms.argsortDescending(ranking), Math.min(preNmsTopN, ranking.length));
+            candidates = topPerLevel(ranking, levelCounts, preNmsTopN);
             boxes = coder.decode(Boxes.select(deltas, candidates), Boxes.select(anchors, candidates));
             Boxes.clipInPlace(boxes, imageHeight, imageWidth, plusOne);
-            int[] big = Boxes.keepAtLeast(boxes, minSize, plusOne);
-            boxes = Boxes.select(boxes, big);
-            candidates = Boxes.select1(candidates, big);
+            int[] kept = Boxes.keepAtLeast(boxes, minSize, plusOne);
+            if (scoreThreshold > 0) {
+                kept = atLeast(kept, candidates, scores, scoreThreshold);
+            }
+            boxes = Boxes.select(boxes, kept);
+            candidates = Boxes.select1(candidates, kept);
         } else {
+            if (levelCounts.length > 1) {
+                throw new IllegalArgumentException("the paper's proposal order has one feature level");
+            }
             boxes = coder.decode(deltas, anchors);
             Boxes.clipInPlace(boxes, imageHeight, imageWidth, plusOne);
             int[] big = Boxes.keepAtLeast(boxes, minSize, plusOne);
@@ -66,7 +83,59 @@ public final class ProposalGenerator {
             boxes = Boxes.select(boxes, candidates);
         }
         float[] candidateScores = Boxes.select1(scores, candidates);
-        int[] keep = Nms.apply(boxes, candidateScores, nmsThreshold, plusOne, postNmsTopN);
+        int[] keep;
+        if (levelCounts.length == 1) {
+            keep = Nms.apply(boxes, candidateScores, nmsThreshold, plusOne, postNmsTopN);
+        } else {
+            // torchvision's batched_nms: levels never suppress each other; then the best postNmsTopN of all levels
+            int[] levels = levelOf(candidates, levelCounts);
+            keep = Nms.batched(boxes, candidateScores, levels, nmsThreshold, plusOne);
+            keep = Arrays.copyOf(keep, Math.min(postNmsTopN, keep.length));
+        }
         return new Proposals(Boxes.select(boxes, keep), Boxes.select1(candidateScores, keep));
+    }
+
+    /** The indices of each level's top {@code n} anchors by {@code ranking}, level by level (torchvision's _get_top_n_idx). */
+    static int[] topPerLevel(float[] ranking, int[] levelCounts, int n) {
+        int total = 0;
+        for (int c : levelCounts) {
+            total += Math.min(n, c);
+        }
+        int[] out = new int[total];
+        int at = 0;
+        int offset = 0;
+        for (int c : levelCounts) {
+            float[] level = Arrays.copyOfRange(ranking, offset, offset + c);
+            int[] order = Nms.argsortDescending(level);
+            for (int i = 0; i < Math.min(n, c); i++) {
+                out[at++] = order[i] + offset;
+            }
+            offset += c;
+        }
+        return out;
+    }
+
+    private static int[] atLeast(int[] kept, int[] candidates, float[] scores, float threshold) {
+        int[] out = new int[kept.length];
+        int k = 0;
+        for (int i : kept) {
+            if (scores[candidates[i]] >= threshold) {
+                out[k++] = i;
+            }
+        }
+        return Arrays.copyOf(out, k);
+    }
+
+    private static int[] levelOf(int[] anchorIndices, int[] levelCounts) {
+        int[] out = new int[anchorIndices.length];
+        for (int i = 0; i < anchorIndices.length; i++) {
+            int a = anchorIndices[i];
+            int level = 0;
+            while (a >= levelCounts[level]) {
+                a -= levelCounts[level++];
+            }
+            out[i] = level;
+        }
+        return out;
     }
 }

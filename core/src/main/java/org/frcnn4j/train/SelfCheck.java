@@ -65,13 +65,13 @@ public final class SelfCheck {
         }
         try (NDManager m = parent.newSubManager(); FasterRcnn model = FasterRcnn.create(config, m, 0)) {
             model.detect(image);
-            model.parameters().all().forEach((name, a) ->
-                    a.setRequiresGradient(train.frozen().stream().noneMatch(name::startsWith)));
+            model.parameters().all().forEach((name, a) -> a.setRequiresGradient(!model.parameters().isBuffer(name)
+                    && train.frozen().stream().noneMatch(name::startsWith)));
             try (NDManager step = m.newSubManager()) {
                 ImageTransform.Transformed t = model.transform().apply(image, step);
                 float[] box = {t.width() * 0.2f, t.height() * 0.2f, t.width() * 0.7f, t.height() * 0.8f};
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                    FasterRcnn.Losses l = model.trainingForward(t, box, new int[] {1}, null, train, FasterRcnn.Train.BOTH,
+                    FasterRcnn.Losses l = model.trainingForward(t, box, new int[] {1}, null, train.training(), FasterRcnn.Train.BOTH,
                             new Random(2));
                     gc.backward(l.total());
                 }

@@ -1,22 +1,28 @@
 package org.frcnn4j.train;
 
 import java.util.List;
+import org.frcnn4j.head.HeadTraining;
+import org.frcnn4j.rpn.RpnTraining;
 
 /**
- * How a model is trained; saved as {@code train.json} in the run folder. The nested records hold the paper's
- * numbers (section 3.1.3 and 3.2, py-faster-rcnn's config.py) unless a preset says otherwise.
+ * How a model is trained: the schedule, the optimiser and the data's order and augmentation, here; what the forward
+ * pass needs for training (samples, loss weights) belongs to the parts that use it ({@link RpnTraining},
+ * {@link HeadTraining}). Saved in the run folder's {@code run.json}. The paper's numbers (section 3.1.3 and 3.2,
+ * py-faster-rcnn's config.py) unless a preset says otherwise.
  *
  * @param schedule      approximate joint training, or the 4-step alternating training of section 3.2
  * @param iterations    joint: the number of iterations; alternating: the iterations of each of the 4 steps
  * @param imagesPerIteration images whose losses are averaged in one update (the paper: 1)
  * @param flip          random horizontal flips (the paper's only augmentation)
  * @param seed          shuffling, flips, sampling and initialisation all derive from it
+ * @param rpn           the RPN's anchor sampling and loss weights (its part of the forward pass, in {@code rpn})
+ * @param head          the head's RoI sampling and loss weights (in {@code head})
  * @param frozen        parameter-name prefixes kept fixed (py-faster-rcnn freezes VGG-16's conv1 and conv2)
  * @param trainScales   shorter-side sizes, one drawn per training image (Fast R-CNN's multi-scale training, section
  *                      5.2 of that paper); empty: the model's own input size, as this paper trains
  */
 public record TrainConfig(Schedule schedule, int[] iterations, int imagesPerIteration, boolean flip, long seed,
-                          Solver solver, RpnTargets rpnTargets, RoiTargets roiTargets, Losses losses,
+                          Solver solver, RpnTraining rpn, HeadTraining head,
                           List<String> frozen, int checkpointEvery, int validateEvery, int[] trainScales) {
 
     public enum Schedule { JOINT, ALTERNATING }
@@ -31,42 +37,43 @@ public record TrainConfig(Schedule schedule, int[] iterations, int imagesPerIter
     }
 
     public TrainConfig withIterations(int... its) {
-        return new TrainConfig(schedule, its, imagesPerIteration, flip, seed, solver, rpnTargets, roiTargets, losses,
+        return new TrainConfig(schedule, its, imagesPerIteration, flip, seed, solver, rpn, head,
                 frozen, checkpointEvery, validateEvery, trainScales);
     }
 
     public TrainConfig withSchedule(Schedule s, int... its) {
-        return new TrainConfig(s, its, imagesPerIteration, flip, seed, solver, rpnTargets, roiTargets, losses, frozen,
+        return new TrainConfig(s, its, imagesPerIteration, flip, seed, solver, rpn, head, frozen,
                 checkpointEvery, validateEvery, trainScales);
     }
 
     public TrainConfig withSeed(long s) {
-        return new TrainConfig(schedule, iterations, imagesPerIteration, flip, s, solver, rpnTargets, roiTargets, losses,
+        return new TrainConfig(schedule, iterations, imagesPerIteration, flip, s, solver, rpn, head,
                 frozen, checkpointEvery, validateEvery, trainScales);
     }
 
     public TrainConfig withSolver(Solver s) {
-        return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, s, rpnTargets, roiTargets, losses,
-                frozen, checkpointEvery, validateEvery, trainScales);
-    }
-
-    public TrainConfig withLosses(Losses l) {
-        return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, solver, rpnTargets, roiTargets, l,
+        return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, s, rpn, head,
                 frozen, checkpointEvery, validateEvery, trainScales);
     }
 
     public TrainConfig withIntervals(int checkpoint, int validate) {
-        return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, solver, rpnTargets, roiTargets, losses,
+        return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, solver, rpn, head,
                 frozen, checkpoint, validate, trainScales);
     }
 
-    public TrainConfig withTargets(RpnTargets r, RoiTargets o) {
-        return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, solver, r, o, losses, frozen,
+    /** What the forward pass needs of this configuration in training. */
+    public org.frcnn4j.model.FasterRcnn.Training training() {
+        return new org.frcnn4j.model.FasterRcnn.Training(rpn, head);
+    }
+
+    /** Other sampling and loss settings for the RPN and the head. */
+    public TrainConfig withTraining(RpnTraining r, HeadTraining h) {
+        return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, solver, r, h, frozen,
                 checkpointEvery, validateEvery, trainScales);
     }
 
     public TrainConfig withImagesPerIteration(int n) {
-        return new TrainConfig(schedule, iterations, n, flip, seed, solver, rpnTargets, roiTargets, losses, frozen,
+        return new TrainConfig(schedule, iterations, n, flip, seed, solver, rpn, head, frozen,
                 checkpointEvery, validateEvery, trainScales);
     }
 
@@ -76,7 +83,7 @@ public record TrainConfig(Schedule schedule, int[] iterations, int imagesPerIter
                 throw new org.frcnn4j.io.BadInputException("training scales must be positive, got " + v);
             }
         }
-        return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, solver, rpnTargets, roiTargets, losses,
+        return new TrainConfig(schedule, iterations, imagesPerIteration, flip, seed, solver, rpn, head,
                 frozen, checkpointEvery, validateEvery, scales.clone());
     }
 
@@ -114,34 +121,4 @@ public record TrainConfig(Schedule schedule, int[] iterations, int imagesPerIter
             return lr;
         }
     }
-
-    /**
-     * RPN targets (section 3.1.2).
-     *
-     * @param ignoreCrossBoundary anchors crossing the image edge are ignored in training (paper; torchvision keeps them)
-     */
-    public record RpnTargets(int batchSize, float positiveFraction, float positiveIou, float negativeIou,
-                             boolean ignoreCrossBoundary) {}
-
-    /**
-     * Fast R-CNN targets: proposals plus ground truth, up to {@code batchSize} RoIs with up to {@code positiveFraction}
-     * foreground (IoU &gt;= foregroundIou); background IoU in [backgroundIouLow, foregroundIou).
-     */
-    public record RoiTargets(int batchSize, float positiveFraction, float foregroundIou, float backgroundIouLow) {}
-
-    /** How the losses are normalised. */
-    public enum RpnNormalization {
-        /** The paper's equation 1: N_cls = the sampled anchors (256), N_reg = the number of anchor locations. */
-        PAPER,
-        /** py-faster-rcnn's and torchvision's code: both terms divided by the number of sampled anchors. */
-        SAMPLED
-    }
-
-    /**
-     * @param rpnLambda  the paper's lambda (10 with PAPER normalisation; 1 in the code)
-     * @param rpnBeta    smooth L1 transition point (1 in the paper; 1/9 in py-faster-rcnn's RPN and torchvision)
-     * @param headBeta   the head's smooth L1 transition (1 in py-faster-rcnn; 1/9 in torchvision)
-     */
-    public record Losses(RpnNormalization rpnNormalization, float rpnLambda, float rpnBeta, float headLambda,
-                         float headBeta) {}
 }

@@ -1,12 +1,11 @@
 package org.frcnn4j.train;
 
 import java.util.List;
+import org.frcnn4j.head.HeadTraining;
 import org.frcnn4j.model.Presets;
+import org.frcnn4j.rpn.RpnTraining;
+import org.frcnn4j.rpn.RpnTraining.Normalization;
 import org.frcnn4j.train.TrainConfig.Decay;
-import org.frcnn4j.train.TrainConfig.Losses;
-import org.frcnn4j.train.TrainConfig.RoiTargets;
-import org.frcnn4j.train.TrainConfig.RpnNormalization;
-import org.frcnn4j.train.TrainConfig.RpnTargets;
 import org.frcnn4j.train.TrainConfig.Schedule;
 import org.frcnn4j.train.TrainConfig.Solver;
 
@@ -20,9 +19,8 @@ public final class TrainPresets {
             case PAPER_ZF -> paper(List.of());
             case TORCHVISION -> new TrainConfig(Schedule.JOINT, new int[] {26000}, 2, true, 0,
                     new Solver(0.02, 0.9, 1e-4, 1.0, Decay.STEP, new double[] {16.0 / 26, 22.0 / 26}, 0.1, 1000, 0.001, 0),
-                    new RpnTargets(256, 0.5f, 0.7f, 0.3f, false),
-                    new RoiTargets(512, 0.25f, 0.5f, 0.0f),
-                    new Losses(RpnNormalization.SAMPLED, 1f, 1f / 9, 1f, 1f / 9),
+                    new RpnTraining(256, 0.5f, 0.7f, 0.3f, false, Normalization.SAMPLED, 1f, 1f / 9),
+                    new HeadTraining(512, 0.25f, 0.5f, 0.0f, 1f, 1f / 9),
                     List.of(), 1000, 0, new int[0]);
             case SMALL -> cpu(SMALL_SCALES);
             case TINY -> cpu(new int[0]);
@@ -37,9 +35,8 @@ public final class TrainPresets {
     private static TrainConfig paper(List<String> frozen) {
         return new TrainConfig(Schedule.JOINT, new int[] {70000}, 1, true, 0,
                 new Solver(0.001, 0.9, 5e-4, 2.0, Decay.STEP, new double[] {50.0 / 70}, 0.1, 0, 1.0, 0),
-                new RpnTargets(256, 0.5f, 0.7f, 0.3f, true),
-                new RoiTargets(128, 0.25f, 0.5f, 0.0f),
-                new Losses(RpnNormalization.PAPER, 10f, 1f, 1f, 1f),
+                new RpnTraining(256, 0.5f, 0.7f, 0.3f, true, Normalization.PAPER, 10f, 1f),
+                new HeadTraining(128, 0.25f, 0.5f, 0.0f, 1f, 1f),
                 frozen, 10000, 0, new int[0]);
     }
 
@@ -47,9 +44,8 @@ public final class TrainPresets {
     private static TrainConfig cpu(int[] trainScales) {
         return new TrainConfig(Schedule.JOINT, new int[] {1000}, 2, true, 0,
                 new Solver(0.02, 0.9, 1e-4, 1.0, Decay.COSINE, new double[0], 0.1, 100, 0.001, 10.0),
-                new RpnTargets(256, 0.5f, 0.7f, 0.3f, false),
-                new RoiTargets(256, 0.25f, 0.5f, 0.0f),
-                new Losses(RpnNormalization.SAMPLED, 1f, 1f / 9, 1f, 1f / 9),
+                new RpnTraining(256, 0.5f, 0.7f, 0.3f, false, Normalization.SAMPLED, 1f, 1f / 9),
+                new HeadTraining(256, 0.25f, 0.5f, 0.0f, 1f, 1f / 9),
                 List.of(), 200, 0, trainScales);
     }
 

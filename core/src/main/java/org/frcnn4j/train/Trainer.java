@@ -7,7 +7,6 @@ import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -314,7 +313,7 @@ public final class Trainer {
                 case 3 -> name.startsWith("roi_heads.");
                 default -> true;
             };
-            if (inStep && !frozen) {
+            if (inStep && !frozen && !model.parameters().isBuffer(name)) { // buffers (batch-norm statistics) never train
                 out.add(name);
             }
         }
@@ -364,7 +363,7 @@ public final class Trainer {
                             Random random = RandomStreams.of(config.seed(), RandomStreams.Purpose.SAMPLING, it, b);
                             batch.add(new FasterRcnn.TrainingImage(t, t.toInput(ex.boxes()), ex.labels(), proposals, random));
                         }
-                        for (FasterRcnn.Losses l : model.trainingForward(batch, config, what)) {
+                        for (FasterRcnn.Losses l : model.trainingForward(batch, config.training(), what)) {
                             NDArray imageLoss = org.frcnn4j.nn.Scalars.div(l.total(), perIteration);
                             loss = loss == null ? imageLoss : loss.add(imageLoss);
                             accumulate(sums, l, perIteration);

@@ -5,8 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.awt.image.BufferedImage;
 import org.frcnn4j.data.Images;
-import org.frcnn4j.model.FasterRcnnConfig.Normalization;
-import org.frcnn4j.model.FasterRcnnConfig.TransformConfig;
+import org.frcnn4j.transform.TransformConfig.Normalization;
 
 /**
  * Image to network input: normalise the pixels, rescale so that the shorter side is {@code minSize} unless the

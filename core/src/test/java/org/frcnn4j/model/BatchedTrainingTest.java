@@ -39,7 +39,7 @@ class BatchedTrainingTest {
             List<FasterRcnn.Losses> batch = model.trainingForward(List.of(
                     new FasterRcnn.TrainingImage(ta, ta.toInput(GroundTruth.boxes(a)), GroundTruth.labels(a), null, new Random(1)),
                     new FasterRcnn.TrainingImage(tb, tb.toInput(GroundTruth.boxes(b)), GroundTruth.labels(b), null, new Random(2))),
-                    train, FasterRcnn.Train.BOTH);
+                    train.training(), FasterRcnn.Train.BOTH);
             long height = Math.max(ta.tensor().getShape().get(2), tb.tensor().getShape().get(2));
             long width = Math.max(ta.tensor().getShape().get(3), tb.tensor().getShape().get(3));
             int multiple = config.transform().sizeDivisible();
@@ -54,7 +54,7 @@ class BatchedTrainingTest {
                 canvas.set(new NDIndex(":, :, :{}, :{}", t.tensor().getShape().get(2), t.tensor().getShape().get(3)), t.tensor());
                 ImageTransform.Transformed alone = new ImageTransform.Transformed(canvas, t.height(), t.width(),
                         t.originalHeight(), t.originalWidth());
-                FasterRcnn.Losses single = model.trainingForward(alone, alone.toInput(GroundTruth.boxes(an)), GroundTruth.labels(an), null, train,
+                FasterRcnn.Losses single = model.trainingForward(alone, alone.toInput(GroundTruth.boxes(an)), GroundTruth.labels(an), null, train.training(),
                         FasterRcnn.Train.BOTH, new Random((int) c[2]));
                 FasterRcnn.Losses batched = (FasterRcnn.Losses) c[3];
                 assertThat((double) batched.rpnObjectness().getFloat()).isCloseTo(single.rpnObjectness().getFloat(), within(1e-4));
@@ -63,7 +63,7 @@ class BatchedTrainingTest {
                 assertThat((double) batched.boxRegression().getFloat()).isCloseTo(single.boxRegression().getFloat(), within(1e-4));
             }
             // and the padding matters: alone on its own 32-rounded input the smaller image's losses differ
-            FasterRcnn.Losses own = model.trainingForward(ta, ta.toInput(GroundTruth.boxes(a)), GroundTruth.labels(a), null, train,
+            FasterRcnn.Losses own = model.trainingForward(ta, ta.toInput(GroundTruth.boxes(a)), GroundTruth.labels(a), null, train.training(),
                     FasterRcnn.Train.BOTH, new Random(1));
             assertThat(own.total().getFloat()).isNotCloseTo(batch.get(0).total().getFloat(), within(1e-4f));
         }

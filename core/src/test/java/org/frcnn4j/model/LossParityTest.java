@@ -31,7 +31,7 @@ class LossParityTest {
         try (NDManager m = NDManager.newBaseManager();
              FasterRcnn model = TorchvisionImport.importNpz(dir.resolve("state_dict.npz"), TorchvisionParityTest.options(dir), m)) {
             ImageTransform.Transformed t = model.transform().apply(Images.readRgb(dir.resolve("image.png")), m);
-            FasterRcnn.Losses l = model.trainingForward(t, t.toInput(gt), labels, null, all, FasterRcnn.Train.BOTH, new Random(0));
+            FasterRcnn.Losses l = model.trainingForward(t, t.toInput(gt), labels, null, all.training(), FasterRcnn.Train.BOTH, new Random(0));
             assertThat((double) l.rpnObjectness().getFloat()).as("objectness").isCloseTo(expected.get("loss_objectness").asDouble(), within(1e-4));
             assertThat((double) l.rpnBox().getFloat()).as("rpn box").isCloseTo(expected.get("loss_rpn_box_reg").asDouble(), within(1e-4));
             assertThat((double) l.classifier().getFloat()).as("classifier").isCloseTo(expected.get("loss_classifier").asDouble(), within(1e-4));
@@ -56,7 +56,7 @@ class LossParityTest {
             model.parameters().all().values().forEach(a -> a.setRequiresGradient(true));
             ImageTransform.Transformed t = model.transform().apply(Images.readRgb(dir.resolve("image.png")), m);
             try (ai.djl.training.GradientCollector gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
-                FasterRcnn.Losses l = model.trainingForward(t, t.toInput(gt), labels, null, all, FasterRcnn.Train.BOTH, new Random(0));
+                FasterRcnn.Losses l = model.trainingForward(t, t.toInput(gt), labels, null, all.training(), FasterRcnn.Train.BOTH, new Random(0));
                 gc.backward(l.total());
             }
             java.util.Iterator<String> names = gradients.fieldNames();
@@ -91,8 +91,7 @@ class LossParityTest {
      * needs no random draw, so both implementations train on the same one (the fixtures' samplers do the same).
      */
     static TrainConfig takingEveryCandidate(TrainConfig c) {
-        return c.withTargets(new TrainConfig.RpnTargets(1_000_000, 0.5f, 0.7f, 0.3f, false),
-                new TrainConfig.RoiTargets(1_000_000, 0.25f, 0.5f, 0.0f));
+        return c.withTraining(c.rpn().withSampling(1_000_000, 0.5f), c.head().withSampling(1_000_000, 0.25f));
     }
 
     private static float[] gtBoxes(JsonNode fixture) {

@@ -16,8 +16,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.frcnn4j.backbone.BackboneConfig;
+import org.frcnn4j.backbone.BackboneConfig.Architecture;
 import org.frcnn4j.data.Images;
 import org.frcnn4j.head.DetectionPostprocessor;
+import org.frcnn4j.head.HeadConfig;
 import org.frcnn4j.testing.SharedData;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,9 +35,9 @@ class ModelFilesTest {
             for (Presets preset : new Presets[] {Presets.TINY, Presets.PAPER_ZF}) {
                 FasterRcnnConfig config = preset.config(List.of("raccoon", "dog"));
                 if (preset == Presets.PAPER_ZF) { // a narrow paper-style ZF keeps the test fast
-                    config = config.with(new FasterRcnnConfig.BackboneConfig(FasterRcnnConfig.Architecture.ZF, 0.125, true, false))
+                    config = config.with(new BackboneConfig(Architecture.ZF, 0.125, true, false))
                             .with(config.head().withNumClasses(3)).with(config.transform().withSizes(160, 240));
-                    config = config.with(new FasterRcnnConfig.HeadConfig(3, 32, true, config.head().boxWeights(), 0.0f, 0.3f, 100, 0f));
+                    config = config.with(new HeadConfig(3, 32, true, config.head().boxWeights(), 0.0f, 0.3f, 100, 0f));
                 }
                 Path dir = tmp.resolve(preset.id());
                 try (FasterRcnn model = FasterRcnn.create(config, m, 5)) {
@@ -78,7 +81,7 @@ class ModelFilesTest {
                         }
                     });
                 }
-                FasterRcnnConfig wider = two.with(new FasterRcnnConfig.BackboneConfig(two.backbone().architecture(),
+                FasterRcnnConfig wider = two.with(new BackboneConfig(two.backbone().architecture(),
                         two.backbone().widthScale() * 2, two.backbone().ceilMode(), two.backbone().groupNorm()));
                 assertThatThrownBy(() -> ModelFiles.initialise(tmp, wider, m, 9))
                         .isInstanceOf(ModelFiles.ModelException.class).hasMessageContaining("weights.safetensors")

@@ -61,7 +61,7 @@ class TrainingParityTest {
                         FasterRcnn.Losses l;
                         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                             ImageTransform.Transformed t = model.transform().apply(Images.readRgb(a.imageFile()), scope);
-                            l = model.trainingForward(t, t.toInput(GroundTruth.boxes(a)), GroundTruth.labels(a), null, train,
+                            l = model.trainingForward(t, t.toInput(GroundTruth.boxes(a)), GroundTruth.labels(a), null, train.training(),
                                     FasterRcnn.Train.BOTH, new Random(0));
                             gc.backward(l.total());
                         }

@@ -4,13 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import java.util.Random;
+import org.frcnn4j.head.HeadTraining;
 import org.frcnn4j.head.ProposalTargets;
 import org.frcnn4j.rpn.AnchorTargets;
+import org.frcnn4j.rpn.RpnTraining;
 import org.junit.jupiter.api.Test;
 
 /** Training targets on hand-made layouts whose labels follow from the paper's rules. */
 class TargetsTest {
-    private static final TrainConfig.RpnTargets PAPER_RPN = new TrainConfig.RpnTargets(256, 0.5f, 0.7f, 0.3f, true);
+    private static final RpnTraining PAPER_RPN = new RpnTraining(256, 0.5f, 0.7f, 0.3f, true, RpnTraining.Normalization.PAPER, 10f, 1f);
 
     @Test
     void anchorLabelsFollowSection312() {
@@ -32,7 +34,7 @@ class TargetsTest {
         assertThat(s.regression()[5]).isCloseTo(5f / 90, within(1e-6f));
         assertThat(s.regression()[7]).isCloseTo((float) Math.log(100.0 / 90), within(1e-6f));
         // the same layout with cross-boundary anchors kept (torchvision): anchor 4 is IoU 0.35 -> ignored, still not negative
-        AnchorTargets.Sample all = new AnchorTargets(new TrainConfig.RpnTargets(256, 0.5f, 0.7f, 0.3f, false), true)
+        AnchorTargets.Sample all = new AnchorTargets(new RpnTraining(256, 0.5f, 0.7f, 0.3f, false, RpnTraining.Normalization.SAMPLED, 1f, 1f), true)
                 .sample(anchors, gt, 200, 200, new Random(0));
         assertThat(all.negatives()).containsExactly(3, 5);
     }
@@ -70,7 +72,7 @@ class TargetsTest {
             10, 10, 109, 40,    // IoU 0.31 -> background
             300, 300, 350, 350, // IoU 0 -> background with low 0, ignored with low 0.1
         };
-        ProposalTargets t = new ProposalTargets(new TrainConfig.RoiTargets(128, 0.25f, 0.5f, 0.0f), new float[] {10, 10, 5, 5}, true);
+        ProposalTargets t = new ProposalTargets(new HeadTraining(128, 0.25f, 0.5f, 0.0f, 1f, 1f), new float[] {10, 10, 5, 5}, true);
         ProposalTargets.Sample s = t.sample(proposals, gt, labels, new Random(0));
         assertThat(s.foreground()).isEqualTo(3); // two proposals and the ground truth itself
         assertThat(s.labels()).containsExactly(3, 3, 3, 0, 0);
@@ -79,7 +81,7 @@ class TargetsTest {
         // proposal 0 (100 x 90) to the box: ty = 10 * (5 / 90), th = 5 * log(100 / 90)
         assertThat(s.regression()[1]).isCloseTo(10f * 5 / 90, within(1e-5f));
         assertThat(s.regression()[3]).isCloseTo(5f * (float) Math.log(100.0 / 90), within(1e-5f));
-        ProposalTargets low = new ProposalTargets(new TrainConfig.RoiTargets(128, 0.25f, 0.5f, 0.1f), new float[] {10, 10, 5, 5}, true);
+        ProposalTargets low = new ProposalTargets(new HeadTraining(128, 0.25f, 0.5f, 0.1f, 1f, 1f), new float[] {10, 10, 5, 5}, true);
         assertThat(low.sample(proposals, gt, labels, new Random(0)).labels()).containsExactly(3, 3, 3, 0);
     }
 
@@ -94,7 +96,7 @@ class TargetsTest {
             proposals[4 * i + 2] = fg ? 99 : 250;
             proposals[4 * i + 3] = fg ? 99 : 250;
         }
-        ProposalTargets t = new ProposalTargets(new TrainConfig.RoiTargets(64, 0.25f, 0.5f, 0.0f), new float[] {10, 10, 5, 5}, true);
+        ProposalTargets t = new ProposalTargets(new HeadTraining(64, 0.25f, 0.5f, 0.0f, 1f, 1f), new float[] {10, 10, 5, 5}, true);
         ProposalTargets.Sample s = t.sample(proposals, gt, new int[] {1}, new Random(0));
         assertThat(s.foreground()).isEqualTo(16);
         assertThat(s.labels()).hasSize(56); // 16 fg + all 40 backgrounds (fewer than the 48 allowed)
