@@ -148,7 +148,9 @@ final class MobileNetV3 implements Body {
             }
             y = activation(depthwise.forward(y, training));
             if (seReduce != null) {
-                NDArray pooled = y.mean(new int[] {2, 3}, true);
+                // torchvision's adaptive_avg_pool2d(y, 1), the very kernel
+                NDArray pooled = ai.djl.pytorch.jni.JniUtils.adaptiveAvgPool((ai.djl.pytorch.engine.PtNDArray) y,
+                        new ai.djl.ndarray.types.Shape(1, 1));
                 NDArray gate = Norms.hardSigmoid(seExpand.forward(Norms.relu(seReduce.forward(pooled))));
                 y = y.mul(gate);
             }

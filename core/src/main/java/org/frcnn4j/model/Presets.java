@@ -24,12 +24,21 @@ public enum Presets {
     PAPER_VGG16("paper-vgg16"),
     TORCHVISION("torchvision"),
     SMALL("small"),
-    TINY("tiny");
+    TINY("tiny"),
+    RESNET50_FPN("fasterrcnn_resnet50_fpn"),
+    RESNET50_FPN_V2("fasterrcnn_resnet50_fpn_v2"),
+    MOBILENET_V3_LARGE_FPN("fasterrcnn_mobilenet_v3_large_fpn"),
+    MOBILENET_V3_LARGE_320_FPN("fasterrcnn_mobilenet_v3_large_320_fpn");
 
     private final String id;
 
     Presets(String id) {
         this.id = id;
+    }
+
+    /** Whether this preset is one of torchvision's published architectures (weights importable from .pth). */
+    public boolean torchvisionFamily() {
+        return ordinal() >= RESNET50_FPN.ordinal();
     }
 
     /** The name users type ({@code paper-vgg16}). */
@@ -57,7 +66,58 @@ public enum Presets {
             case TORCHVISION -> torchvision(numClasses, classNames);
             case SMALL -> cpu(id, 0.75, 320, 640, 256, 512, numClasses, classNames);
             case TINY -> cpu(id, 0.125, 128, 192, 32, 64, numClasses, classNames);
+            case RESNET50_FPN -> resnetFpn(id, false, numClasses, classNames);
+            case RESNET50_FPN_V2 -> resnetFpn(id, true, numClasses, classNames);
+            case MOBILENET_V3_LARGE_FPN -> mobileNetFpn(id, 800, 1333, 1000, 1000, 0f, numClasses, classNames);
+            case MOBILENET_V3_LARGE_320_FPN -> mobileNetFpn(id, 320, 640, 150, 150, 0.05f, numClasses, classNames);
         };
+    }
+
+    /** torchvision's five FPN levels' anchor sizes, one per level. */
+    static final double[][] FPN_LEVEL_SIZES = {{32}, {64}, {128}, {256}, {512}};
+    /** torchvision's MobileNetV3 FPN: all five sizes on each of its three levels. */
+    static final double[][] MOBILENET_LEVEL_SIZES = {{32, 64, 128, 256, 512}, {32, 64, 128, 256, 512}, {32, 64, 128, 256, 512}};
+    private static final double[] RATIOS = {0.5, 1, 2};
+
+    /**
+     * torchvision 0.14's fasterrcnn_resnet50_fpn (or _v2): ResNet-50 with frozen batch norm (v2: trained batch norm),
+     * FPN over layers 1-4 with the extra max-pooled level (v2: batch norm in the FPN), anchors 32-512 one size per
+     * level, RPN 1000 -> NMS 0.7 -> 1000 at test with per-level top N (v2: two 3x3 convs in the RPN head),
+     * MultiScaleRoIAlign, TwoMLPHead of 1024 (v2: four 3x3 convs with batch norm, one fc of 1024), 800/1333 input.
+     */
+    private static FasterRcnnConfig resnetFpn(String id, boolean v2, int numClasses, List<String> names) {
+        return new FasterRcnnConfig(id, false,
+                new TransformConfig(800, 1333, false, Normalization.RGB_MEAN_STD, TORCHVISION_MEAN, TORCHVISION_STD, 32),
+                new BackboneConfig(Architecture.RESNET, 1.0, false, false, BackboneConfig.ResNet.resnet50(),
+                        new BackboneConfig.BatchNormConfig(1e-5f, !v2),
+                        new BackboneConfig.Fpn(256, v2, List.of(1, 2, 3, 4), true)),
+                new AnchorConfig(AnchorGenerator.Style.TORCHVISION, 4, new double[] {32}, RATIOS, FPN_LEVEL_SIZES),
+                new RpnConfig(Objectness.SIGMOID, 256, ProposalOrder.TORCHVISION, 1000, 1000, 2000, 2000, 0.7f, 1e-3f,
+                        v2 ? 2 : 1, 0f),
+                new RoiConfig(RoiOp.ALIGN, 7, 2, false),
+                new HeadConfig(numClasses, 1024, false, HEAD_BOX_WEIGHTS, 0.05f, 0.5f, 100, 1e-2f,
+                        v2 ? List.of(256, 256, 256, 256) : null),
+                names);
+    }
+
+    /**
+     * torchvision 0.14's fasterrcnn_mobilenet_v3_large_fpn (and its 320 variant): MobileNetV3-Large with frozen batch
+     * norm, FPN on its last two stages (both stride 32) plus the max-pooled level, anchors 32-512 on each of the three
+     * levels, TwoMLPHead of 1024; the 320 variant takes 320/640 inputs, 150 proposals and an RPN score threshold 0.05.
+     */
+    private static FasterRcnnConfig mobileNetFpn(String id, int min, int max, int pre, int post, float rpnScore,
+                                                 int numClasses, List<String> names) {
+        return new FasterRcnnConfig(id, false,
+                new TransformConfig(min, max, false, Normalization.RGB_MEAN_STD, TORCHVISION_MEAN, TORCHVISION_STD, 32),
+                new BackboneConfig(Architecture.MOBILENET_V3_LARGE, 1.0, false, false, null,
+                        new BackboneConfig.BatchNormConfig(1e-5f, true), new BackboneConfig.Fpn(256, false, List.of(4, 5), true)),
+                new AnchorConfig(AnchorGenerator.Style.TORCHVISION, 32, new double[] {32, 64, 128, 256, 512}, RATIOS,
+                        MOBILENET_LEVEL_SIZES),
+                new RpnConfig(Objectness.SIGMOID, 256, ProposalOrder.TORCHVISION, pre, post, 2000, 2000, 0.7f, 1e-3f, 1,
+                        rpnScore),
+                new RoiConfig(RoiOp.ALIGN, 7, 2, false),
+                new HeadConfig(numClasses, 1024, false, HEAD_BOX_WEIGHTS, 0.05f, 0.5f, 100, 1e-2f),
+                names);
     }
 
     private static final float[] PAPER_PIXEL_MEANS = {102.9801f, 115.9465f, 122.7717f}; // BGR, py-faster-rcnn

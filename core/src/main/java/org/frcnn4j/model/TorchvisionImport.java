@@ -3,88 +3,242 @@ package org.frcnn4j.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.frcnn4j.backbone.BackboneConfig;
 import org.frcnn4j.backbone.BackboneConfig.Architecture;
 import org.frcnn4j.head.HeadConfig;
+import org.frcnn4j.io.PthReader;
+import org.frcnn4j.io.PthTensor;
 import org.frcnn4j.model.ModelFiles.ModelException;
 import org.frcnn4j.roi.RoiConfig;
 import org.frcnn4j.roi.RoiConfig.RoiOp;
 import org.frcnn4j.rpn.RpnConfig;
 
 /**
- * Imports a torchvision {@code FasterRCNN} state dict saved as .npz (one array per key, e.g. by
- * {@code np.savez(path, **{k: v.numpy() for k, v in model.state_dict().items()})}) for the model
- * {@code FasterRCNN(backbone=vgg16().features[:-1] or frcnn4j's ZF, rpn_anchor_generator=AnchorGenerator(((128, 256,
- * 512),), ((0.5, 1.0, 2.0),)), box_roi_pool=MultiScaleRoIAlign(['0'], 7, 2) or RoIPool 7x7 at 1/16)} with a
- * TwoMLPHead and a FastRCNNPredictor. The result uses the {@code torchvision} preset, under which it gives
- * torchvision's proposals and detections. Widths (backbone channels, fc size) are read from the weights.
+ * Imports a torchvision {@code FasterRCNN} state dict as a model whose outputs are torchvision's: a {@code .pth} file
+ * as {@code torch.save} writes it (a state dict, or a training checkpoint holding one under "model"), or an
+ * {@code .npz} (one array per key). Architectures: torchvision's fasterrcnn_resnet50_fpn, _v2,
+ * fasterrcnn_mobilenet_v3_large_fpn and its 320 variant (their presets), and the paper's backbones as
+ * {@code FasterRCNN(backbone=vgg16().features[:-1] or frcnn4j's ZF, AnchorGenerator(((128, 256, 512),), ...),
+ * MultiScaleRoIAlign(['0'], 7, 2) or RoIPool)} with a TwoMLPHead. Depths and widths (ResNet blocks, FPN channels,
+ * head sizes, RPN convs) are read from the weights, so reduced variants of the same classes import too.
  */
 public final class TorchvisionImport {
     private TorchvisionImport() {}
 
-    /** The settings torchvision's FasterRCNN takes as arguments, with its defaults. */
-    public record Options(Architecture backbone, RoiOp roiOp, int numClasses, int minSize, int maxSize,
-                          int rpnPreNmsTopNTest, int rpnPostNmsTopNTest, float rpnNmsThresh, float boxScoreThresh,
-                          float boxNmsThresh, int boxDetectionsPerImg) {
-        public static Options defaults(Architecture backbone, RoiOp roiOp, int numClasses) {
-            return new Options(backbone, roiOp, numClasses, 800, 1333, 1000, 1000, 0.7f, 0.05f, 0.5f, 100);
+    /** The architectures torchvision publishes Faster R-CNN weights for, and the paper's two backbones. */
+    public enum Arch {
+        VGG16("vgg16", null), ZF("zf", null),
+        RESNET50_FPN("fasterrcnn_resnet50_fpn", Presets.RESNET50_FPN),
+        RESNET50_FPN_V2("fasterrcnn_resnet50_fpn_v2", Presets.RESNET50_FPN_V2),
+        MOBILENET_V3_LARGE_FPN("fasterrcnn_mobilenet_v3_large_fpn", Presets.MOBILENET_V3_LARGE_FPN),
+        MOBILENET_V3_LARGE_320_FPN("fasterrcnn_mobilenet_v3_large_320_fpn", Presets.MOBILENET_V3_LARGE_320_FPN);
+
+        private final String id;
+        private final Presets preset;
+
+        Arch(String id, Presets preset) {
+            this.id = id;
+            this.preset = preset;
+        }
+
+        public String id() {
+            return id;
+        }
+
+        public Presets preset() {
+            return preset;
+        }
+
+        public static Arch byId(String id) {
+            for (Arch a : values()) {
+                if (a.id.equals(id)) {
+                    return a;
+                }
+            }
+            throw new org.frcnn4j.io.BadInputException("unknown architecture '" + id + "' (architectures: "
+                    + String.join(", ", java.util.Arrays.stream(values()).map(Arch::id).toList()) + ")");
         }
     }
 
-    public static FasterRcnn importNpz(Path npz, Options options, NDManager manager) {
-        if (!Files.isRegularFile(npz)) {
-            throw new ModelException(npz, "no such state dict file");
+    /**
+     * The settings torchvision's FasterRCNN takes as arguments.
+     *
+     * @param widthMult MobileNetV3's width multiplier (1 for the published models)
+     * @param bnEps     batch norm's epsilon (torchvision 1e-5; its builder sets 0 for the original ResNet-50-FPN COCO
+     *                  weights)
+     */
+    public record Options(Arch arch, RoiOp roiOp, int numClasses, int minSize, int maxSize, int rpnPreNmsTopNTest,
+                          int rpnPostNmsTopNTest, float rpnNmsThresh, float rpnScoreThresh, float boxScoreThresh,
+                          float boxNmsThresh, int boxDetectionsPerImg, double widthMult, float bnEps) {
+        /** torchvision's defaults for the architecture. */
+        public static Options defaults(Arch arch, RoiOp roiOp, int numClasses) {
+            boolean small = arch == Arch.MOBILENET_V3_LARGE_320_FPN;
+            return new Options(arch, roiOp, numClasses, small ? 320 : 800, small ? 640 : 1333, small ? 150 : 1000,
+                    small ? 150 : 1000, 0.7f, small ? 0.05f : 0f, 0.05f, 0.5f, 100, 1.0, 1e-5f);
         }
-        try (InputStream in = Files.newInputStream(npz); NDManager tmp = manager.newSubManager()) {
-            Map<String, NDArray> raw = ModelFiles.named(NDList.decode(tmp, in), npz);
-            Map<String, NDArray> weights = new LinkedHashMap<>();
-            for (Map.Entry<String, NDArray> e : raw.entrySet()) {
-                weights.put(rename(e.getKey()), e.getValue());
-            }
-            FasterRcnnConfig config = configFor(weights, options, npz);
-            return ModelFiles.build(config, weights, manager, npz);
+
+        /** The paper-backbone form of earlier versions. */
+        public Options(Architecture backbone, RoiOp roiOp, int numClasses, int minSize, int maxSize, int rpnPreNmsTopNTest,
+                       int rpnPostNmsTopNTest, float rpnNmsThresh, float boxScoreThresh, float boxNmsThresh,
+                       int boxDetectionsPerImg) {
+            this(backbone == Architecture.VGG16 ? Arch.VGG16 : Arch.ZF, roiOp, numClasses, minSize, maxSize,
+                    rpnPreNmsTopNTest, rpnPostNmsTopNTest, rpnNmsThresh, 0f, boxScoreThresh, boxNmsThresh,
+                    boxDetectionsPerImg, 1.0, 1e-5f);
+        }
+    }
+
+    /** Reads {@code file} (.pth or .npz) and builds the model; a missing, unexpected or misshapen key is named. */
+    public static FasterRcnn importWeights(Path file, Options options, NDManager manager) {
+        if (!Files.isRegularFile(file)) {
+            throw new ModelException(file, "no such state dict file");
+        }
+        try (NDManager tmp = manager.newSubManager()) {
+            Map<String, NDArray> weights = isNpz(file) ? readNpz(file, tmp) : readPth(file, tmp);
+            FasterRcnnConfig config = configFor(weights, options, file);
+            return ModelFiles.build(config, weights, manager, file);
         } catch (IOException e) {
-            throw new ModelException(npz, "cannot read: " + e.getMessage(), e);
-        } catch (ModelException e) {
-            throw e;
+            throw new ModelException(file, "cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    /** The .npz form (earlier versions' only one). */
+    public static FasterRcnn importNpz(Path npz, Options options, NDManager manager) {
+        return importWeights(npz, options, manager);
+    }
+
+    private static boolean isNpz(Path file) throws IOException {
+        if (file.getFileName().toString().endsWith(".npz")) {
+            return true;
+        }
+        // both are zip files: torch.save's holds <archive>/data.pkl
+        try (java.util.zip.ZipFile zip = new java.util.zip.ZipFile(file.toFile())) {
+            return zip.stream().noneMatch(e -> e.getName().endsWith("data.pkl"));
+        } catch (java.util.zip.ZipException e) {
+            return false; // not a zip: torch.save's legacy format
+        }
+    }
+
+    private static Map<String, NDArray> readNpz(Path npz, NDManager tmp) throws IOException {
+        try (InputStream in = Files.newInputStream(npz)) {
+            Map<String, NDArray> raw = ModelFiles.named(NDList.decode(tmp, in), npz);
+            return renamed(raw);
         } catch (RuntimeException e) {
+            if (e instanceof ModelException m) {
+                throw m;
+            }
             throw new ModelException(npz, "not a readable .npz state dict: " + e.getMessage(), e);
         }
     }
 
-    /** torchvision 0.13+ names the RPN conv {@code rpn.head.conv.0.0}; older versions {@code rpn.head.conv}. */
+    private static Map<String, NDArray> readPth(Path pth, NDManager tmp) {
+        Map<String, NDArray> raw = new LinkedHashMap<>();
+        for (Map.Entry<String, PthTensor> e : PthReader.readStateDict(pth).entrySet()) {
+            PthTensor t = e.getValue();
+            if (!t.isFloatingPoint()) {
+                continue; // num_batches_tracked (int64): BatchNorm2d's step counter, unused in inference and here
+            }
+            NDArray a = tmp.create(t.floats(), new Shape(t.shape()));
+            a.setName(e.getKey());
+            raw.put(e.getKey(), a);
+        }
+        return renamed(raw);
+    }
+
+    /**
+     * torchvision's keys as this project names them: identical, except the one-conv RPN head, which torchvision 0.13+
+     * calls {@code rpn.head.conv.0.0} and earlier versions (and frcnn4j) {@code rpn.head.conv}; batch norm step
+     * counters are dropped.
+     */
+    static Map<String, NDArray> renamed(Map<String, NDArray> raw) {
+        boolean deep = raw.containsKey("rpn.head.conv.1.0.weight");
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        for (Map.Entry<String, NDArray> e : raw.entrySet()) {
+            if (e.getKey().endsWith(".num_batches_tracked")) {
+                continue;
+            }
+            out.put(deep ? e.getKey() : rename(e.getKey()), e.getValue());
+        }
+        return out;
+    }
+
     static String rename(String key) {
         return key.replace("rpn.head.conv.0.0.", "rpn.head.conv.");
     }
 
     static FasterRcnnConfig configFor(Map<String, NDArray> w, Options o, Path source) {
-        NDArray first = require(w, "backbone.0.weight", source);
         NDArray cls = require(w, "roi_heads.box_predictor.cls_score.weight", source);
-        NDArray fc6 = require(w, "roi_heads.box_head.fc6.weight", source);
-        NDArray rpnConv = require(w, "rpn.head.conv.weight", source);
-        double width = first.getShape().get(0) / (o.backbone() == Architecture.VGG16 ? 64.0 : 96.0);
         if (cls.getShape().get(0) != o.numClasses()) {
             throw new ModelException(source, "roi_heads.box_predictor.cls_score.weight has " + cls.getShape().get(0)
                     + " classes, --num-classes says " + o.numClasses());
         }
+        if (o.arch() == Arch.VGG16 || o.arch() == Arch.ZF) {
+            return paperBackbone(w, o, source);
+        }
+        FasterRcnnConfig base = o.arch().preset().config(List.of()).withClasses(List.of(), null);
+        int fpnChannels = (int) require(w, "backbone.fpn.inner_blocks.0.0.weight", source).getShape().get(0);
+        boolean fpnNorm = w.containsKey("backbone.fpn.inner_blocks.0.1.weight");
+        BackboneConfig b = base.backbone();
+        BackboneConfig.ResNet resnet = null;
+        if (b.architecture() == Architecture.RESNET) {
+            List<Integer> blocks = new ArrayList<>();
+            for (int s = 1; s <= 4; s++) {
+                int n = 0;
+                while (w.containsKey("backbone.body.layer" + s + "." + n + ".conv1.weight")) {
+                    n++;
+                }
+                blocks.add(n);
+            }
+            resnet = new BackboneConfig.ResNet(blocks, (int) require(w, "backbone.body.conv1.weight", source).getShape().get(0));
+        }
+        BackboneConfig backbone = new BackboneConfig(b.architecture(), o.widthMult(), false, false, resnet,
+                new BackboneConfig.BatchNormConfig(o.bnEps(), b.batchNorm().frozen()),
+                new BackboneConfig.Fpn(fpnChannels, fpnNorm, b.fpn().returned(), true));
+        int depth = 0;
+        while (w.containsKey("rpn.head.conv." + depth + ".0.weight")) {
+            depth++;
+        }
+        RpnConfig r = base.rpn();
+        RpnConfig rpn = new RpnConfig(r.objectness(), fpnChannels, r.order(), o.rpnPreNmsTopNTest(), o.rpnPostNmsTopNTest(),
+                r.preNmsTopNTrain(), r.postNmsTopNTrain(), o.rpnNmsThresh(), r.minSize(), Math.max(1, depth),
+                o.rpnScoreThresh());
+        List<Integer> convLayers = new ArrayList<>();
+        while (w.containsKey("roi_heads.box_head." + convLayers.size() + ".0.weight")) {
+            convLayers.add((int) w.get("roi_heads.box_head." + convLayers.size() + ".0.weight").getShape().get(0));
+        }
+        int representation = (int) cls.getShape().get(1);
+        HeadConfig h = base.head();
+        HeadConfig head = new HeadConfig(o.numClasses(), representation, false, h.boxWeights(), o.boxScoreThresh(),
+                o.boxNmsThresh(), o.boxDetectionsPerImg(), h.minBoxSize(), convLayers);
+        return new FasterRcnnConfig(base.preset(), false, base.transform().withSizes(o.minSize(), o.maxSize()), backbone,
+                base.anchors(), rpn, base.roi(), head, List.of());
+    }
+
+    private static FasterRcnnConfig paperBackbone(Map<String, NDArray> w, Options o, Path source) {
+        NDArray first = require(w, "backbone.0.weight", source);
+        NDArray fc6 = require(w, "roi_heads.box_head.fc6.weight", source);
+        NDArray rpnConv = require(w, "rpn.head.conv.weight", source);
+        Architecture arch = o.arch() == Arch.VGG16 ? Architecture.VGG16 : Architecture.ZF;
+        double width = first.getShape().get(0) / (arch == Architecture.VGG16 ? 64.0 : 96.0);
         FasterRcnnConfig base = Presets.TORCHVISION.config(List.of());
         // ZF's pooling rounds up as Caffe's does (frcnn4j's ZfNet and the tools/torchvision ZF); VGG-16's down.
-        boolean ceil = o.backbone() == Architecture.ZF;
+        boolean ceil = arch == Architecture.ZF;
         RoiConfig roi = o.roiOp() == RoiOp.ALIGN ? new RoiConfig(RoiOp.ALIGN, 7, 2, false) : new RoiConfig(RoiOp.POOL, 7, 0, false);
         return new FasterRcnnConfig("torchvision", false,
                 base.transform().withSizes(o.minSize(), o.maxSize()),
-                new BackboneConfig(o.backbone(), width, ceil, false),
+                new BackboneConfig(arch, width, ceil, false),
                 base.anchors(),
                 new RpnConfig(base.rpn().objectness(), (int) rpnConv.getShape().get(0), base.rpn().order(),
                         o.rpnPreNmsTopNTest(), o.rpnPostNmsTopNTest(), base.rpn().preNmsTopNTrain(),
-                        base.rpn().postNmsTopNTrain(), o.rpnNmsThresh(), base.rpn().minSize()),
+                        base.rpn().postNmsTopNTrain(), o.rpnNmsThresh(), base.rpn().minSize(), 1, o.rpnScoreThresh()),
                 roi,
                 new HeadConfig(o.numClasses(), (int) fc6.getShape().get(0), false,
                         base.head().boxWeights(), o.boxScoreThresh(), o.boxNmsThresh(), o.boxDetectionsPerImg(),

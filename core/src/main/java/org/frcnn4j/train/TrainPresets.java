@@ -24,6 +24,11 @@ public final class TrainPresets {
                     List.of(), 1000, 0, new int[0]);
             case SMALL -> cpu(SMALL_SCALES);
             case TINY -> cpu(new int[0]);
+            case RESNET50_FPN, RESNET50_FPN_V2 -> torchvisionReference(List.of("backbone.body.conv1.",
+                    "backbone.body.bn1.", "backbone.body.layer1."));
+            case MOBILENET_V3_LARGE_FPN, MOBILENET_V3_LARGE_320_FPN -> torchvisionReference(List.of("backbone.body.0.",
+                    "backbone.body.1.", "backbone.body.2.", "backbone.body.3.", "backbone.body.4.", "backbone.body.5.",
+                    "backbone.body.6."));
         };
     }
 
@@ -38,6 +43,20 @@ public final class TrainPresets {
                 new RpnTraining(256, 0.5f, 0.7f, 0.3f, true, Normalization.PAPER, 10f, 1f),
                 new HeadTraining(128, 0.25f, 0.5f, 0.0f, 1f, 1f),
                 frozen, 10000, 0, new int[0]);
+    }
+
+    /**
+     * torchvision's detection reference recipe (references/detection: SGD lr 0.02 for 2 images per step, momentum 0.9,
+     * weight decay 1e-4, 1000-iteration linear warm-up from 0.001, x0.1 at 16/26 and 22/26 of the schedule), its
+     * samplers (256 anchors, 512 RoIs) and losses, with torchvision's default trainable backbone layers: 3 of ResNet's
+     * 5 (conv1 and layer1 fixed), 3 of MobileNetV3's 6 stages (features 0-6 fixed).
+     */
+    private static TrainConfig torchvisionReference(List<String> frozen) {
+        return new TrainConfig(Schedule.JOINT, new int[] {26000}, 2, true, 0,
+                new Solver(0.02, 0.9, 1e-4, 1.0, Decay.STEP, new double[] {16.0 / 26, 22.0 / 26}, 0.1, 1000, 0.001, 0),
+                new RpnTraining(256, 0.5f, 0.7f, 0.3f, false, Normalization.SAMPLED, 1f, 1f / 9),
+                new HeadTraining(512, 0.25f, 0.5f, 0.0f, 1f, 1f / 9),
+                frozen, 1000, 0, new int[0]);
     }
 
     /** From-scratch CPU training (the demo): warm-up then cosine, two images per iteration, torchvision's losses. */

@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
-import org.frcnn4j.backbone.BackboneConfig.Architecture;
 import org.frcnn4j.data.Images;
 import org.frcnn4j.head.DetectionPostprocessor;
 import org.frcnn4j.roi.RoiConfig.RoiOp;
@@ -37,12 +36,12 @@ class TorchvisionParityTest {
     static TorchvisionImport.Options options(Path dir) throws IOException {
         JsonNode f = new ObjectMapper().readTree(dir.resolve("flags.json").toFile());
         var o = TorchvisionImport.Options.defaults(
-                f.get("backbone").asText().equals("zf") ? Architecture.ZF : Architecture.VGG16,
+                f.get("backbone").asText().equals("zf") ? TorchvisionImport.Arch.ZF : TorchvisionImport.Arch.VGG16,
                 f.get("roi_op").asText().equals("pool") ? RoiOp.POOL : RoiOp.ALIGN,
                 f.get("num_classes").asInt());
-        return new TorchvisionImport.Options(o.backbone(), o.roiOp(), o.numClasses(), f.get("min_size").asInt(),
+        return new TorchvisionImport.Options(o.arch(), o.roiOp(), o.numClasses(), f.get("min_size").asInt(),
                 f.get("max_size").asInt(), o.rpnPreNmsTopNTest(), o.rpnPostNmsTopNTest(), o.rpnNmsThresh(),
-                o.boxScoreThresh(), o.boxNmsThresh(), o.boxDetectionsPerImg());
+                o.rpnScoreThresh(), o.boxScoreThresh(), o.boxNmsThresh(), o.boxDetectionsPerImg(), 1.0, 1e-5f);
     }
 
     static Map<String, float[]> expected(Path dir, NDManager m) throws IOException {
