@@ -101,7 +101,7 @@ public final class ConvCheck {
      * thread computes which block varies) and wrong every time with one; others could be wrong only with several.
      */
     public static Errors run(ConvRoute route, ConvShape shape, Gradients gradients) {
-        ai.djl.engine.Engine.getInstance(); // loads libtorch before the first native call below
+        EngineLogging.apply(); // loads libtorch before the first native call below, quiet
         int threads = JniUtils.getNumThreads();
         Errors worst = runSizes(route, shape, gradients, null);
         worst = worst.worst(runSizes(route, shape, gradients, null));
