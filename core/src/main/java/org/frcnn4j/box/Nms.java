@@ -5,7 +5,8 @@ import java.util.Arrays;
 /**
  * Greedy non-maximum suppression on flat box arrays: visit boxes by descending score and drop every later box whose
  * IoU with a kept one exceeds the threshold (suppression on IoU &gt; threshold, as torchvision's {@code nms} and
- * py-faster-rcnn's {@code py_cpu_nms}). Equal scores keep their input order, so the result is deterministic.
+ * py-faster-rcnn's {@code py_cpu_nms}). Equal scores keep their input order, as torchvision's {@code nms} (a stable
+ * sort) keeps them.
  */
 public final class Nms {
     private Nms() {}
@@ -58,33 +59,57 @@ public final class Nms {
 
     /**
      * NMS run independently within each class ({@code classes[i]} is box i's class): boxes of different classes
-     * never suppress each other. Indices of the kept boxes, by descending score across all classes.
+     * never suppress each other. Indices of the kept boxes, by descending score across all classes, exactly as
+     * torchvision's {@code batched_nms} on the CPU orders them, equal scores included: above 1000 boxes it runs NMS
+     * class by class and sorts the kept ones with torch's unstable sort ({@link TorchSort}); up to 1000 it shifts each
+     * class's boxes by class x (largest coordinate + 1), in float32 as it does, and runs one NMS over all.
      */
     public static int[] batched(float[] boxes, float[] scores, int[] classes, float iouThreshold, boolean plusOne) {
         int n = Boxes.count(boxes);
         if (classes.length != n || scores.length != n) {
             throw new IllegalArgumentException("batched nms: sizes differ");
         }
+        if (n == 0) {
+            return new int[0];
+        }
+        if (4L * n <= 4000) {
+            float max = Float.NEGATIVE_INFINITY;
+            for (float v : boxes) {
+                max = Math.max(max, v);
+            }
+            float[] shifted = boxes.clone();
+            for (int i = 0; i < n; i++) {
+                float offset = (float) classes[i] * (max + 1f);
+                for (int j = 0; j < 4; j++) {
+                    shifted[4 * i + j] += offset;
+                }
+            }
+            return apply(shifted, scores, iouThreshold, plusOne);
+        }
         int maxClass = -1;
         for (int c : classes) {
             maxClass = Math.max(maxClass, c);
         }
-        int[] kept = new int[n];
+        boolean[] kept = new boolean[n];
         int total = 0;
         for (int c = 0; c <= maxClass; c++) {
             int[] members = indicesOf(classes, c);
             if (members.length == 0) {
                 continue;
             }
-            int[] keep = apply(Boxes.select(boxes, members), Boxes.select1(scores, members), iouThreshold, plusOne);
-            for (int k : keep) {
-                kept[total++] = members[k];
+            for (int k : apply(Boxes.select(boxes, members), Boxes.select1(scores, members), iouThreshold, plusOne)) {
+                kept[members[k]] = true;
+                total++;
             }
         }
-        int[] result = Arrays.copyOf(kept, total);
-        Arrays.sort(result); // input order first, so that the stable score sort below breaks ties by it
-        float[] keptScores = Boxes.select1(scores, result);
-        int[] order = argsortDescending(keptScores);
+        int[] result = new int[total];
+        int at = 0;
+        for (int i = 0; i < n; i++) {
+            if (kept[i]) {
+                result[at++] = i;
+            }
+        }
+        int[] order = TorchSort.sortDescending(Boxes.select1(scores, result));
         int[] out = new int[total];
         for (int i = 0; i < total; i++) {
             out[i] = result[order[i]];

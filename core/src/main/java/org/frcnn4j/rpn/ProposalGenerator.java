@@ -4,6 +4,7 @@ import java.util.Arrays;
 import org.frcnn4j.box.BoxCoder;
 import org.frcnn4j.box.Boxes;
 import org.frcnn4j.box.Nms;
+import org.frcnn4j.box.TorchSort;
 import org.frcnn4j.rpn.RpnConfig.ProposalOrder;
 
 /**
@@ -84,10 +85,10 @@ public final class ProposalGenerator {
         }
         float[] candidateScores = Boxes.select1(scores, candidates);
         int[] keep;
-        if (levelCounts.length == 1) {
+        if (order != ProposalOrder.TORCHVISION) {
             keep = Nms.apply(boxes, candidateScores, nmsThreshold, plusOne, postNmsTopN);
         } else {
-            // torchvision's batched_nms: levels never suppress each other; then the best postNmsTopN of all levels
+            // torchvision's batched_nms (one level too): levels never suppress each other; then the best postNmsTopN
             int[] levels = levelOf(candidates, levelCounts);
             keep = Nms.batched(boxes, candidateScores, levels, nmsThreshold, plusOne);
             keep = Arrays.copyOf(keep, Math.min(postNmsTopN, keep.length));
@@ -95,7 +96,10 @@ public final class ProposalGenerator {
         return new Proposals(Boxes.select(boxes, keep), Boxes.select1(candidateScores, keep));
     }
 
-    /** The indices of each level's top {@code n} anchors by {@code ranking}, level by level (torchvision's _get_top_n_idx). */
+    /**
+     * The indices of each level's top {@code n} anchors by {@code ranking}, level by level (torchvision's
+     * _get_top_n_idx), equal scores chosen as torch's topk chooses them.
+     */
     static int[] topPerLevel(float[] ranking, int[] levelCounts, int n) {
         int total = 0;
         for (int c : levelCounts) {
@@ -106,9 +110,8 @@ public final class ProposalGenerator {
         int offset = 0;
         for (int c : levelCounts) {
             float[] level = Arrays.copyOfRange(ranking, offset, offset + c);
-            int[] order = Nms.argsortDescending(level);
-            for (int i = 0; i < Math.min(n, c); i++) {
-                out[at++] = order[i] + offset;
+            for (int i : TorchSort.topk(level, Math.min(n, c))) {
+                out[at++] = i + offset;
             }
             offset += c;
         }
