@@ -4,20 +4,21 @@ import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.frcnn4j.backbone.BackboneConfig.Architecture;
 import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.model.FasterRcnn;
 import org.frcnn4j.model.ModelFiles;
 import org.frcnn4j.model.TorchvisionImport;
+import org.frcnn4j.model.TorchvisionImport.Arch;
 import org.frcnn4j.roi.RoiConfig.RoiOp;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code frcnn import-torchvision}: a torchvision FasterRCNN state dict (.npz) to a frcnn4j model folder. */
+/** {@code frcnn import-torchvision}: a torchvision FasterRCNN state dict (.pth or .npz) to a frcnn4j model folder. */
 @Command(name = "import-torchvision", mixinStandardHelpOptions = true,
-        description = "Import a torchvision FasterRCNN state dict (.npz, one array per key) as a model folder. "
-                + "Optional flags carry torchvision's FasterRCNN argument names and defaults.")
+        description = "Import a torchvision FasterRCNN state dict as a model folder: a .pth file as torch.save writes it "
+                + "(a state dict, or a training checkpoint with it under \"model\"), or an .npz (one array per key). "
+                + "Optional flags carry torchvision's FasterRCNN argument names; their defaults are the architecture's.")
 final class ImportTorchvisionCommand implements Callable<Integer> {
     enum BackboneName { vgg16, zf }
 
@@ -26,57 +27,90 @@ final class ImportTorchvisionCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--weights", required = true, description = "the state dict as .npz")
+    @Option(names = "--weights", required = true, description = "the state dict: .pth or .npz")
     Path weights;
 
-    @Option(names = "--backbone", required = true, description = "vgg16 (vgg16().features[:-1]) or zf")
+    @Option(names = "--arch", description = "fasterrcnn_resnet50_fpn, fasterrcnn_resnet50_fpn_v2, "
+            + "fasterrcnn_mobilenet_v3_large_fpn, fasterrcnn_mobilenet_v3_large_320_fpn (or vgg16, zf)")
+    String arch;
+
+    @Option(names = "--backbone", description = "vgg16 (vgg16().features[:-1]) or zf: the paper's backbones (as --arch)")
     BackboneName backbone;
 
-    @Option(names = "--roi-op", defaultValue = "align", description = "align (MultiScaleRoIAlign(['0'], 7, 2)) or pool (RoIPool 7x7, 1/16)")
+    @Option(names = "--roi-op", defaultValue = "align", description = "vgg16/zf: align (MultiScaleRoIAlign(['0'], 7, 2)) "
+            + "or pool (RoIPool 7x7, 1/16)")
     RoiOpName roiOp;
 
-    @Option(names = "--num-classes", required = true, description = "torchvision's num_classes, background included")
+    @Option(names = "--num-classes", required = true, description = "torchvision's num_classes, background included "
+            + "(91 for its COCO models)")
     int numClasses;
 
     @Option(names = "--out", required = true, description = "the model folder to write")
     Path out;
 
-    @Option(names = "--classes", description = "file with the K-1 object class names in label order, one a line")
+    @Option(names = "--classes", description = "file with the K-1 object class names in label order, one a line "
+            + "(default for 91 classes: torchvision's COCO names, with its \"N/A\" slots)")
     Path classes;
 
-    @Option(names = "--min-size", defaultValue = "800") int minSize;
-    @Option(names = "--max-size", defaultValue = "1333") int maxSize;
-    @Option(names = "--rpn-pre-nms-top-n-test", defaultValue = "1000") int rpnPreNmsTopNTest;
-    @Option(names = "--rpn-post-nms-top-n-test", defaultValue = "1000") int rpnPostNmsTopNTest;
-    @Option(names = "--rpn-nms-thresh", defaultValue = "0.7") float rpnNmsThresh;
-    @Option(names = "--box-score-thresh", defaultValue = "0.05") float boxScoreThresh;
-    @Option(names = "--box-nms-thresh", defaultValue = "0.5") float boxNmsThresh;
-    @Option(names = "--box-detections-per-img", defaultValue = "100") int boxDetectionsPerImg;
+    @Option(names = "--min-size") Integer minSize;
+    @Option(names = "--max-size") Integer maxSize;
+    @Option(names = "--rpn-pre-nms-top-n-test") Integer rpnPreNmsTopNTest;
+    @Option(names = "--rpn-post-nms-top-n-test") Integer rpnPostNmsTopNTest;
+    @Option(names = "--rpn-nms-thresh") Float rpnNmsThresh;
+    @Option(names = "--rpn-score-thresh") Float rpnScoreThresh;
+    @Option(names = "--box-score-thresh") Float boxScoreThresh;
+    @Option(names = "--box-nms-thresh") Float boxNmsThresh;
+    @Option(names = "--box-detections-per-img") Integer boxDetectionsPerImg;
+
+    @Option(names = "--width-mult", description = "MobileNetV3's width multiplier (default 1, the published models)")
+    Double widthMult;
+
+    @Option(names = "--bn-eps", description = "batch norm's epsilon (default 1e-5; torchvision's builder uses 0 for the "
+            + "original fasterrcnn_resnet50_fpn COCO weights)")
+    Float bnEps;
 
     @Override
     public Integer call() throws Exception {
+        Arch a = arch();
         if (numClasses < 2) {
             throw new BadInputException("--num-classes counts the background too: at least 2, got " + numClasses);
         }
-        if (minSize <= 0 || maxSize < minSize) {
+        TorchvisionImport.Options d = TorchvisionImport.Options.defaults(a,
+                roiOp == RoiOpName.align ? RoiOp.ALIGN : RoiOp.POOL, numClasses);
+        TorchvisionImport.Options options = new TorchvisionImport.Options(a, d.roiOp(), numClasses,
+                or(minSize, d.minSize()), or(maxSize, d.maxSize()), or(rpnPreNmsTopNTest, d.rpnPreNmsTopNTest()),
+                or(rpnPostNmsTopNTest, d.rpnPostNmsTopNTest()), or(rpnNmsThresh, d.rpnNmsThresh()),
+                or(rpnScoreThresh, d.rpnScoreThresh()), or(boxScoreThresh, d.boxScoreThresh()),
+                or(boxNmsThresh, d.boxNmsThresh()), or(boxDetectionsPerImg, d.boxDetectionsPerImg()),
+                or(widthMult, d.widthMult()), or(bnEps, d.bnEps()));
+        if (options.minSize() <= 0 || options.maxSize() < options.minSize()) {
             throw new BadInputException("--min-size and --max-size must satisfy 0 < min <= max");
         }
-        TorchvisionImport.Options options = new TorchvisionImport.Options(
-                backbone == BackboneName.vgg16 ? Architecture.VGG16 : Architecture.ZF,
-                roiOp == RoiOpName.align ? RoiOp.ALIGN : RoiOp.POOL,
-                numClasses, minSize, maxSize, rpnPreNmsTopNTest, rpnPostNmsTopNTest, rpnNmsThresh, boxScoreThresh,
-                boxNmsThresh, boxDetectionsPerImg);
         List<String> names = Options.classNames(classes);
+        if (names == null && numClasses == 91) {
+            names = TorchvisionImport.cocoCategories();
+        }
         if (names != null && names.size() != numClasses - 1) {
             throw new BadInputException(classes + ": " + names.size() + " class names for --num-classes "
                     + numClasses + " (expected " + (numClasses - 1) + ")");
         }
         try (NDManager manager = NDManager.newBaseManager();
-             FasterRcnn model = TorchvisionImport.importNpz(weights, options, manager)) {
+             FasterRcnn model = TorchvisionImport.importWeights(weights, options, manager)) {
             FasterRcnn named = names == null ? model : new FasterRcnn(model.config().withClasses(names), model.parameters());
             ModelFiles.save(named, out);
         }
         spec.commandLine().getOut().println("wrote " + out.resolve(ModelFiles.CONFIG) + " and " + out.resolve(ModelFiles.WEIGHTS));
         return 0;
+    }
+
+    private Arch arch() {
+        if ((arch == null) == (backbone == null)) {
+            throw new BadInputException("give --arch (fasterrcnn_resnet50_fpn, ...) or --backbone (vgg16, zf), one of them");
+        }
+        return arch != null ? Arch.byId(arch) : backbone == BackboneName.vgg16 ? Arch.VGG16 : Arch.ZF;
+    }
+
+    private static <T> T or(T value, T fallback) {
+        return value != null ? value : fallback;
     }
 }

@@ -13,6 +13,7 @@ import org.frcnn4j.backbone.BackboneConfig;
 import org.frcnn4j.backbone.BackboneConfig.Architecture;
 import org.frcnn4j.data.Dataset;
 import org.frcnn4j.io.BadInputException;
+import org.frcnn4j.model.BackboneCheckpoint;
 import org.frcnn4j.model.FasterRcnn;
 import org.frcnn4j.model.FasterRcnnConfig;
 import org.frcnn4j.model.ModelFiles;
@@ -51,13 +52,22 @@ final class TrainCommand implements Callable<Integer> {
             + "these categories)")
     Path classes;
 
-    @Option(names = "--preset", description = "paper-zf, paper-vgg16, torchvision, small, tiny (default: small, or the --init model's)")
+    @Option(names = {"--preset", "--arch"}, description = "paper-zf, paper-vgg16, torchvision, small, tiny, or one of "
+            + "torchvision's architectures: fasterrcnn_resnet50_fpn, fasterrcnn_resnet50_fpn_v2, "
+            + "fasterrcnn_mobilenet_v3_large_fpn, fasterrcnn_mobilenet_v3_large_320_fpn (default: small, or the --init "
+            + "model's)")
     String preset;
 
     @Option(names = "--init", paramLabel = "MODEL_DIR", description = "start from this model folder's weights (e.g. an "
             + "imported torchvision model) instead of random ones; its architecture is kept, and its class-score and "
             + "box layers start fresh when the dataset has other classes")
     Path init;
+
+    @Option(names = "--init-backbone", paramLabel = "FILE.pth", description = "start the backbone from an ImageNet "
+            + "classification checkpoint (torchvision's resnet50 / mobilenet_v3_large .pth, for --arch "
+            + "fasterrcnn_resnet50_fpn* / fasterrcnn_mobilenet_v3_large*), the rest drawn afresh; its depth and width "
+            + "are taken from the file")
+    Path initBackbone;
 
     @Option(names = "--schedule", description = "joint (approximate joint, the default) or alternating (4-step)")
     ScheduleName schedule;
@@ -125,6 +135,12 @@ final class TrainCommand implements Callable<Integer> {
         String trainSet = trainSplit != null ? trainSplit : text(savedData, "train_split");
         String valSet = valSplit != null ? valSplit : text(savedData, "val_split");
         Path initDir = init != null ? init : savedData.hasNonNull("init") ? Path.of(savedData.get("init").asText()) : null;
+        Path backboneFile = initBackbone != null ? initBackbone
+                : savedData.hasNonNull("init_backbone") ? Path.of(savedData.get("init_backbone").asText()) : null;
+        if (initDir != null && backboneFile != null) {
+            throw new BadInputException("--init starts from a whole model, --init-backbone from a classification "
+                    + "checkpoint: give one of them");
+        }
         java.util.List<String> names = classes != null ? Options.classNames(classes)
                 : savedData.has("classes") && saved != null ? JSON.convertValue(savedData.get("classes"), STRINGS) : null;
         boolean ss = proposals.proposals != null ? proposals.selectiveSearch(null)
@@ -158,6 +174,9 @@ final class TrainCommand implements Callable<Integer> {
             model = model.withClasses(train.classes().names(), train.classes().categoryIds());
         }
         model = architecture(model);
+        if (backboneFile != null) {
+            model = BackboneCheckpoint.configure(model, backboneFile);
+        }
         if (ss) {
             model = model.with(FasterRcnnConfig.Proposals.SELECTIVE_SEARCH);
         }
@@ -171,6 +190,7 @@ final class TrainCommand implements Callable<Integer> {
         dataset.put("classes", train.classes().names());
         dataset.put("proposals", ss ? "ss" : "rpn");
         dataset.put("init", initDir == null ? null : initDir.toAbsolutePath().normalize().toString());
+        dataset.put("init_backbone", backboneFile == null ? null : backboneFile.toAbsolutePath().normalize().toString());
 
         PrintWriter w = spec.commandLine().getOut();
         w.printf(java.util.Locale.ROOT, "%s %s (%s) on %d images of %s, %d iterations -> %s%n", resume ? "resuming" : "training",
@@ -203,6 +223,8 @@ final class TrainCommand implements Callable<Integer> {
             Trainer trainer = new Trainer(model, config, train, val, out, listener).withDataset(dataset).replacing(force);
             if (initDir != null) {
                 trainer.withInitialWeights(initDir);
+            } else if (backboneFile != null) {
+                trainer.withInitialBackbone(backboneFile);
             }
             org.frcnn4j.proposals.ProposalCache cache = ss ? new org.frcnn4j.proposals.ProposalCache(
                     proposals.cache != null ? proposals.cache : out.resolve("proposals-ss"),

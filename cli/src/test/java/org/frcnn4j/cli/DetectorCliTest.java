@@ -81,25 +81,9 @@ class DetectorCliTest {
                 drawn.toString(), fx.resolve("image.png").toString());
         assertThat(d.code()).as(d.err()).isZero();
         JsonNode dj = new ObjectMapper().readTree(dets.toFile());
-        float[] eb = e.get("det_boxes");
         float[] es = e.get("det_scores");
-        float[] el = e.get("det_labels");
         assertThat(dj.size()).isEqualTo(es.length);
-        int found = 0;
-        for (int i = 0; i < es.length; i++) {
-            for (JsonNode r : dj) {
-                JsonNode bb = r.get("bbox");
-                if (r.get("category_id").asInt() == (int) el[i] && Math.abs(r.get("score").floatValue() - es[i]) < 1e-4
-                        && Math.abs(bb.get(0).floatValue() - eb[4 * i]) < 0.01
-                        && Math.abs(bb.get(1).floatValue() - eb[4 * i + 1]) < 0.01
-                        && Math.abs(bb.get(0).floatValue() + bb.get(2).floatValue() - eb[4 * i + 2]) < 0.01
-                        && Math.abs(bb.get(1).floatValue() + bb.get(3).floatValue() - eb[4 * i + 3]) < 0.01) {
-                    found++;
-                    break;
-                }
-            }
-        }
-        assertThat(found).isEqualTo(es.length);
+        assertThat(foundDetections(dj, e, 0.01, 1e-4)).isEqualTo(es.length);
         assertThat(dj.get(0).get("image_id").asText()).isEqualTo("image");
         assertThat(dj.get(0).get("category_name").asText()).startsWith("class ");
         assertThat(drawn.resolve("image.png")).exists();
@@ -143,5 +127,86 @@ class DetectorCliTest {
         CliTest.Run badConfig = CliTest.run("detect", "--model", model.toString(), fx.resolve("image.png").toString());
         assertThat(badConfig.code()).isEqualTo(2);
         assertThat(badConfig.err()).contains("config.json").contains("malformed JSON");
+    }
+
+    /** How many of torchvision's detections (expected.npz, original pixels) are in frcnn detect's JSON. */
+    static int foundDetections(JsonNode dj, Map<String, float[]> e, double boxTolerance, double scoreTolerance) {
+        float[] eb = e.get("det_boxes");
+        float[] es = e.get("det_scores");
+        float[] el = e.get("det_labels");
+        int found = 0;
+        for (int i = 0; i < es.length; i++) {
+            for (JsonNode r : dj) {
+                JsonNode bb = r.get("bbox");
+                if (r.get("category_id").asInt() == (int) el[i]
+                        && Math.abs(r.get("score").floatValue() - es[i]) < scoreTolerance
+                        && Math.abs(bb.get(0).floatValue() - eb[4 * i]) < boxTolerance
+                        && Math.abs(bb.get(1).floatValue() - eb[4 * i + 1]) < boxTolerance
+                        && Math.abs(bb.get(0).floatValue() + bb.get(2).floatValue() - eb[4 * i + 2]) < boxTolerance
+                        && Math.abs(bb.get(1).floatValue() + bb.get(3).floatValue() - eb[4 * i + 3]) < boxTolerance) {
+                    found++;
+                    break;
+                }
+            }
+        }
+        return found;
+    }
+
+    /**
+     * torchvision's FPN family from the .pth files it writes: import with --arch and torchvision's flag names, then
+     * detect gives its detections (reduced-size variants of the committed fixtures; bench/fullsize runs full size).
+     */
+    @Test
+    void torchvisionFamilyFromPth(@TempDir Path tmp) throws IOException {
+        for (String variant : new String[] {"resnet50_fpn", "mobilenet_v3_large_320_fpn"}) {
+            Path fx = FIXTURES.resolve(variant);
+            JsonNode flags = new ObjectMapper().readTree(fx.resolve("flags.json").toFile());
+            Path model = tmp.resolve(variant);
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("import-torchvision",
+                    "--weights", fx.resolve("model.pth").toString(), "--arch", flags.get("arch").asText(),
+                    "--num-classes", flags.get("num_classes").asText(), "--min-size", flags.get("min_size").asText(),
+                    "--max-size", flags.get("max_size").asText(), "--box-score-thresh", "0", "--out", model.toString()));
+            if (flags.has("width_mult")) {
+                args.addAll(java.util.List.of("--width-mult", flags.get("width_mult").asText()));
+            }
+            CliTest.Run imp = CliTest.run(args.toArray(String[]::new));
+            assertThat(imp.code()).as(imp.err()).isZero();
+            CliTest.Run d = CliTest.run("detect", "--model", model.toString(), "--score-thresh", "0",
+                    fx.resolve("image.png").toString());
+            assertThat(d.code()).as(d.err()).isZero();
+            Map<String, float[]> e = expected(fx);
+            JsonNode dj = new ObjectMapper().readTree(d.out());
+            assertThat(dj.size()).as(variant).isEqualTo(e.get("det_scores").length);
+            assertThat(foundDetections(dj, e, 0.01, 1e-4)).as(variant).isEqualTo(e.get("det_scores").length);
+        }
+    }
+
+    @Test
+    void importRefusesTheWrongArchitectureInOneLine(@TempDir Path tmp) {
+        Path v2 = FIXTURES.resolve("resnet50_fpn_v2/model.pth");
+        CliTest.Run unknown = CliTest.run("import-torchvision", "--weights", v2.toString(), "--arch", "fasterrcnn_resnet101",
+                "--num-classes", "5", "--out", tmp.resolve("m").toString());
+        assertThat(unknown.code()).isEqualTo(2);
+        assertThat(unknown.err().trim()).doesNotContain("\n").contains("fasterrcnn_resnet101")
+                .contains("fasterrcnn_resnet50_fpn_v2");
+
+        CliTest.Run both = CliTest.run("import-torchvision", "--weights", v2.toString(), "--arch",
+                "fasterrcnn_resnet50_fpn", "--backbone", "zf", "--num-classes", "5", "--out", tmp.resolve("m").toString());
+        assertThat(both.code()).isEqualTo(2);
+        assertThat(both.err()).contains("--arch").contains("--backbone");
+
+        // v2's state dict has the FPN's batch norms and a conv head that fasterrcnn_resnet50_fpn has not
+        CliTest.Run wrong = CliTest.run("import-torchvision", "--weights", v2.toString(), "--arch",
+                "fasterrcnn_resnet50_fpn", "--num-classes", "5", "--out", tmp.resolve("m").toString());
+        assertThat(wrong.code()).isEqualTo(2);
+        assertThat(wrong.err().trim()).doesNotContain("\n").contains("model.pth")
+                .contains("backbone.fpn.inner_blocks.0.0.bias").contains("fasterrcnn_resnet50_fpn as torchvision");
+        assertThat(tmp.resolve("m")).doesNotExist();
+
+        CliTest.Run names = CliTest.run("import-torchvision", "--weights",
+                FIXTURES.resolve("resnet50_fpn/model.pth").toString(), "--arch", "fasterrcnn_resnet50_fpn",
+                "--num-classes", "91", "--out", tmp.resolve("m").toString());
+        assertThat(names.code()).isEqualTo(2);
+        assertThat(names.err().trim()).doesNotContain("\n").contains("5 classes");
     }
 }

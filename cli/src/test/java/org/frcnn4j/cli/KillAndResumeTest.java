@@ -115,7 +115,7 @@ class KillAndResumeTest {
         }
     }
 
-    private static Map<String, float[]> read(ai.djl.ndarray.NDManager m, Path file) throws IOException {
+    static Map<String, float[]> read(ai.djl.ndarray.NDManager m, Path file) throws IOException {
         Map<String, float[]> out = new java.util.HashMap<>();
         try (java.io.InputStream in = Files.newInputStream(file)) {
             for (ai.djl.ndarray.NDArray arr : ai.djl.ndarray.NDList.decode(m, in)) {

@@ -103,7 +103,13 @@ public final class ModelFiles {
      * @param source named in errors
      */
     public static FasterRcnn build(FasterRcnnConfig config, Map<String, NDArray> weights, NDManager manager, Path source) {
-        return assemble(config, weights, manager, source, 0, name -> false, "this model's configuration");
+        return build(config, weights, manager, source, "this model's configuration");
+    }
+
+    /** As {@link #build(FasterRcnnConfig, Map, NDManager, Path)}; {@code target} names the architecture in errors. */
+    static FasterRcnn build(FasterRcnnConfig config, Map<String, NDArray> weights, NDManager manager, Path source,
+                            String target) {
+        return assemble(config, weights, manager, source, 0, name -> false, target);
     }
 
     /** Decodes a model folder's weights (named arrays, alive only during {@code use}) and hands them to {@code use}. */
@@ -128,7 +134,7 @@ public final class ModelFiles {
      *
      * @param target named in errors: what the weights were meant for
      */
-    private static FasterRcnn assemble(FasterRcnnConfig config, Map<String, NDArray> weights, NDManager manager,
+    static FasterRcnn assemble(FasterRcnnConfig config, Map<String, NDArray> weights, NDManager manager,
                                        Path source, long seed, Predicate<String> redrawn, String target) {
         weights.forEach((name, value) -> {
             if (value.getDataType() != ai.djl.ndarray.types.DataType.FLOAT32) {
@@ -151,7 +157,7 @@ public final class ModelFiles {
         }
         java.util.SortedSet<String> missing = new java.util.TreeSet<>(params.initialised());
         missing.removeIf(redrawn);
-        String problem = !missing.isEmpty() ? describe("missing weight", missing)
+        String problem = !missing.isEmpty() ? describe("missing weight", missing) + " (needed by " + target + ")"
                 : !params.unused().isEmpty() ? describe("unexpected weight", params.unused()) + " (not part of " + target + ")"
                 : null;
         if (problem != null) {

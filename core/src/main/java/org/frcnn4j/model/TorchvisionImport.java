@@ -96,6 +96,18 @@ public final class TorchvisionImport {
         }
     }
 
+    /**
+     * The 90 class names of torchvision's COCO models in label order (label 1 = "person" = COCO category 1; its unused
+     * category ids are named "N/A"), so that label i is COCO category id i.
+     */
+    public static List<String> cocoCategories() {
+        try (InputStream in = TorchvisionImport.class.getResourceAsStream("coco-91.txt")) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+        } catch (IOException | NullPointerException e) {
+            throw new IllegalStateException("the COCO category names are missing from the jar", e);
+        }
+    }
+
     /** Reads {@code file} (.pth or .npz) and builds the model; a missing, unexpected or misshapen key is named. */
     public static FasterRcnn importWeights(Path file, Options options, NDManager manager) {
         if (!Files.isRegularFile(file)) {
@@ -104,7 +116,7 @@ public final class TorchvisionImport {
         try (NDManager tmp = manager.newSubManager()) {
             Map<String, NDArray> weights = isNpz(file) ? readNpz(file, tmp) : readPth(file, tmp);
             FasterRcnnConfig config = configFor(weights, options, file);
-            return ModelFiles.build(config, weights, manager, file);
+            return ModelFiles.build(config, weights, manager, file, options.arch().id() + " as torchvision 0.14 defines it");
         } catch (IOException e) {
             throw new ModelException(file, "cannot read: " + e.getMessage(), e);
         }
@@ -184,9 +196,11 @@ public final class TorchvisionImport {
             return paperBackbone(w, o, source);
         }
         FasterRcnnConfig base = o.arch().preset().config(List.of()).withClasses(List.of(), null);
-        int fpnChannels = (int) require(w, "backbone.fpn.inner_blocks.0.0.weight", source).getShape().get(0);
-        boolean fpnNorm = w.containsKey("backbone.fpn.inner_blocks.0.1.weight");
         BackboneConfig b = base.backbone();
+        int fpnChannels = (int) require(w, "backbone.fpn.inner_blocks.0.0.weight", source).getShape().get(0);
+        // the structure is the architecture's (a v2 file given as v1 then fails on its first unexpected key); only
+        // depths and widths are read from the file, so that reduced variants of the same classes import too
+        boolean fpnNorm = b.fpn().batchNorm();
         BackboneConfig.ResNet resnet = null;
         if (b.architecture() == Architecture.RESNET) {
             List<Integer> blocks = new ArrayList<>();
@@ -202,20 +216,17 @@ public final class TorchvisionImport {
         BackboneConfig backbone = new BackboneConfig(b.architecture(), o.widthMult(), false, false, resnet,
                 new BackboneConfig.BatchNormConfig(o.bnEps(), b.batchNorm().frozen()),
                 new BackboneConfig.Fpn(fpnChannels, fpnNorm, b.fpn().returned(), true));
-        int depth = 0;
-        while (w.containsKey("rpn.head.conv." + depth + ".0.weight")) {
-            depth++;
-        }
         RpnConfig r = base.rpn();
+        int depth = r.convDepth();
         RpnConfig rpn = new RpnConfig(r.objectness(), fpnChannels, r.order(), o.rpnPreNmsTopNTest(), o.rpnPostNmsTopNTest(),
                 r.preNmsTopNTrain(), r.postNmsTopNTrain(), o.rpnNmsThresh(), r.minSize(), Math.max(1, depth),
                 o.rpnScoreThresh());
+        HeadConfig h = base.head();
         List<Integer> convLayers = new ArrayList<>();
-        while (w.containsKey("roi_heads.box_head." + convLayers.size() + ".0.weight")) {
-            convLayers.add((int) w.get("roi_heads.box_head." + convLayers.size() + ".0.weight").getShape().get(0));
+        for (int i = 0; i < h.convLayers().size(); i++) {
+            convLayers.add((int) require(w, "roi_heads.box_head." + i + ".0.weight", source).getShape().get(0));
         }
         int representation = (int) cls.getShape().get(1);
-        HeadConfig h = base.head();
         HeadConfig head = new HeadConfig(o.numClasses(), representation, false, h.boxWeights(), o.boxScoreThresh(),
                 o.boxNmsThresh(), o.boxDetectionsPerImg(), h.minBoxSize(), convLayers);
         return new FasterRcnnConfig(base.preset(), false, base.transform().withSizes(o.minSize(), o.maxSize()), backbone,

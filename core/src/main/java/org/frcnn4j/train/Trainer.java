@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Random;
 import org.frcnn4j.data.Dataset;
 import org.frcnn4j.eval.VocEvaluator;
+import org.frcnn4j.model.BackboneCheckpoint;
 import org.frcnn4j.model.DatasetDetection;
 import org.frcnn4j.model.FasterRcnn;
 import org.frcnn4j.model.FasterRcnn.Train;
@@ -87,7 +88,7 @@ public final class Trainer {
     private final Path runDir;
     private final Listener listener;
     private org.frcnn4j.proposals.ProposalCache precomputed;
-    private Path initialWeights;
+    private InitialWeights initialWeights;
     private boolean replace;
     private java.util.Map<String, Object> dataset = java.util.Map.of();
     private final java.util.Map<Integer, ImageTransform> scaledTransforms = new java.util.HashMap<>();
@@ -121,8 +122,24 @@ public final class Trainer {
      * start from them, as py-faster-rcnn's start from the ImageNet model); see {@link ModelFiles#initialise}.
      */
     public Trainer withInitialWeights(Path modelDir) {
-        this.initialWeights = modelDir;
+        this.initialWeights = (c, manager, seed) -> ModelFiles.initialise(modelDir, c, manager, seed);
         return this;
+    }
+
+    /**
+     * Starts the backbone body from an ImageNet classification checkpoint (torchvision's resnet50 or
+     * mobilenet_v3_large .pth) and draws the rest; the model configuration must have the checkpoint's depth and width
+     * ({@link BackboneCheckpoint#configure}).
+     */
+    public Trainer withInitialBackbone(Path checkpoint) {
+        this.initialWeights = (c, manager, seed) -> BackboneCheckpoint.initialise(checkpoint, c, manager, seed);
+        return this;
+    }
+
+    /** Where a fresh run's weights come from. */
+    @FunctionalInterface
+    private interface InitialWeights {
+        FasterRcnn create(FasterRcnnConfig config, NDManager manager, long seed);
     }
 
     /**
@@ -201,7 +218,7 @@ public final class Trainer {
 
     private FasterRcnn newModel(NDManager manager, long seed) {
         return initialWeights == null ? FasterRcnn.create(modelConfig, manager, seed)
-                : ModelFiles.initialise(initialWeights, modelConfig, manager, seed);
+                : initialWeights.create(modelConfig, manager, seed);
     }
 
     /** Trains (or resumes) and returns the final model, also saved in {@code runDir/model}. */

@@ -80,4 +80,21 @@ class TorchvisionFamilyParityTest {
                     e.get("det_labels"));
         }
     }
+
+    /** torchvision's COCO_V1 categories: label i is COCO category i, the unused ids named "N/A" (its _meta list). */
+    @org.junit.jupiter.api.Test
+    void cocoCategoriesAreTorchvisionsLabelOrder() {
+        java.util.List<String> names = TorchvisionImport.cocoCategories();
+        assertThat(names).hasSize(90);
+        assertThat(names.get(0)).isEqualTo("person");
+        assertThat(names.get(17)).isEqualTo("dog"); // COCO category 18
+        assertThat(names.get(89)).isEqualTo("toothbrush"); // COCO category 90
+        java.util.List<Integer> unused = new java.util.ArrayList<>();
+        for (int i = 0; i < names.size(); i++) {
+            if (names.get(i).equals("N/A")) {
+                unused.add(i + 1);
+            }
+        }
+        assertThat(unused).containsExactly(12, 26, 29, 30, 45, 66, 68, 69, 71, 83);
+    }
 }
