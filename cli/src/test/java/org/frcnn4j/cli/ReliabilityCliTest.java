@@ -116,7 +116,7 @@ class ReliabilityCliTest {
                 new Case("missing-config", "config.json: missing model configuration"),
                 new Case("malformed-config", "config.json: malformed JSON"),
                 new Case("unknown-field", "config.json: unknown field 'colour'"),
-                new Case("unknown-preset", "config.json: unknown preset 'huge' (presets: paper-zf, paper-vgg16, torchvision, small, tiny)"),
+                new Case("unknown-preset", "config.json: unknown preset 'huge' (presets: paper-zf, paper-vgg16, torchvision, small, tiny, fasterrcnn_resnet50_fpn"),
                 new Case("bad-enum", "config.json: field 'backbone.architecture' cannot be RESNET9000"),
                 new Case("missing-weights", "weights.safetensors: missing weights file"),
                 new Case("truncated-weights", "weights.safetensors: cannot read weights"),
