@@ -103,54 +103,67 @@ public final class ConvCheck {
     public static Errors run(ConvRoute route, ConvShape shape, Gradients gradients) {
         EngineLogging.apply(); // loads libtorch before the first native call below, quiet
         int threads = JniUtils.getNumThreads();
-        Errors worst = runSizes(route, shape, gradients, null);
-        worst = worst.worst(runSizes(route, shape, gradients, null));
-        if (threads > 1) {
-            JniUtils.setNumThreads(1);
-            try {
-                worst = worst.worst(runSizes(route, shape, gradients, null));
-            } finally {
-                JniUtils.setNumThreads(threads);
-            }
-        }
-        return worst;
-    }
-
-    private static Errors runSizes(ConvRoute route, ConvShape shape, Gradients gradients, Errors worst) {
-        for (int[] size : SIZES) {
-            int batch = size[0];
-            int h = shape.inputSize() > 0 ? shape.inputSize() : shape.inputSizeFor(size[1]);
-            int w = shape.inputSize() > 0 ? shape.inputSize() : shape.inputSizeFor(size[2]);
-            if (shape.inputSize() > 0 && worst != null) {
-                batch = 5; // one input size: vary the batch instead
-            }
-            Errors e = runOnce(route, shape, gradients, batch, h, w);
-            worst = worst == null ? e : worst.worst(e);
-        }
-        return worst;
-    }
-
-    private static Errors runOnce(ConvRoute route, ConvShape s, Gradients gradients, int batch, int h, int w) {
-        int oh = s.outputSize(h);
-        int ow = s.outputSize(w);
-        Random random = new Random(31L * s.hashCode() + batch * 1_000_003L + h * 1009L + w);
         boolean gradMode = JniUtils.isGradMode();
-        try (NDManager m = NDManager.newBaseManager()) {
-            NDArray x = normal(m, random, new Shape(batch, s.inChannels(), h, w), 1);
-            int fanIn = s.inChannels() / s.groups() * s.kernel() * s.kernel();
-            NDArray weight = normal(m, random, new Shape(s.outChannels(), s.inChannels() / s.groups(), s.kernel(), s.kernel()),
-                    1 / Math.sqrt(fanIn));
-            NDArray bias = normal(m, random, new Shape(s.outChannels()), 1);
-            NDArray gradOut = normal(m, random, new Shape(batch, s.outChannels(), oh, ow), 1);
-            JniUtils.setGradMode(true);
-            double[][] got = compute(route, s, gradients, x, weight, bias, gradOut);
-            double[][] ref = compute(REFERENCE, s, gradients, x.toType(DataType.FLOAT64, true),
-                    weight.toType(DataType.FLOAT64, true), bias.toType(DataType.FLOAT64, true),
-                    gradOut.toType(DataType.FLOAT64, true));
-            return new Errors(relative(got[0], ref[0]), gradients.input() ? relative(got[1], ref[1]) : -1,
-                    gradients.weight() ? Math.max(relative(got[2], ref[2]), relative(got[3], ref[3])) : -1);
+        Errors worst = null;
+        JniUtils.setGradMode(true);
+        try {
+            for (int i = 0; i < SIZES.length; i++) {
+                int batch = SIZES[i][0];
+                int h = shape.inputSize() > 0 ? shape.inputSize() : shape.inputSizeFor(SIZES[i][1]);
+                int w = shape.inputSize() > 0 ? shape.inputSize() : shape.inputSizeFor(SIZES[i][2]);
+                if (shape.inputSize() > 0 && i > 0) {
+                    batch = 5; // one input size: vary the batch instead
+                }
+                try (NDManager m = NDManager.newBaseManager()) {
+                    // the inputs and the reference once per size, the engine's result three times
+                    Case c = new Case(m, shape, gradients, batch, h, w);
+                    Errors e = c.errors(route).worst(c.errors(route));
+                    if (threads > 1) {
+                        JniUtils.setNumThreads(1);
+                        try {
+                            e = e.worst(c.errors(route));
+                        } finally {
+                            JniUtils.setNumThreads(threads);
+                        }
+                    }
+                    worst = worst == null ? e : worst.worst(e);
+                }
+            }
         } finally {
             JniUtils.setGradMode(gradMode);
+        }
+        return worst;
+    }
+
+    /** Random inputs of one size and the reference's outputs for them. */
+    private static final class Case {
+        private final ConvShape shape;
+        private final Gradients gradients;
+        private final NDArray x;
+        private final NDArray weight;
+        private final NDArray bias;
+        private final NDArray gradOut;
+        private final double[][] reference;
+
+        Case(NDManager m, ConvShape s, Gradients gradients, int batch, int h, int w) {
+            this.shape = s;
+            this.gradients = gradients;
+            java.util.SplittableRandom random = new java.util.SplittableRandom(31L * s.hashCode() + batch * 1_000_003L + h * 1009L + w);
+            x = normal(m, random, new Shape(batch, s.inChannels(), h, w), 1);
+            int fanIn = s.inChannels() / s.groups() * s.kernel() * s.kernel();
+            weight = normal(m, random, new Shape(s.outChannels(), s.inChannels() / s.groups(), s.kernel(), s.kernel()),
+                    1 / Math.sqrt(fanIn));
+            bias = normal(m, random, new Shape(s.outChannels()), 1);
+            gradOut = normal(m, random, new Shape(batch, s.outChannels(), s.outputSize(h), s.outputSize(w)), 1);
+            reference = compute(REFERENCE, s, gradients, x.toType(DataType.FLOAT64, true),
+                    weight.toType(DataType.FLOAT64, true), bias.toType(DataType.FLOAT64, true),
+                    gradOut.toType(DataType.FLOAT64, true));
+        }
+
+        Errors errors(ConvRoute route) {
+            double[][] got = compute(route, shape, gradients, x, weight, bias, gradOut);
+            return new Errors(relative(got[0], reference[0]), gradients.input() ? relative(got[1], reference[1]) : -1,
+                    gradients.weight() ? Math.max(relative(got[2], reference[2]), relative(got[3], reference[3])) : -1);
         }
     }
 
@@ -179,10 +192,15 @@ public final class ConvCheck {
         return out;
     }
 
-    private static NDArray normal(NDManager m, Random random, Shape shape, double std) {
+    /**
+     * Values of mean 0 and standard deviation {@code std}, uniform (a Gaussian's cost is most of a large shape's
+     * check, and nothing here needs its tails).
+     */
+    private static NDArray normal(NDManager m, java.util.SplittableRandom random, Shape shape, double std) {
         float[] v = new float[Math.toIntExact(shape.size())];
+        double halfWidth = std * Math.sqrt(3);
         for (int i = 0; i < v.length; i++) {
-            v[i] = (float) (random.nextGaussian() * std);
+            v[i] = (float) ((2 * random.nextDouble() - 1) * halfWidth);
         }
         return m.create(v, shape);
     }

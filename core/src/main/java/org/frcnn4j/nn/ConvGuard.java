@@ -93,7 +93,28 @@ public final class ConvGuard {
      * @param gradients what the backward pass will ask of this call ({@link #gradientsNeeded})
      */
     public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape shape, Gradients gradients) {
+        if (subsampled(shape)) {
+            // a strided 1x1 convolution is the stride-1 one on every stride-th pixel: the same sums
+            int st = shape.stride();
+            x = x.get(new ai.djl.ndarray.index.NDIndex(":, :, ::" + st + ", ::" + st));
+            shape = unstrided(shape);
+        }
         return verdict(shape, gradients).route().forward(x, weight, bias, shape);
+    }
+
+    /**
+     * Whether a shape runs as its stride-1 version on subsampled input: 1x1 kernels with a stride and no padding
+     * (ResNet's downsampling shortcuts). libtorch 2.7.1's oneDNN divides by zero while choosing its blocking for the
+     * input gradient of some of them (512 -> 1024 and 1024 -> 2048 with stride 2, on an AMD EPYC of family 26, with
+     * its AVX-512 and AVX2 kernels, at every input size): a SIGFPE that ends the JVM, which no check can survive.
+     */
+    static boolean subsampled(ConvShape shape) {
+        return shape.kernel() == 1 && shape.stride() > 1 && shape.padding() == 0 && shape.groups() == 1;
+    }
+
+    private static ConvShape unstrided(ConvShape s) {
+        return new ConvShape(s.inChannels(), s.outChannels(), 1, 1, 0, s.dilation(), s.groups(),
+                s.inputSize() == 0 ? 0 : s.outputSize(s.inputSize()));
     }
 
     /** Checks the shapes now (e.g. when a model is built), instead of at their first use. */
@@ -103,9 +124,10 @@ public final class ConvGuard {
         }
     }
 
-    /** The route for a shape, checked on first use. */
+    /** The route for a shape, checked on first use (a strided 1x1 shape: its stride-1 version's). */
     public Verdict verdict(ConvShape shape, Gradients gradients) {
-        return verdicts.computeIfAbsent(new Key(shape, gradients), k -> choose(k.shape(), k.gradients()));
+        ConvShape checked = subsampled(shape) ? unstrided(shape) : shape;
+        return verdicts.computeIfAbsent(new Key(checked, gradients), k -> choose(k.shape(), k.gradients()));
     }
 
     /** Every verdict so far, by shape. */
