@@ -56,6 +56,7 @@ final class DoctorCommand implements Callable<Integer> {
             training.add(TrainPresets.of(presetOrSmall(c.preset())));
             names.add(model.toString());
         }
+        ConvGuard.shared().checkAfresh(); // the doctor checks; it does not take earlier runs' word
         long t0 = System.nanoTime();
         SelfCheck.Result r = SelfCheck.run(configs, training);
         long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -74,6 +75,8 @@ final class DoctorCommand implements Callable<Integer> {
             for (ConvGuard.Verdict v : r.workarounds()) {
                 out.println("workaround: " + v.describe());
             }
+            java.nio.file.Path kept = guard.keptIn();
+            out.println("verdicts kept for later runs on this machine: " + (kept == null ? "no (-Dfrcnn.conv.cache=false)" : kept));
         }
         if (!r.ok()) {
             out.println("problem: " + r.failure());

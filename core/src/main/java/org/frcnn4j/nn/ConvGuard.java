@@ -36,7 +36,8 @@ public final class ConvGuard {
     public static final List<ConvRoute> ROUTES = List.of(new ConvRoute.Direct(), new ConvRoute.PaddedChannels(16),
             new ConvRoute.PaddedChannels(32), new ConvRoute.ShiftedProducts());
 
-    private static final ConvGuard SHARED = new ConvGuard(ConvCheck::run, forcedRoute(System.getProperty("frcnn.conv.route")));
+    private static final ConvGuard SHARED = new ConvGuard(ConvCheck::run, forcedRoute(System.getProperty("frcnn.conv.route")))
+            .keepingVerdicts();
 
     /** Checks a route for a shape; the library's is {@link ConvCheck#run}, tests give others. */
     @FunctionalInterface
@@ -73,6 +74,8 @@ public final class ConvGuard {
     private final Checker checker;
     private final ConvRoute forced;
     private final Map<Key, Verdict> verdicts = new ConcurrentHashMap<>();
+    private boolean keep;
+    private volatile ConvVerdicts kept;
 
     /**
      * @param forced a route to use for every shape without checking, or null to check
@@ -80,6 +83,44 @@ public final class ConvGuard {
     public ConvGuard(Checker checker, ConvRoute forced) {
         this.checker = checker;
         this.forced = forced;
+    }
+
+    /** Keeps verdicts between runs on this machine ({@link ConvVerdicts}); the shared guard does. */
+    private ConvGuard keepingVerdicts() {
+        this.keep = true;
+        return this;
+    }
+
+    private ConvVerdicts kept() {
+        ConvVerdicts k = kept;
+        if (k == null && keep) {
+            synchronized (this) {
+                if (kept == null) {
+                    kept = ConvVerdicts.forThisMachine();
+                    keep = kept != null;
+                }
+                k = kept;
+            }
+        }
+        return k;
+    }
+
+    /**
+     * Forgets every verdict, this process's and those kept from earlier runs, so that each shape is checked again
+     * (and the kept ones rewritten): {@code frcnn doctor}.
+     */
+    public void checkAfresh() {
+        verdicts.clear();
+        ConvVerdicts k = kept();
+        if (k != null) {
+            k.clear();
+        }
+    }
+
+    /** The file that keeps this machine's verdicts between runs, or null. */
+    public java.nio.file.Path keptIn() {
+        ConvVerdicts k = kept();
+        return k == null ? null : k.file();
     }
 
     /** The process-wide guard that the library's layers use. */
@@ -147,6 +188,11 @@ public final class ConvGuard {
             // a shape the forced route does not change or cannot compute runs as the engine's own
             return new Verdict(shape, gradients, forced.covers(shape) ? forced : new ConvRoute.Direct(), null, null);
         }
+        ConvVerdicts k = kept();
+        Verdict known = k == null ? null : k.get(shape, gradients, ROUTES);
+        if (known != null) {
+            return known;
+        }
         Errors direct = null;
         for (ConvRoute route : ROUTES) {
             if (!route.covers(shape)) {
@@ -160,6 +206,9 @@ public final class ConvGuard {
                 Verdict v = new Verdict(shape, gradients, route, direct, e);
                 if (v.workaround()) {
                     LOG.info("convolution {}", v.describe());
+                }
+                if (k != null) {
+                    k.put(v, ROUTES);
                 }
                 return v;
             }
