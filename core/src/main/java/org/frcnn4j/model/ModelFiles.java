@@ -29,10 +29,12 @@ public final class ModelFiles {
     public static final String CONFIG = "config.json";
     public static final String WEIGHTS = "weights.safetensors";
 
+    // numbers and flags a configuration leaves out take their defaults (0, false): folders written before a field
+    // existed (the RPN's convDepth and scoreThreshold, the head's convLayers) keep loading, and each record turns the
+    // default into its old meaning; unknown fields are still refused
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(SerializationFeature.INDENT_OUTPUT)
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     private ModelFiles() {}
 

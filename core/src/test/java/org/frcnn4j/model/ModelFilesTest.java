@@ -247,4 +247,25 @@ class ModelFilesTest {
         }
         throw new IllegalStateException("no VmRSS");
     }
+
+    /**
+     * A model folder written before the RPN's convDepth and scoreThreshold and the head's convLayers existed (the demo
+     * model of an earlier version) loads as the same architecture: the small preset.
+     */
+    @Test
+    void configurationsOfEarlierVersionsStillLoad(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        Path file = tmp.resolve(ModelFiles.CONFIG);
+        try (var in = ModelFilesTest.class.getResourceAsStream("/model-configs/small-before-0.2.json")) {
+            Files.copy(in, file);
+        }
+        assertThat(Files.readString(file)).doesNotContain("convDepth").doesNotContain("convLayers");
+        FasterRcnnConfig old = ModelFiles.readConfig(file);
+        FasterRcnnConfig now = Presets.SMALL.config(List.of("raccoon"));
+        assertThat(old.rpn().convDepth()).isEqualTo(1);
+        assertThat(old.rpn().scoreThreshold()).isZero();
+        assertThat(old.head().convLayers()).isEmpty();
+        assertThat(old.backbone()).isEqualTo(now.backbone());
+        assertThat(old.rpn()).isEqualTo(now.rpn());
+        assertThat(old.classNames()).containsExactly("raccoon");
+    }
 }
