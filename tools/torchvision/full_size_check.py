@@ -20,12 +20,10 @@ import sys
 
 import numpy as np
 import torch
-import torchvision
-from PIL import Image
 from torchvision.models import detection
 
 sys.path.insert(0, os.path.dirname(__file__))
-from make_fpn_fixtures import randomise_batch_norm, spread_scores  # noqa: E402
+from make_fpn_fixtures import randomise_batch_norm, run, spread_scores  # noqa: E402
 
 torch.set_num_threads(2)
 ARCHS = os.environ.get("ARCHS", "fasterrcnn_resnet50_fpn fasterrcnn_resnet50_fpn_v2 fasterrcnn_mobilenet_v3_large_fpn "
@@ -48,36 +46,18 @@ def make(out, photo):
         model = build(arch, 700 + sum(map(ord, arch)))
         spread_scores(model, photo)
         torch.save(model.state_dict(), os.path.join(d, "model.pth"))
-        img = torchvision.transforms.functional.to_tensor(Image.open(photo).convert("RGB"))
-        with torch.no_grad():
-            images, _ = model.transform([img])
-            features = model.backbone(images.tensors)
-            det = model([img])[0]
-        boxes, scores = proposals(model, images, features)
+        out = run(model, photo)
         # the RPN's boxes are in the resized image; frcnn propose reports original pixels
-        boxes = boxes * torch.tensor([img.shape[2] / images.image_sizes[0][1], img.shape[1] / images.image_sizes[0][0]] * 2)
+        (h, w), (rh, rw) = out["original_size"], out["resized_size"]
+        boxes = out["proposals"] * np.array([w / rw, h / rh] * 2, dtype=np.float32)
         expected = {
-            "proposals": [list(map(float, b)) + [float(s)] for b, s in zip(boxes, scores)],
+            "proposals": [list(map(float, b)) + [float(s)] for b, s in zip(boxes, out["proposal_scores"])],
             "detections": [{"bbox": list(map(float, b)), "score": float(s), "label": int(l)}
-                           for b, s, l in zip(det["boxes"], det["scores"], det["labels"])],
+                           for b, s, l in zip(out["det_boxes"], out["det_scores"], out["det_labels"])],
         }
         with open(os.path.join(d, "expected.json"), "w") as f:
             json.dump(expected, f)
         print(arch, "proposals", len(expected["proposals"]), "detections", len(expected["detections"]), flush=True)
-
-
-def proposals(model, images, features):
-    """The RPN's boxes with their objectness probabilities (model.rpn returns the boxes only)."""
-    from torchvision.models.detection.rpn import concat_box_prediction_layers
-    with torch.no_grad():
-        levels = list(features.values())
-        objectness, deltas = model.rpn.head(levels)
-        anchors = model.rpn.anchor_generator(images, levels)
-        counts = [o[0].numel() for o in objectness]
-        flat_obj, flat_deltas = concat_box_prediction_layers(objectness, deltas)
-        decoded = model.rpn.box_coder.decode(flat_deltas, anchors).view(1, -1, 4)
-        boxes, scores = model.rpn.filter_proposals(decoded, flat_obj, images.image_sizes, counts)
-    return boxes[0], scores[0]
 
 
 def found(expected, ours, key):

@@ -100,11 +100,12 @@ def build(backbone_name, width, roi_op, num_classes, fc, min_size, max_size, see
     return model.eval()
 
 
-def spread_scores(model, image_path):
+def spread_scores(model, image_path, run_stages=None):
     """Random weights give near-uniform scores. Rescale the output layers so that the RPN's logits have a standard
     deviation of 3 and the head's class logits of 2, and deltas move boxes visibly, keeping float32 sigmoid/softmax
-    far from saturation, so that rankings, NMS and thresholds are exercised for real."""
-    out = run(model, image_path)
+    far from saturation, so that rankings, NMS and thresholds are exercised for real. run_stages(model, image_path)
+    gives the outputs to measure (default: this module's run; make_fpn_fixtures passes its own)."""
+    out = (run_stages or run)(model, image_path)
     with torch.no_grad():
         for layer, values, target in [
             (model.rpn.head.cls_logits, out["rpn_logits"], 3.0),

@@ -35,6 +35,9 @@ from torchvision.models.resnet import Bottleneck, ResNet
 from torchvision.ops import misc as misc_nn_ops
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures  # noqa: E402
+
 torch.set_num_threads(2)
 NUM_CLASSES = 5
 FPN_CHANNELS = 16
@@ -164,17 +167,8 @@ def run(model, image_path):
 
 
 def spread_scores(model, image_path):
-    """Scale the output layers so that the RPN's logits have a standard deviation of 3 and the head's class logits
-    of 2, and deltas move boxes visibly: rankings, NMS and thresholds are then exercised for real."""
-    out = run(model, image_path)
-    with torch.no_grad():
-        for layer, values, target in [
-            (model.rpn.head.cls_logits, out["rpn_logits"], 3.0),
-            (model.rpn.head.bbox_pred, out["rpn_deltas"], 0.3),
-            (model.roi_heads.box_predictor.cls_score, out["class_logits"], 2.0),
-            (model.roi_heads.box_predictor.bbox_pred, out["box_regression"], 2.0),
-        ]:
-            layer.weight.mul_(target / float(np.std(values)))
+    """make_fixtures.spread_scores with this module's stages."""
+    make_fixtures.spread_scores(model, image_path, run)
 
 
 FLAGS = {

@@ -15,16 +15,13 @@ import os
 import sys
 
 import torch
-from PIL import Image
-from torchvision.transforms.functional import to_tensor
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 import make_fpn_fixtures  # noqa: E402
-from make_training_fixture import peer  # noqa: E402
+from make_training_fixture import decoded_alike, peer, train_steps  # noqa: E402
 
 STEPS = 6
-LR = 0.01
 
 
 def main():
@@ -36,31 +33,9 @@ def main():
     torch.save(model.state_dict(), os.path.join(out, "model.pth"))
     with open(os.path.join(out, "flags.json"), "w") as f:
         json.dump({**make_fpn_fixtures.FLAGS["resnet50_fpn"], "num_classes": make_fpn_fixtures.NUM_CLASSES}, f, indent=2)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD([{"params": [p for p in params if p.dim() > 1], "weight_decay": 1e-4},
-                           {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0}], lr=LR, momentum=0.9)
     root = os.path.join(here, "..", "..", "datasets", "raccoon")
     train, _ = peer.read_split(root, "train")
-    # images both JPEG decoders decode alike (see make_training_fixture.py)
-    differ = {"raccoon-11", "raccoon-71", "raccoon-114", "raccoon-116"}
-    images = [t for t in train if t[0] not in differ][:3]
-    steps = []
-    model.train()
-    for step in range(STEPS):
-        image_id, path, boxes, labels = images[step % len(images)]
-        batch = [to_tensor(Image.open(path).convert("RGB"))]
-        targets = [{"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-                    "labels": torch.tensor(labels, dtype=torch.int64)}]
-        losses = model(batch, targets)
-        loss = sum(losses.values())
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 10.0)
-        opt.step()
-        steps.append({"images": [image_id], **{k: float(v) for k, v in losses.items()}})
-        print(step, {k: round(float(v), 5) for k, v in losses.items()})
-    with open(os.path.join(out, "steps.json"), "w") as f:
-        json.dump({"lr": LR, "momentum": 0.9, "weight_decay": 1e-4, "clip": 10.0, "steps": steps}, f, indent=1)
+    train_steps(model, decoded_alike(train)[:3], STEPS, out)
 
 
 if __name__ == "__main__":

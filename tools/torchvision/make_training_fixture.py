@@ -50,28 +50,36 @@ def main():
     model.rpn.fg_bg_sampler.batch_size_per_image = 10 ** 6
     model.roi_heads.fg_bg_sampler.batch_size_per_image = 10 ** 6
     np.savez(os.path.join(out, "state_dict.npz"), **{ours(k): v.numpy() for k, v in model.state_dict().items()})
+    train_steps(model, decoded_alike(train)[:4], STEPS, out)
+
+
+def decoded_alike(images):
+    """The images that Java's JPEG decoder and PIL's libjpeg decode to the same pixels (4 of the 200 differ by a few
+    levels, e.g. raccoon-11, which would make the two sides' losses part for a reason outside the model)."""
+    differ = {"raccoon-11", "raccoon-71", "raccoon-114", "raccoon-116"}
+    return [t for t in images if t[0] not in differ]
+
+
+def train_steps(model, images, steps_count, out):
+    """SGD (lr LR, momentum 0.9, weight decay 1e-4 on weights only, gradient norm clipped at 10) on one image per step,
+    cycling over images; writes each step's losses to out/steps.json."""
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD([{"params": [p for p in params if p.dim() > 1], "weight_decay": 1e-4},
                            {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0}], lr=LR, momentum=0.9)
-    # four images that Java's JPEG decoder and PIL's libjpeg decode to the same pixels (4 of the 200 differ by a
-    # few levels, e.g. raccoon-11, which would make the two sides' losses part for a reason outside the model)
-    differ = {"raccoon-11", "raccoon-71", "raccoon-114", "raccoon-116"}
-    images = [t for t in train if t[0] not in differ][:4]
     steps = []
     model.train()
-    for step in range(STEPS):
-        pair = [images[step % 4]]
-        batch = [to_tensor(Image.open(path).convert("RGB")) for _, path, _, _ in pair]
-        targets = [{"boxes": torch.tensor(b, dtype=torch.float32).reshape(-1, 4),
-                    "labels": torch.tensor(l, dtype=torch.int64)} for _, _, b, l in pair]
+    for step in range(steps_count):
+        image_id, path, boxes, labels = images[step % len(images)]
+        batch = [to_tensor(Image.open(path).convert("RGB"))]
+        targets = [{"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+                    "labels": torch.tensor(labels, dtype=torch.int64)}]
         losses = model(batch, targets)
         loss = sum(losses.values())
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 10.0)
         opt.step()
-        steps.append({"images": [i for i, _, _, _ in pair],
-                      **{k: float(v) for k, v in losses.items()}})
+        steps.append({"images": [image_id], **{k: float(v) for k, v in losses.items()}})
         print(step, {k: round(float(v), 5) for k, v in losses.items()})
     with open(os.path.join(out, "steps.json"), "w") as f:
         json.dump({"lr": LR, "momentum": 0.9, "weight_decay": 1e-4, "clip": 10.0, "steps": steps}, f, indent=1)

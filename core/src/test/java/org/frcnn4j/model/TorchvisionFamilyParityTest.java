@@ -50,9 +50,7 @@ class TorchvisionFamilyParityTest {
              FasterRcnn model = TorchvisionImport.importWeights(dir.resolve("model.pth"), options(dir), m)) {
             Map<String, float[]> e = expected(dir, m);
             BufferedImage img = Images.readRgb(dir.resolve("image.png"));
-            ImageTransform.Transformed t = model.transform().apply(img, m);
-            assertThat(new float[] {t.height(), t.width()}).containsExactly(e.get("resized_size"));
-            assertThat(relativeError(t.tensor().toFloatArray(), e.get("input"))).as("input").isLessThan(1e-5);
+            ImageTransform.Transformed t = TorchvisionParityTest.checkedInput(model, img, e, m);
 
             FasterRcnn.Forward f = model.forward(t);
             for (int l = 0; l < f.features().levels(); l++) {

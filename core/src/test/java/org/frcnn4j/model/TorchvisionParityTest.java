@@ -142,6 +142,14 @@ class TorchvisionParityTest {
         return maxDiff;
     }
 
+    /** The fixture's image through the model's transform, which must give torchvision's size and pixels. */
+    static ImageTransform.Transformed checkedInput(FasterRcnn model, BufferedImage img, Map<String, float[]> e, NDManager m) {
+        ImageTransform.Transformed t = model.transform().apply(img, m);
+        assertThat(new float[] {t.height(), t.width()}).containsExactly(e.get("resized_size"));
+        assertThat(relativeError(t.tensor().toFloatArray(), e.get("input"))).as("input").isLessThan(1e-5);
+        return t;
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"vgg16-align", "zf-pool"})
     void everyStageMatchesTorchvision(String variant) throws IOException {
@@ -150,9 +158,7 @@ class TorchvisionParityTest {
              FasterRcnn model = TorchvisionImport.importNpz(dir.resolve("state_dict.npz"), options(dir), m)) {
             Map<String, float[]> e = expected(dir, m);
             BufferedImage img = Images.readRgb(dir.resolve("image.png"));
-            ImageTransform.Transformed t = model.transform().apply(img, m);
-            assertThat(new float[] {t.height(), t.width()}).containsExactly(e.get("resized_size"));
-            assertThat(relativeError(t.tensor().toFloatArray(), e.get("input"))).as("input").isLessThan(1e-5);
+            ImageTransform.Transformed t = checkedInput(model, img, e, m);
 
             FasterRcnn.Forward f = model.forward(t);
             assertThat(relativeError(f.features().get(0).toFloatArray(), e.get("features"))).as("features").isLessThan(1e-4);
