@@ -33,8 +33,8 @@ final class ProposeCommand implements Callable<Integer> {
     @Option(names = "--mode", defaultValue = "fast", description = "Selective Search: fast or quality (default: ${DEFAULT-VALUE})")
     String mode;
 
-    @Option(names = "--top", defaultValue = "300", description = "proposals per image (default: ${DEFAULT-VALUE}; "
-            + "at most the model's post-NMS top N)")
+    @Option(names = "--top", defaultValue = "300", description = "proposals per image (default: ${DEFAULT-VALUE}); "
+            + "a model whose post-NMS top N is smaller keeps this many after NMS, from 3 times as many before it")
     int top;
 
     @Option(names = "--json", description = "write the proposals here (atomically) instead of standard output")
