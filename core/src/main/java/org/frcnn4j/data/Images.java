@@ -69,29 +69,82 @@ public final class Images {
     public static BufferedImage readRgb(Path file, long pixelLimit) {
         checkFile(file);
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
-            ImageReader reader = reader(file, in);
-            try {
-                int w = reader.getWidth(0);
-                int h = reader.getHeight(0);
-                checkSize(file, w, h, pixelLimit);
-                List<String> warnings = new ArrayList<>();
-                reader.addIIOReadWarningListener((IIOReadWarningListener) (source, warning) -> {
-                    if (!COLOUR_NOTE.matcher(warning).find()) {
-                        warnings.add(warning); // "Premature end of JPEG file", "Corrupt JPEG data: ...", ...
-                    }
-                });
-                BufferedImage img = reader.read(0);
-                if (!warnings.isEmpty()) {
-                    throw new DatasetException(file, "truncated or corrupt image data (" + warnings.get(0) + ")");
+            return decode(file, reader(file, in), pixelLimit);
+        } catch (DatasetException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw new DatasetException(file, "cannot decode image: " + message(e), e);
+        }
+    }
+
+    private static BufferedImage decode(Path file, ImageReader reader, long pixelLimit) throws IOException {
+        try {
+            int w = reader.getWidth(0);
+            int h = reader.getHeight(0);
+            checkSize(file, w, h, pixelLimit);
+            List<String> warnings = new ArrayList<>();
+            reader.addIIOReadWarningListener((IIOReadWarningListener) (source, warning) -> {
+                if (!COLOUR_NOTE.matcher(warning).find()) {
+                    warnings.add(warning); // "Premature end of JPEG file", "Corrupt JPEG data: ...", ...
                 }
-                return toRgb(img);
+            });
+            BufferedImage img = reader.read(0);
+            if (!warnings.isEmpty()) {
+                throw new DatasetException(file, "truncated or corrupt image data (" + warnings.get(0) + ")");
+            }
+            return toRgb(img);
+        } finally {
+            reader.dispose();
+        }
+    }
+
+    /**
+     * Decodes an image held in memory (an upload) as {@link #readRgb(Path, long)} decodes a file; {@code name} stands
+     * for it in the messages.
+     */
+    public static BufferedImage readRgb(byte[] data, String name, long pixelLimit) {
+        Path label = Path.of(name);
+        if (data.length == 0) {
+            throw new DatasetException(label, "empty (0 bytes), not an image");
+        }
+        try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(data))) {
+            return decode(label, reader(label, in), pixelLimit);
+        } catch (DatasetException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw new DatasetException(label, "cannot decode image: " + message(e), e);
+        }
+    }
+
+    /**
+     * {width, height} of an image held in memory, from its header; a {@link DatasetException} when no decoder
+     * recognises it ({@link #isImage} tells that case apart).
+     */
+    public static int[] header(byte[] data, String name) {
+        Path label = Path.of(name);
+        try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(data))) {
+            ImageReader reader = reader(label, in);
+            try {
+                return new int[] {reader.getWidth(0), reader.getHeight(0)};
             } finally {
                 reader.dispose();
             }
         } catch (DatasetException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            throw new DatasetException(file, "cannot decode image: " + message(e), e);
+            throw new DatasetException(label, "cannot read the image header: " + message(e), e);
+        }
+    }
+
+    /** Whether a decoder here recognises the bytes as an image (JPEG, PNG, BMP, GIF, WBMP), without decoding it. */
+    public static boolean isImage(byte[] data) {
+        if (data.length == 0) {
+            return false;
+        }
+        try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(data))) {
+            return in != null && ImageIO.getImageReaders(in).hasNext();
+        } catch (IOException e) {
+            return false;
         }
     }
 

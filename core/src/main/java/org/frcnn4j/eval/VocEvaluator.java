@@ -79,31 +79,63 @@ public final class VocEvaluator {
 
     private static final class ImageTruth {
         final List<GroundTruthBox> boxes = new ArrayList<>();
+        /** Each box's index among all of its image's objects. */
+        final List<Integer> objectIndex = new ArrayList<>();
         boolean[] taken;
     }
 
-    private static ClassResult evaluateClass(Dataset gt, int label, List<Detection> dets, Options o) {
+    /** A detection that matched no ground-truth box, or a second one for a taken box: a false positive. */
+    public static final int FALSE_POSITIVE = -1;
+    /** A detection that matched a difficult box: neither true nor false positive. */
+    public static final int IGNORED = -2;
+
+    /**
+     * The VOC matching of every detection, in the order given: the index (into its image's {@code objects()}) of the
+     * ground-truth box it is the true positive of, {@link #FALSE_POSITIVE} or {@link #IGNORED}. Detections are matched
+     * best score first, within their class, as {@link #evaluate} matches them: a detection's outcome never depends
+     * on detections of lower score, so those at or above any threshold keep theirs.
+     */
+    public static int[] matches(Dataset groundTruth, List<Detection> detections, Options options) {
+        int[] out = new int[detections.size()];
+        for (int c = 0; c < groundTruth.classes().size(); c++) {
+            List<Integer> mine = new ArrayList<>();
+            for (int i = 0; i < detections.size(); i++) {
+                if (detections.get(i).label() == c) {
+                    mine.add(i);
+                }
+            }
+            mine.sort(Comparator.comparingDouble((Integer i) -> detections.get(i).score()).reversed());
+            Map<String, ImageTruth> truth = truth(groundTruth, c);
+            List<Detection> sorted = mine.stream().map(detections::get).toList();
+            int[] m = matchClass(truth, sorted, options);
+            for (int k = 0; k < m.length; k++) {
+                Detection d = sorted.get(k);
+                out[mine.get(k)] = m[k] >= 0 ? truth.get(d.imageId()).objectIndex.get(m[k]) : m[k];
+            }
+        }
+        return out;
+    }
+
+    private static Map<String, ImageTruth> truth(Dataset gt, int label) {
         Map<String, ImageTruth> truth = new HashMap<>();
-        int positives = 0;
         for (Annotation a : gt.images()) {
             ImageTruth t = truth.computeIfAbsent(a.imageId(), k -> new ImageTruth());
-            for (GroundTruthBox b : a.objects()) {
+            for (int j = 0; j < a.objects().size(); j++) {
+                GroundTruthBox b = a.objects().get(j);
                 if (b.label() == label) {
                     t.boxes.add(b);
-                    if (!ignored(b)) {
-                        positives++;
-                    }
+                    t.objectIndex.add(j);
                 }
             }
         }
         truth.values().forEach(t -> t.taken = new boolean[t.boxes.size()]);
+        return truth;
+    }
 
-        List<Detection> sorted = new ArrayList<>(dets);
-        sorted.sort(Comparator.comparingDouble(Detection::score).reversed()); // List.sort is stable
-        int n = sorted.size();
-        double[] tp = new double[n];
-        double[] fp = new double[n];
-        for (int i = 0; i < n; i++) {
+    /** For each detection (best first), the index of the class's box of its image it took, or -1 / -2. */
+    private static int[] matchClass(Map<String, ImageTruth> truth, List<Detection> sorted, Options o) {
+        int[] out = new int[sorted.size()];
+        for (int i = 0; i < sorted.size(); i++) {
             Detection d = sorted.get(i);
             ImageTruth t = truth.get(d.imageId());
             double best = Double.NEGATIVE_INFINITY;
@@ -120,17 +152,39 @@ public final class VocEvaluator {
             }
             if (arg >= 0 && best >= o.iouThreshold()) {
                 if (ignored(t.boxes.get(arg))) {
-                    continue; // matched a difficult box: neither true nor false positive
-                }
-                if (!t.taken[arg]) {
+                    out[i] = IGNORED; // matched a difficult box: neither true nor false positive
+                } else if (!t.taken[arg]) {
                     t.taken[arg] = true;
-                    tp[i] = 1;
+                    out[i] = arg;
                 } else {
-                    fp[i] = 1;
+                    out[i] = FALSE_POSITIVE;
                 }
             } else {
-                fp[i] = 1;
+                out[i] = FALSE_POSITIVE;
             }
+        }
+        return out;
+    }
+
+    private static ClassResult evaluateClass(Dataset gt, int label, List<Detection> dets, Options o) {
+        Map<String, ImageTruth> truth = truth(gt, label);
+        int positives = 0;
+        for (ImageTruth t : truth.values()) {
+            for (GroundTruthBox b : t.boxes) {
+                if (!ignored(b)) {
+                    positives++;
+                }
+            }
+        }
+        List<Detection> sorted = new ArrayList<>(dets);
+        sorted.sort(Comparator.comparingDouble(Detection::score).reversed()); // List.sort is stable
+        int n = sorted.size();
+        int[] m = matchClass(truth, sorted, o);
+        double[] tp = new double[n];
+        double[] fp = new double[n];
+        for (int i = 0; i < n; i++) {
+            tp[i] = m[i] >= 0 ? 1 : 0;
+            fp[i] = m[i] == FALSE_POSITIVE ? 1 : 0;
         }
         double[] recall = new double[n];
         double[] precision = new double[n];

@@ -24,11 +24,22 @@ public final class DetectionPostprocessor {
     /**
      * Detections of one image, best first, in input-image pixels.
      *
-     * @param labels 1..K (0 is background)
+     * @param labels  1..K (0 is background)
+     * @param sources per detection, the row of the proposal (the head's input) it was regressed from
      */
-    public record Result(float[] boxes, float[] scores, int[] labels) {
+    public record Result(float[] boxes, float[] scores, int[] labels, int[] sources) {
+        /** Detections whose proposals are not known (boxes from elsewhere). */
+        public Result(float[] boxes, float[] scores, int[] labels) {
+            this(boxes, scores, labels, new int[0]);
+        }
+
         public int count() {
             return scores.length;
+        }
+
+        /** The same detections with other boxes (e.g. in original pixels). */
+        public Result withBoxes(float[] otherBoxes) {
+            return new Result(otherBoxes, scores, labels, sources);
         }
     }
 
@@ -48,6 +59,7 @@ public final class DetectionPostprocessor {
         float[] cb = new float[4 * max];
         float[] cs = new float[max];
         int[] cl = new int[max];
+        int[] src = new int[max];
         int n = 0;
         for (int i = 0; i < r; i++) {
             for (int c = 1; c < classes; c++) {
@@ -55,6 +67,7 @@ public final class DetectionPostprocessor {
                 if (s > config.scoreThreshold()) {
                     System.arraycopy(boxes, (i * classes + c) * 4, cb, 4 * n, 4);
                     cs[n] = s;
+                    src[n] = i;
                     cl[n++] = c;
                 }
             }
@@ -62,15 +75,18 @@ public final class DetectionPostprocessor {
         cb = Arrays.copyOf(cb, 4 * n);
         cs = Arrays.copyOf(cs, n);
         cl = Arrays.copyOf(cl, n);
+        src = Arrays.copyOf(src, n);
         if (config.minBoxSize() > 0) {
             int[] big = Boxes.keepAtLeast(cb, config.minBoxSize(), plusOne);
             cb = Boxes.select(cb, big);
             cs = Boxes.select1(cs, big);
             cl = Boxes.select1(cl, big);
+            src = Boxes.select1(src, big);
         }
         int[] keep = Nms.batched(cb, cs, cl, config.nmsThreshold(), plusOne);
         keep = Arrays.copyOf(keep, Math.min(keep.length, config.detectionsPerImage()));
-        return new Result(Boxes.select(cb, keep), Boxes.select1(cs, keep), Boxes.select1(cl, keep));
+        return new Result(Boxes.select(cb, keep), Boxes.select1(cs, keep), Boxes.select1(cl, keep),
+                Boxes.select1(src, keep));
     }
 
     static float[] softmaxRows(float[] logits, int rows, int cols) {

@@ -82,6 +82,28 @@ public final class Detector implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Detections with the milliseconds each stage took ({@link FasterRcnn#STAGES}).
+     *
+     * @param boxes the objects found, best first
+     */
+    public record Timed(List<DetectedBox> boxes, java.util.Map<String, Double> millis) {}
+
+    /** As {@link #detect(BufferedImage)}, with the time of each stage. */
+    public synchronized Timed detectTimed(BufferedImage image) {
+        FasterRcnn.Timed t = model.detectTimed(image);
+        return new Timed(boxes(t.detections()), t.millis());
+    }
+
+    /**
+     * What the network did with the image, stage by stage, for pictures of it ({@link Explanation#of}).
+     *
+     * @param level the feature level of the sliding-window position to look at, or -1 for the most object-like one
+     */
+    public synchronized Explanation explain(BufferedImage image, int level, int row, int col, int maxBeforeNms) {
+        return Explanation.of(model, image, level, row, col, maxBeforeNms);
+    }
+
     /** Fast R-CNN on given proposals (original pixels, n x 4), without the RPN: the pipeline before Faster R-CNN. */
     public synchronized List<DetectedBox> detect(BufferedImage image, float[] proposals) {
         return boxes(model.detectWithProposals(image, proposals));

@@ -250,14 +250,40 @@ public final class FasterRcnn implements AutoCloseable {
      * Selective Search (fast mode, {@value #SELECTIVE_SEARCH_BOXES} boxes) for a Fast R-CNN trained on its boxes.
      */
     public DetectionPostprocessor.Result detect(BufferedImage image) {
+        return detectTimed(image).detections();
+    }
+
+    /** The stages {@link #detectTimed} times, in order. */
+    public static final java.util.List<String> STAGES =
+            java.util.List.of("proposals", "transform", "backbone", "rpn", "roi", "head", "postprocess");
+
+    /**
+     * Detections and the milliseconds each of {@link #STAGES} took ("proposals" is Selective Search's time for a
+     * model trained on its boxes, else 0; "rpn" is then 0).
+     */
+    public record Timed(DetectionPostprocessor.Result detections, java.util.Map<String, Double> millis) {}
+
+    /** As {@link #detect(BufferedImage)}, with the time of each stage. */
+    public Timed detectTimed(BufferedImage image) {
+        long t0 = System.nanoTime();
+        float[] selective = null;
         if (config.proposals() == FasterRcnnConfig.Proposals.SELECTIVE_SEARCH) {
-            return detectWithProposals(image, org.frcnn4j.proposals.SelectiveSearch.of(
-                    org.frcnn4j.proposals.SelectiveSearch.Mode.FAST).propose(image, SELECTIVE_SEARCH_BOXES, 0));
+            selective = org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST)
+                    .propose(image, SELECTIVE_SEARCH_BOXES, 0);
         }
+        long t1 = System.nanoTime();
         try (NDManager step = params.manager().newSubManager()) {
             ImageTransform.Transformed t = transform.apply(image, step);
-            DetectionPostprocessor.Result r = forward(t).detections();
-            return new DetectionPostprocessor.Result(toOriginal(r.boxes(), t), r.scores(), r.labels());
+            long t2 = System.nanoTime();
+            Forward f = forward(t, selective == null ? null : t.toInput(selective));
+            DetectionPostprocessor.Result r = f.detections();
+            java.util.Map<String, Double> ms = new java.util.LinkedHashMap<>();
+            ms.put("proposals", (t1 - t0) / 1e6);
+            ms.put("transform", (t2 - t1) / 1e6);
+            for (int i = 0; i < f.millis().length; i++) {
+                ms.put(STAGES.get(2 + i), f.millis()[i]);
+            }
+            return new Timed(r.withBoxes(toOriginal(r.boxes(), t)), java.util.Collections.unmodifiableMap(ms));
         }
     }
 
@@ -269,7 +295,7 @@ public final class FasterRcnn implements AutoCloseable {
         try (NDManager step = params.manager().newSubManager()) {
             ImageTransform.Transformed t = transform.apply(image, step);
             DetectionPostprocessor.Result r = forward(t, t.toInput(proposals)).detections();
-            return new DetectionPostprocessor.Result(toOriginal(r.boxes(), t), r.scores(), r.labels());
+            return r.withBoxes(toOriginal(r.boxes(), t));
         }
     }
 

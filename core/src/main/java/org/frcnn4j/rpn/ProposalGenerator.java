@@ -58,6 +58,30 @@ public final class ProposalGenerator {
     public Proposals generate(float[] ranking, float[] scores, float[] deltas, float[] anchors, int[] levelCounts,
                               int imageHeight, int imageWidth, int preNmsTopN, int postNmsTopN, float minSize,
                               float scoreThreshold) {
+        return generateTraced(ranking, scores, deltas, anchors, levelCounts, imageHeight, imageWidth, preNmsTopN,
+                postNmsTopN, minSize, scoreThreshold).proposals();
+    }
+
+    /**
+     * The boxes that went into NMS (decoded, clipped, big enough, the top N of their level) in the order NMS saw
+     * them, not sorted.
+     *
+     * @param anchors per box, the index of the anchor it was regressed from
+     * @param levels  per box, its pyramid level (NMS runs within a level)
+     */
+    public record Candidates(float[] boxes, float[] scores, int[] anchors, int[] levels) {
+        public int count() {
+            return scores.length;
+        }
+    }
+
+    /** The proposals, and the candidates they were chosen from: what a picture of the RPN's last step shows. */
+    public record Traced(Candidates beforeNms, Proposals proposals) {}
+
+    /** As {@link #generate(float[], float[], float[], float[], int[], int, int, int, int, float, float)}, traced. */
+    public Traced generateTraced(float[] ranking, float[] scores, float[] deltas, float[] anchors, int[] levelCounts,
+                                 int imageHeight, int imageWidth, int preNmsTopN, int postNmsTopN, float minSize,
+                                 float scoreThreshold) {
         boolean plusOne = coder.plusOne();
         int[] candidates;
         float[] boxes;
@@ -84,16 +108,17 @@ public final class ProposalGenerator {
             boxes = Boxes.select(boxes, candidates);
         }
         float[] candidateScores = Boxes.select1(scores, candidates);
+        int[] levels = levelOf(candidates, levelCounts);
         int[] keep;
         if (order != ProposalOrder.TORCHVISION) {
             keep = Nms.apply(boxes, candidateScores, nmsThreshold, plusOne, postNmsTopN);
         } else {
             // torchvision's batched_nms (one level too): levels never suppress each other; then the best postNmsTopN
-            int[] levels = levelOf(candidates, levelCounts);
             keep = Nms.batched(boxes, candidateScores, levels, nmsThreshold, plusOne);
             keep = Arrays.copyOf(keep, Math.min(postNmsTopN, keep.length));
         }
-        return new Proposals(Boxes.select(boxes, keep), Boxes.select1(candidateScores, keep));
+        return new Traced(new Candidates(boxes, candidateScores, candidates, levels),
+                new Proposals(Boxes.select(boxes, keep), Boxes.select1(candidateScores, keep)));
     }
 
     /**

@@ -51,7 +51,24 @@ public final class RegionProposalNetwork {
      * @param anchors   every anchor, in the head's order (n x 4, flat)
      * @param proposals the selected proposals in input-image pixels, best first
      */
-    public record Result(RpnHead.Output raw, float[] anchors, ProposalGenerator.Proposals proposals) {}
+    public record Result(RpnHead.Output raw, float[] anchors, ProposalGenerator.Proposals proposals,
+                         Trace trace) {}
+
+    /**
+     * What the RPN saw and threw away, for pictures of it (the served page's "how it works"): nothing here is needed
+     * to detect.
+     *
+     * @param levels      each feature level's grid
+     * @param objectness  per anchor (the order of {@link Result#anchors()}), the probability that it is an object
+     * @param beforeNms   the boxes that went into NMS
+     */
+    public record Trace(List<Grid> levels, float[] objectness, ProposalGenerator.Candidates beforeNms) {}
+
+    /**
+     * One level's anchor grid: {@code height x width} positions, {@code strideY, strideX} input pixels apart, each with
+     * the same {@code anchorsPerPosition} anchors; the level's anchors start at index {@code firstAnchor}.
+     */
+    public record Grid(int height, int width, int strideY, int strideX, int anchorsPerPosition, int firstAnchor) {}
 
     /**
      * @param features   one image's feature maps
@@ -73,7 +90,9 @@ public final class RegionProposalNetwork {
         }
         List<RpnHead.Output> outputs = new ArrayList<>(levels);
         List<float[]> levelGrids = new ArrayList<>(levels);
+        List<Grid> shapes = new ArrayList<>(levels);
         int[] counts = new int[levels];
+        int first = 0;
         for (int l = 0; l < levels; l++) {
             NDArray map = features.get(l);
             RpnHead.Output raw = head.forward(map);
@@ -91,6 +110,8 @@ public final class RegionProposalNetwork {
             outputs.add(raw);
             levelGrids.add(grid);
             counts[l] = grid.length / 4;
+            shapes.add(new Grid(h, w, strideY, strideX, anchors.get(l).anchorsPerPosition(), first));
+            first += counts[l];
         }
         RpnHead.Output raw = levels == 1 ? outputs.get(0) : RpnHead.Output.concat(outputs);
         float[] grid = levels == 1 ? levelGrids.get(0) : concat(levelGrids);
@@ -100,9 +121,9 @@ public final class RegionProposalNetwork {
         float minSize = config.order() == ProposalOrder.PAPER ? config.minSize() * imageScale : config.minSize();
         int pre = training ? config.preNmsTopNTrain() : config.preNmsTopNTest();
         int post = training ? config.postNmsTopNTrain() : config.postNmsTopNTest();
-        ProposalGenerator.Proposals proposals = generator.generate(ranking, probs, raw.deltas().toFloatArray(), grid,
+        ProposalGenerator.Traced traced = generator.generateTraced(ranking, probs, raw.deltas().toFloatArray(), grid,
                 counts, imageHeight, imageWidth, pre, post, minSize, config.scoreThreshold());
-        return new Result(raw, grid, proposals);
+        return new Result(raw, grid, traced.proposals(), new Trace(List.copyOf(shapes), probs, traced.beforeNms()));
     }
 
     private static float[] concat(List<float[]> parts) {
