@@ -18,6 +18,7 @@ import sun.misc.Signal;
  */
 final class Interruption {
     private static volatile Runnable stopper;
+    private static volatile String stopping = "stopping after the iteration under way (a checkpoint follows)";
     private static volatile int signalled;
 
     private Interruption() {}
@@ -44,9 +45,18 @@ final class Interruption {
         }
         signalled = code;
         System.err.println();
-        System.err.println("frcnn: stopping after the iteration under way (a checkpoint follows); again to stop at once");
+        System.err.println("frcnn: " + stopping + "; again to stop at once");
         System.err.flush();
         stop.run();
+    }
+
+    /**
+     * Until the process ends, a signal runs {@code stop} (in the signal's thread) after saying {@code message}: a
+     * server's graceful stop.
+     */
+    static void onSignal(Runnable stop, String message) {
+        stopping = message;
+        stopper = stop;
     }
 
     /** The exit code of the signal received (130, 143), or 0. */

@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         description = "Faster R-CNN object detection for Java: datasets, metrics, (soon) training and detection.",
         subcommands = {DemoCommand.class, DoctorCommand.class, DetectCommand.class, ProposeCommand.class, EvalCommand.class, DataCommand.class,
             BenchCommand.class, TrainCommand.class, ProposalsEvalCommand.class, ExperimentCommand.class,
-            ImportTorchvisionCommand.class, SoakCommand.class, CommandLine.HelpCommand.class})
+            ImportTorchvisionCommand.class, ServeCommand.class, SoakCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Exit code for bad input (a file, an option): the message names what is wrong. */
     public static final int BAD_INPUT = 2;
