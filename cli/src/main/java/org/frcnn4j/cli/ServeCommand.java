@@ -29,8 +29,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8080", description = "port (default: ${DEFAULT-VALUE}; 0: any free one)")
     int port;
 
-    @Option(names = "--workers", defaultValue = "1", description = "detectors running at once, each with its own copy "
-            + "of the weights (default: ${DEFAULT-VALUE}, the fastest on 2 cores: see bench/serve)")
+    @Option(names = "--workers", defaultValue = "2", description = "detectors running at once, each with its own copy "
+            + "of the weights (default: ${DEFAULT-VALUE}: on 2 cores 25-35% more images per second than 1 under "
+            + "concurrent load, see bench/serve)")
     int workers;
 
     @Option(names = "--max-queue", defaultValue = "16",

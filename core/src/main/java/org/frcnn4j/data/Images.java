@@ -107,7 +107,7 @@ public final class Images {
         if (data.length == 0) {
             throw new DatasetException(label, "empty (0 bytes), not an image");
         }
-        try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(data))) {
+        try (ImageInputStream in = new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(data))) {
             return decode(label, reader(label, in), pixelLimit);
         } catch (DatasetException e) {
             throw e;
@@ -122,7 +122,7 @@ public final class Images {
      */
     public static int[] header(byte[] data, String name) {
         Path label = Path.of(name);
-        try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(data))) {
+        try (ImageInputStream in = new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(data))) {
             ImageReader reader = reader(label, in);
             try {
                 return new int[] {reader.getWidth(0), reader.getHeight(0)};
@@ -141,7 +141,7 @@ public final class Images {
         if (data.length == 0) {
             return false;
         }
-        try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(data))) {
+        try (ImageInputStream in = new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(data))) {
             return in != null && ImageIO.getImageReaders(in).hasNext();
         } catch (IOException e) {
             return false;
