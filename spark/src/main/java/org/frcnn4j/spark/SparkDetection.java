@@ -1,0 +1,238 @@
+package org.frcnn4j.spark;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import org.apache.spark.SparkFiles;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.frcnn4j.data.DatasetException;
+import org.frcnn4j.data.Images;
+import org.frcnn4j.model.Detector;
+
+/**
+ * Batch detection as a Spark job: images in (a folder, a glob, or a Parquet/CSV table with a {@code path} column, on
+ * any Hadoop file system), one row per detection out ({@link #SCHEMA}); an image without detections is one row with
+ * empty detection columns, an image that cannot be read or decoded one row with its {@code error}. The bytes are read
+ * and decoded on the executors (Spark's {@code binaryFile} source); each executor JVM loads the model once
+ * ({@link ExecutorDetector}) and reuses it for all its tasks.
+ *
+ * <pre>{@code
+ * try (SparkSession spark = SparkSession.builder().master("local[2]").getOrCreate()) {
+ *     Dataset<Row> rows = SparkDetection.detect(spark, "runs/demo/model", SparkDetection.images(spark, "photos/"),
+ *             SparkDetection.Options.defaults());
+ *     rows.write().parquet("detections.parquet");
+ * }
+ * }</pre>
+ */
+public final class SparkDetection {
+    /** The output table's columns: detections of an image in the detector's order ({@code rank} 0, 1, ...). */
+    public static final StructType SCHEMA = new StructType()
+            .add("image_id", DataTypes.StringType, false)
+            .add("path", DataTypes.StringType, false)
+            .add("width", DataTypes.IntegerType, true)
+            .add("height", DataTypes.IntegerType, true)
+            .add("rank", DataTypes.IntegerType, true)
+            .add("category_id", DataTypes.IntegerType, true)
+            .add("category_name", DataTypes.StringType, true)
+            .add("score", DataTypes.FloatType, true)
+            .add("x1", DataTypes.FloatType, true)
+            .add("y1", DataTypes.FloatType, true)
+            .add("x2", DataTypes.FloatType, true)
+            .add("y2", DataTypes.FloatType, true)
+            .add("error", DataTypes.StringType, true);
+    private static final String IMAGE_GLOB = "*.{jpg,jpeg,JPG,JPEG,png,PNG,bmp,BMP,gif,GIF}";
+
+    private SparkDetection() {}
+
+    /**
+     * @param scoreThreshold overrides the model's score threshold when not null
+     * @param partitions     how many tasks share the images (0: Spark's default parallelism)
+     * @param maxPixels      images whose header claims more pixels are refused (an error row), before decoding
+     */
+    public record Options(Float scoreThreshold, int partitions, long maxPixels) implements java.io.Serializable {
+        public static Options defaults() {
+            return new Options(null, 0, Images.DEFAULT_MAX_PIXELS);
+        }
+    }
+
+    /**
+     * The images to run on, as Spark's {@code binaryFile} rows (path, content): a folder (its image files, in
+     * sub-folders too), a glob, or a {@code .parquet} / {@code .csv} table whose {@code path} column names them.
+     */
+    public static Dataset<Row> images(SparkSession spark, String input) {
+        String lower = input.toLowerCase(Locale.ROOT);
+        if (lower.endsWith(".parquet") || lower.endsWith(".csv")) {
+            Dataset<Row> table = lower.endsWith(".parquet") ? spark.read().parquet(input)
+                    : spark.read().option("header", "true").csv(input);
+            if (!List.of(table.columns()).contains("path")) {
+                throw new org.frcnn4j.io.BadInputException(input + ": the table has no 'path' column (columns: "
+                        + String.join(", ", table.columns()) + ")");
+            }
+            // the driver holds the paths (strings), never the images
+            List<String> paths = table.select("path").as(Encoders.STRING()).collectAsList();
+            if (paths.isEmpty()) {
+                throw new org.frcnn4j.io.BadInputException(input + ": the table lists no images");
+            }
+            return spark.read().format("binaryFile").load(paths.toArray(new String[0])).select("path", "content");
+        }
+        return spark.read().format("binaryFile").option("pathGlobFilter", IMAGE_GLOB)
+                .option("recursiveFileLookup", "true").load(input).select("path", "content");
+    }
+
+    /**
+     * Runs the model folder {@code model} (a local path every executor can read, or the name of a folder shipped with
+     * {@code SparkContext.addFile(dir, true)} / {@code --files}) over the images.
+     */
+    public static Dataset<Row> detect(SparkSession spark, String model, Dataset<Row> images, Options options) {
+        Dataset<Row> spread = options.partitions() > 0 ? images.repartition(options.partitions(), images.col("path"))
+                : images;
+        MapPartitionsFunction<Row, Row> job = rows -> new PartitionDetection(model, options, rows);
+        return spread.mapPartitions(job, Encoders.row(SCHEMA));
+    }
+
+    /** The job as {@code frcnn spark-detect} runs it: Parquet out (overwritten through Spark's committer). */
+    public static Dataset<Row> run(SparkSession spark, String model, String input, String out, Options options) {
+        String shipped = ship(spark, model);
+        Dataset<Row> rows = detect(spark, shipped, images(spark, input), options)
+                .sortWithinPartitions("path", "rank");
+        rows.write().mode(SaveMode.Overwrite).parquet(out);
+        return spark.read().parquet(out);
+    }
+
+    /**
+     * Ships a local model folder to the executors ({@code addFile}, recursive) and returns the name they find it by;
+     * a folder on a cluster file system (a URI) is shipped the same way.
+     */
+    static String ship(SparkSession spark, String model) {
+        Path dir = Path.of(model.replaceFirst("^file:", "")).toAbsolutePath().normalize();
+        if (!model.contains("://") && !java.nio.file.Files.isDirectory(dir)) {
+            throw new org.frcnn4j.io.BadInputException(model + ": no such model folder");
+        }
+        String uri = model.contains("://") ? model : dir.toUri().toString();
+        spark.sparkContext().addFile(uri, true);
+        return "sparkfiles:" + Path.of(java.net.URI.create(uri).getPath()).getFileName();
+    }
+
+    /**
+     * The COCO results JSON of the detection rows (what {@code frcnn detect --json} writes for the same images:
+     * image ids from the file names, [x, y, w, h] boxes), image by image in path order, each image's detections in
+     * the detector's order.
+     */
+    public static void writeCocoResults(Dataset<Row> rows, OutputStream out) throws IOException {
+        List<Row> dets = rows.filter(functions.col("category_id").isNotNull())
+                .orderBy("path", "rank")
+                .select("image_id", "category_id", "category_name", "x1", "y1", "x2", "y2", "score").collectAsList();
+        com.fasterxml.jackson.databind.ObjectMapper mapper = new com.fasterxml.jackson.databind.ObjectMapper()
+                .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
+        com.fasterxml.jackson.databind.node.ArrayNode list = mapper.createArrayNode();
+        for (Row r : dets) {
+            com.fasterxml.jackson.databind.node.ObjectNode o = list.addObject();
+            String id = r.getString(0);
+            if (id.matches("\\d{1,18}")) {
+                o.put("image_id", Long.parseLong(id)); // COCO's ids are numbers
+            } else {
+                o.put("image_id", id);
+            }
+            o.put("category_id", r.getInt(1));
+            o.put("category_name", r.getString(2));
+            float x1 = r.getFloat(3);
+            float y1 = r.getFloat(4);
+            float x2 = r.getFloat(5);
+            float y2 = r.getFloat(6);
+            o.putArray("bbox").add(x1).add(y1).add(x2 - x1).add(y2 - y1);
+            o.put("score", r.getFloat(7));
+        }
+        mapper.writeValue(out, list);
+    }
+
+    /** The image id {@code frcnn detect} gives a file: its name without the extension. */
+    static String imageId(String path) {
+        String name = path.substring(path.lastIndexOf('/') + 1);
+        int dot = name.lastIndexOf('.');
+        return dot > 0 ? name.substring(0, dot) : name;
+    }
+
+    /** One partition's images through the executor's detector, row by row (never the whole partition at once). */
+    private static final class PartitionDetection implements Iterator<Row> {
+        private final String model;
+        private final Options options;
+        private final Iterator<Row> images;
+        private final java.util.ArrayDeque<Row> ready = new java.util.ArrayDeque<>();
+
+        PartitionDetection(String model, Options options, Iterator<Row> images) {
+            this.model = model;
+            this.options = options;
+            this.images = images;
+        }
+
+        @Override
+        public boolean hasNext() {
+            while (ready.isEmpty() && images.hasNext()) {
+                ready.addAll(detect(images.next()));
+            }
+            return !ready.isEmpty();
+        }
+
+        @Override
+        public Row next() {
+            if (!hasNext()) {
+                throw new java.util.NoSuchElementException();
+            }
+            return ready.poll();
+        }
+
+        private List<Row> detect(Row image) {
+            String path = image.getString(0);
+            byte[] bytes = image.getAs(1);
+            String id = imageId(path);
+            List<Row> out = new ArrayList<>();
+            BufferedImage img;
+            try {
+                img = Images.readRgb(bytes, path, options.maxPixels());
+            } catch (DatasetException e) {
+                out.add(RowFactory.create(id, path, null, null, null, null, null, null, null, null, null, null,
+                        e.getMessage()));
+                return out;
+            }
+            Detector detector = ExecutorDetector.get(resolve(model), options.scoreThreshold());
+            List<Detector.DetectedBox> boxes;
+            try {
+                boxes = detector.detect(img);
+            } catch (RuntimeException e) {
+                out.add(RowFactory.create(id, path, img.getWidth(), img.getHeight(), null, null, null, null, null, null,
+                        null, null, "detection failed: " + e));
+                return out;
+            }
+            if (boxes.isEmpty()) {
+                out.add(RowFactory.create(id, path, img.getWidth(), img.getHeight(), null, null, null, null, null, null,
+                        null, null, null));
+            }
+            for (int k = 0; k < boxes.size(); k++) {
+                Detector.DetectedBox b = boxes.get(k);
+                out.add(RowFactory.create(id, path, img.getWidth(), img.getHeight(), k,
+                        detector.config().categoryId(b.label()), b.className(), b.score(), b.x1(), b.y1(), b.x2(),
+                        b.y2(), null));
+            }
+            return out;
+        }
+    }
+
+    /** A model name from {@link #ship}: the executor's copy; anything else: a path as given. */
+    static String resolve(String model) {
+        return model.startsWith("sparkfiles:") ? SparkFiles.get(model.substring("sparkfiles:".length())) : model;
+    }
+}
