@@ -63,7 +63,10 @@ class ServeCliTest {
             // SIGTERM while Selective Search (about a second) runs: that request still gets its answer
             CompletableFuture<HttpResponse<String>> slow = http.sendAsync(request(port, "/v1/selective-search",
                     Files.readAllBytes(images.get(1))), HttpResponse.BodyHandlers.ofString());
-            Thread.sleep(300);
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (!busy(http, port) && System.nanoTime() < deadline) { // in a worker, not merely sent
+                Thread.sleep(20);
+            }
             p.destroy(); // SIGTERM
             HttpResponse<String> finished = slow.get(60, TimeUnit.SECONDS);
             assertThat(finished.statusCode()).as(finished.body()).isEqualTo(200);
@@ -97,6 +100,13 @@ class ServeCliTest {
             assertThat(box.get(3).doubleValue() - box.get(1).doubleValue()).isCloseTo(bbox.get(3).doubleValue(),
                     org.assertj.core.data.Offset.offset(1e-3));
         }
+    }
+
+    /** Whether a worker is running a request now (the service's own gauge). */
+    private static boolean busy(HttpClient http, int port) throws Exception {
+        String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        return Pattern.compile("(?m)^frcnn_workers_busy [1-9]").matcher(metrics).find();
     }
 
     private static int port(Path run, Process p) throws Exception {

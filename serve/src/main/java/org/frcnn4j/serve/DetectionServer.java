@@ -151,7 +151,10 @@ public final class DetectionServer implements AutoCloseable {
             return;
         }
         long deadline = System.nanoTime() + options.drainTimeout().toNanos();
-        while (inFlight.get() > 0 && System.nanoTime() < deadline) {
+        // a moment for requests already accepted to reach their handler (they are answered, 503 if they came late),
+        // then the ones in flight finish
+        long grace = System.nanoTime() + 200_000_000L;
+        while ((inFlight.get() > 0 || System.nanoTime() < grace) && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(20);
             } catch (InterruptedException e) {
