@@ -96,6 +96,12 @@ public final class VocEvaluator {
      * on detections of lower score, so those at or above any threshold keep theirs.
      */
     public static int[] matches(Dataset groundTruth, List<Detection> detections, Options options) {
+        for (Detection d : detections) {
+            if (d.label() < 0 || d.label() >= groundTruth.classes().size()) {
+                throw new org.frcnn4j.io.BadInputException("detection of unknown label " + d.label() + " in image "
+                        + d.imageId());
+            }
+        }
         int[] out = new int[detections.size()];
         for (int c = 0; c < groundTruth.classes().size(); c++) {
             List<Integer> mine = new ArrayList<>();

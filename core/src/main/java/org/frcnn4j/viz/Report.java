@@ -77,7 +77,8 @@ public final class Report {
             ArrayNode gt = o.putArray("truth");
             for (GroundTruthBox b : a.objects()) {
                 ObjectNode g = gt.addObject();
-                g.put("label", b.label()).put("difficult", b.difficult());
+                // crowd regions count as difficult ones do: neither found nor missed (VocEvaluator ignores both)
+                g.put("label", b.label()).put("difficult", b.difficult() || b.crowd());
                 g.putArray("box").add(b.x1()).add(b.y1()).add(b.x2()).add(b.y2());
             }
             ArrayNode dets = o.putArray("detections");

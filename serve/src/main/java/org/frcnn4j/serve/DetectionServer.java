@@ -55,6 +55,11 @@ public final class DetectionServer implements AutoCloseable {
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+    /**
+     * Requests that may hold an image (its body, then its pixels) at once: the workers' and the queue's; one more is
+     * refused before its body is read, so that the bounded queue bounds memory too.
+     */
+    private final java.util.concurrent.Semaphore admitted;
     private final Javalin app;
     private SelectiveSearch selectiveSearch;
 
@@ -62,6 +67,7 @@ public final class DetectionServer implements AutoCloseable {
         this.options = options;
         this.pool = pool;
         this.metrics = new ServerMetrics(pool);
+        this.admitted = new java.util.concurrent.Semaphore(options.workers() + options.maxQueue());
         this.app = Javalin.create(config -> {
             config.jetty.host = options.host();
             config.jetty.port = options.port();
@@ -87,10 +93,10 @@ public final class DetectionServer implements AutoCloseable {
             }));
             config.routes.get("/v1/model", ctx -> handle(ctx, "model", true, c -> Responses.model(mapper, pool.any(),
                     options)));
-            config.routes.post("/v1/detect", ctx -> handle(ctx, "detect", true, this::detect));
-            config.routes.post("/v1/explain", ctx -> handle(ctx, "explain", true, this::explain));
+            config.routes.post("/v1/detect", ctx -> handle(ctx, "detect", true, admittedOnly(this::detect)));
+            config.routes.post("/v1/explain", ctx -> handle(ctx, "explain", true, admittedOnly(this::explain)));
             config.routes.post("/v1/selective-search", ctx -> handle(ctx, "selective-search", true,
-                    this::selectiveSearch));
+                    admittedOnly(this::selectiveSearch)));
             config.routes.error(404, ctx -> {
                 if (ctx.result() == null || ctx.result().isEmpty() || !ctx.result().startsWith("{")) {
                     json(ctx, 404, error(404, "no such endpoint: " + ctx.method() + " " + ctx.path()));
@@ -162,9 +168,27 @@ public final class DetectionServer implements AutoCloseable {
                 break;
             }
         }
-        app.stop();
-        pool.close(Math.max(0, (deadline - System.nanoTime()) / 1_000_000));
-        stopped.countDown();
+        try {
+            app.stop();
+            pool.close(Math.max(0, (deadline - System.nanoTime()) / 1_000_000));
+        } finally {
+            stopped.countDown();
+        }
+    }
+
+    /** An image endpoint behind the admission limit: refused with 503 before its body is read when it is full. */
+    private Endpoint admittedOnly(Endpoint body) {
+        return ctx -> {
+            if (!admitted.tryAcquire()) {
+                throw new ApiError(503, "busy: all " + pool.workers() + " workers are busy and the queue is full; "
+                        + "try again shortly", 1);
+            }
+            try {
+                return body.answer(ctx);
+            } finally {
+                admitted.release();
+            }
+        };
     }
 
     // ---- endpoints
@@ -260,7 +284,7 @@ public final class DetectionServer implements AutoCloseable {
         } catch (org.frcnn4j.io.BadInputException | IllegalArgumentException e) {
             status = 400;
             json(ctx, status, error(status, e.getMessage()));
-        } catch (RuntimeException e) {
+        } catch (Exception | OutOfMemoryError e) { // Javalin passes Jetty's checked exceptions through unchanged
             LOG.error("{} failed", endpoint, e);
             status = 500;
             json(ctx, status, error(status, "internal error: " + rootMessage(e)));

@@ -51,7 +51,16 @@ final class ImageUpload {
     private static byte[] bytes(Context ctx) {
         String type = ctx.contentType() == null ? "" : ctx.contentType().toLowerCase(Locale.ROOT);
         if (type.startsWith("multipart/form-data")) {
-            UploadedFile file = ctx.uploadedFile("image");
+            UploadedFile file;
+            try {
+                file = ctx.uploadedFile("image");
+            } catch (Exception e) { // Jetty's multipart parser: a part over the size limit, or a malformed body
+                String why = String.valueOf(e.getMessage()) + " " + String.valueOf(e.getCause());
+                if (why.toLowerCase(Locale.ROOT).contains("size") || why.toLowerCase(Locale.ROOT).contains("large")) {
+                    throw new ApiError(413, "the upload is larger than the limit");
+                }
+                throw new ApiError(400, "malformed multipart body: " + e.getMessage());
+            }
             if (file == null) {
                 throw new ApiError(400, "no image: the multipart request has no field 'image'");
             }

@@ -42,7 +42,7 @@ public record ServeOptions(Path modelDir, String host, int port, int workers, in
      */
     public static ServeOptions defaults(Path modelDir) {
         return new ServeOptions(modelDir, "127.0.0.1", 8080, 2, 16, 100_000_000L, 64L << 20, Duration.ofSeconds(60),
-                Duration.ofSeconds(30), null);
+                Duration.ofSeconds(60), null);
     }
 
     public ServeOptions withPort(int p) {
@@ -55,9 +55,10 @@ public record ServeOptions(Path modelDir, String host, int port, int workers, in
                 token);
     }
 
+    /** With these limits; a stop then waits as long as a request may take, so that those in flight finish. */
     public ServeOptions withLimits(long pixels, Duration timeout) {
-        return new ServeOptions(modelDir, host, port, workers, maxQueue, pixels, maxBodyBytes, timeout, drainTimeout,
-                token);
+        return new ServeOptions(modelDir, host, port, workers, maxQueue, pixels, maxBodyBytes, timeout,
+                timeout.compareTo(drainTimeout) > 0 ? timeout : drainTimeout, token);
     }
 
     public ServeOptions withToken(String t) {

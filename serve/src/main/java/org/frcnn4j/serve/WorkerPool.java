@@ -65,7 +65,7 @@ final class WorkerPool implements AutoCloseable {
                 try {
                     return job.apply(d);
                 } finally {
-                    idle.put(d);
+                    idle.offer(d); // there is always room; unlike put, never lost to an interrupt
                 }
             });
         } catch (RejectedExecutionException e) {
@@ -75,8 +75,10 @@ final class WorkerPool implements AutoCloseable {
         try {
             return future.get(timeoutMillis, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
+            future.cancel(false); // still queued: it never runs for a client that has gone
             throw new ApiError(503, "the request took longer than the limit of " + timeoutMillis / 1000.0 + " s", 5);
         } catch (InterruptedException e) {
+            future.cancel(false);
             Thread.currentThread().interrupt();
             throw new ApiError(503, "the server is stopping", 5);
         } catch (ExecutionException e) {

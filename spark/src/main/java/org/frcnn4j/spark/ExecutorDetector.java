@@ -1,8 +1,6 @@
 package org.frcnn4j.spark;
 
 import java.nio.file.Path;
-import java.util.HashMap;
-import java.util.Map;
 import org.apache.spark.SparkEnv;
 import org.frcnn4j.model.Detector;
 
@@ -13,20 +11,27 @@ import org.frcnn4j.model.Detector;
  * used by one image's convolutions rather than fought over by several models.
  */
 final class ExecutorDetector {
-    private static final Map<String, Detector> LOADED = new HashMap<>();
+    private static String loadedKey;
+    private static Detector loaded;
 
     private ExecutorDetector() {}
 
     static synchronized Detector get(String modelDir, Float scoreThreshold) {
         String key = modelDir + "|" + scoreThreshold;
-        Detector d = LOADED.get(key);
+        Detector d = key.equals(loadedKey) ? loaded : null;
         if (d == null) {
+            // another job's model (each SparkContext ships it under another path): one model per JVM, the old closed
+            if (loaded != null) {
+                loaded.close();
+                loaded = null;
+            }
             d = scoreThreshold == null ? Detector.load(Path.of(modelDir))
                     : Detector.load(Path.of(modelDir), c -> c.with(c.head().withPostprocess(scoreThreshold,
                             c.head().nmsThreshold(), c.head().detectionsPerImage())));
             // after the load: the engine's native library is loaded by then
             ai.djl.pytorch.jni.JniUtils.setNumThreads(executorCores());
-            LOADED.put(key, d); // kept until the JVM ends: executors live as long as the job
+            loaded = d; // kept for every later task of the job on this executor
+            loadedKey = key;
         }
         return d;
     }

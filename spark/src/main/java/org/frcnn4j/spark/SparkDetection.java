@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.apache.spark.SparkFiles;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
@@ -82,12 +83,15 @@ public final class SparkDetection {
                 throw new org.frcnn4j.io.BadInputException(input + ": the table has no 'path' column (columns: "
                         + String.join(", ", table.columns()) + ")");
             }
-            // the driver holds the paths (strings), never the images
-            List<String> paths = table.select("path").as(Encoders.STRING()).collectAsList();
+            // the paths only: each executor reads its images itself, so that a missing file is that image's error
+            // row rather than the job's end, and no path is taken for a glob
+            Dataset<Row> paths = table.select(functions.col("path").cast(DataTypes.StringType).as("path"))
+                    .filter(functions.col("path").isNotNull())
+                    .withColumn("content", functions.lit(null).cast(DataTypes.BinaryType));
             if (paths.isEmpty()) {
                 throw new org.frcnn4j.io.BadInputException(input + ": the table lists no images");
             }
-            return spark.read().format("binaryFile").load(paths.toArray(new String[0])).select("path", "content");
+            return paths;
         }
         return spark.read().format("binaryFile").option("pathGlobFilter", IMAGE_GLOB)
                 .option("recursiveFileLookup", "true").load(input).select("path", "content");
@@ -98,10 +102,32 @@ public final class SparkDetection {
      * {@code SparkContext.addFile(dir, true)} / {@code --files}) over the images.
      */
     public static Dataset<Row> detect(SparkSession spark, String model, Dataset<Row> images, Options options) {
+        java.util.HashMap<String, String> ids = imageIds(images.select("path").distinct().orderBy("path")
+                .as(Encoders.STRING()).collectAsList());
         Dataset<Row> spread = options.partitions() > 0 ? images.repartition(options.partitions(), images.col("path"))
                 : images;
-        MapPartitionsFunction<Row, Row> job = rows -> new PartitionDetection(model, options, rows);
+        MapPartitionsFunction<Row, Row> job = rows -> new PartitionDetection(model, options, ids, rows);
         return spread.mapPartitions(job, Encoders.row(SCHEMA));
+    }
+
+    /**
+     * Image ids as {@code frcnn detect} gives them to files in this order: the file name without its extension, and
+     * {@code x_2}, {@code x_3}, ... for further files of the same name (a.jpg in two folders). The driver holds one
+     * string pair per image, never an image.
+     */
+    static java.util.HashMap<String, String> imageIds(List<String> sortedPaths) {
+        java.util.HashMap<String, String> ids = new java.util.HashMap<>();
+        java.util.Set<String> taken = new java.util.HashSet<>();
+        for (String path : sortedPaths) {
+            String stem = imageId(path);
+            String id = stem;
+            for (int k = 2; taken.contains(id); k++) {
+                id = stem + "_" + k;
+            }
+            taken.add(id);
+            ids.put(path, id);
+        }
+        return ids;
     }
 
     /** The job as {@code frcnn spark-detect} runs it: Parquet out (overwritten through Spark's committer). */
@@ -170,12 +196,14 @@ public final class SparkDetection {
     private static final class PartitionDetection implements Iterator<Row> {
         private final String model;
         private final Options options;
+        private final Map<String, String> ids;
         private final Iterator<Row> images;
         private final java.util.ArrayDeque<Row> ready = new java.util.ArrayDeque<>();
 
-        PartitionDetection(String model, Options options, Iterator<Row> images) {
+        PartitionDetection(String model, Options options, Map<String, String> ids, Iterator<Row> images) {
             this.model = model;
             this.options = options;
+            this.ids = ids;
             this.images = images;
         }
 
@@ -197,11 +225,11 @@ public final class SparkDetection {
 
         private List<Row> detect(Row image) {
             String path = image.getString(0);
-            byte[] bytes = image.getAs(1);
-            String id = imageId(path);
+            String id = ids.getOrDefault(path, imageId(path));
             List<Row> out = new ArrayList<>();
             BufferedImage img;
             try {
+                byte[] bytes = image.isNullAt(1) ? read(path) : image.getAs(1);
                 img = Images.readRgb(bytes, path, options.maxPixels());
             } catch (DatasetException e) {
                 out.add(RowFactory.create(id, path, null, null, null, null, null, null, null, null, null, null,
@@ -228,6 +256,21 @@ public final class SparkDetection {
                         b.y2(), null));
             }
             return out;
+        }
+    }
+
+    /** A listed image's bytes, through the Hadoop file system its path names; its error row when it cannot be read. */
+    private static byte[] read(String path) {
+        try {
+            org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+            org.apache.hadoop.fs.FileSystem fs = p.getFileSystem(new org.apache.hadoop.conf.Configuration());
+            try (java.io.InputStream in = fs.open(p)) {
+                return in.readAllBytes();
+            }
+        } catch (java.io.FileNotFoundException e) {
+            throw new DatasetException(Path.of(path), "image file is missing");
+        } catch (IOException | RuntimeException e) {
+            throw new DatasetException(Path.of(path), "cannot read: " + e.getMessage());
         }
     }
 

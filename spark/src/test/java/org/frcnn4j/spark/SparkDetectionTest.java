@@ -134,15 +134,26 @@ class SparkDetectionTest {
         }
         assertThat(SparkDetectCommand.execute("--model", model.toString(), "--images", csv.toString(), "--out",
                 tmp.resolve("o.parquet").toString(), "--master", "local[1]")).isEqualTo(2);
-        // a CSV with a path column: its images
-        Files.writeString(csv, "path\n" + RACCOON.resolve("JPEGImages/raccoon-146.jpg") + "\n"
-                + RACCOON.resolve("JPEGImages/raccoon-57.jpg") + "\n");
+        // a CSV with a path column: its images; two files of one name get frcnn detect's ids (x, x_2); a listed file
+        // that is missing is its own error row, and the job goes on
+        Path a = Files.createDirectories(tmp.resolve("a"));
+        Path b = Files.createDirectories(tmp.resolve("b"));
+        Files.copy(RACCOON.resolve("JPEGImages/raccoon-146.jpg"), a.resolve("raccoon-146.jpg"));
+        Files.copy(RACCOON.resolve("JPEGImages/raccoon-57.jpg"), b.resolve("raccoon-146.jpg"));
+        Files.writeString(csv, "path\n" + a.resolve("raccoon-146.jpg") + "\n" + b.resolve("raccoon-146.jpg") + "\n"
+                + tmp.resolve("gone[1].jpg") + "\n");
         assertThat(SparkDetectCommand.execute("--model", model.toString(), "--images", csv.toString(), "--out",
                 tmp.resolve("o.parquet").toString(), "--master", "local[1]")).isZero();
         try (SparkSession spark = SparkSession.builder().master("local[1]").config("spark.ui.enabled", "false")
                 .getOrCreate()) {
-            assertThat(spark.read().parquet(tmp.resolve("o.parquet").toString()).select("image_id").distinct()
-                    .count()).isEqualTo(2);
+            org.apache.spark.sql.Dataset<Row> t = spark.read().parquet(tmp.resolve("o.parquet").toString());
+            assertThat(t.filter(functions.col("error").isNull()).select("image_id", "path").distinct()
+                    .orderBy("image_id").collectAsList().stream().map(r -> r.getString(0) + " " + r.getString(1)).toList())
+                    .containsExactly("raccoon-146 " + a.resolve("raccoon-146.jpg").toUri().getPath().replaceAll("/$", ""),
+                            "raccoon-146_2 " + b.resolve("raccoon-146.jpg").toUri().getPath().replaceAll("/$", ""));
+            List<Row> errors = t.filter(functions.col("error").isNotNull()).collectAsList();
+            assertThat(errors).hasSize(1);
+            assertThat(errors.get(0).<String>getAs("error")).contains("gone[1].jpg").contains("missing");
         }
     }
 }

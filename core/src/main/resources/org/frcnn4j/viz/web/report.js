@@ -10,8 +10,9 @@ function header() {
   const s = document.getElementById("summary");
   s.innerHTML = "";
   const b = document.createElement("b");
-  b.textContent = `VOC07 mAP ${R.voc07_mAP.toFixed(4)}`;
-  s.append(b, ` (11-point), area AP ${R.area_mAP.toFixed(4)}, on ${R.test_images} test images`);
+  const fixed = (v) => Number.isFinite(v) ? v.toFixed(4) : "n/a";
+  b.textContent = `VOC07 mAP ${fixed(R.voc07_mAP)}`;
+  s.append(b, ` (11-point), area AP ${fixed(R.area_mAP)}, on ${R.test_images} test images`);
   if (R.loss && R.loss.iteration) s.append(`, after ${R.loss.iteration[R.loss.iteration.length - 1]} iterations`);
 }
 
