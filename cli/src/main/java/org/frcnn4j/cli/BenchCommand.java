@@ -1,9 +1,5 @@
 package org.frcnn4j.cli;
 
-import org.frcnn4j.io.BadInputException;
-
-import org.frcnn4j.io.AtomicFiles;
-
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -18,13 +14,17 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import org.frcnn4j.data.Images;
-import org.frcnn4j.proposals.SelectiveSearch;
+import org.frcnn4j.io.AtomicFiles;
+import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.model.Detector;
 import org.frcnn4j.model.FasterRcnn;
+import org.frcnn4j.nn.Ceiling;
+import org.frcnn4j.nn.ConvGuard;
+import org.frcnn4j.proposals.SelectiveSearch;
 import org.frcnn4j.transform.ImageTransform;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * {@code frcnn bench}: the paper's timing table (Table 5) for a model on this machine: per image, the time of each
@@ -75,6 +75,7 @@ final class BenchCommand implements Callable<Integer> {
                     default -> throw new BadInputException("--methods takes rpn and selective-search, got '" + method + "'");
                 };
                 List<double[]> runs = new ArrayList<>();
+                double backboneFlops = 0;
                 for (Path f : files) {
                     BufferedImage img = Images.readRgb(f);
                     for (int r = 0; r < warmup + repeat; r++) {
@@ -83,6 +84,7 @@ final class BenchCommand implements Callable<Integer> {
                             runs.add(t);
                         }
                     }
+                    backboneFlops += repeat * (double) backboneFlops(m, img);
                 }
                 double[] median = new double[STAGES.size() + 1];
                 for (int s = 0; s <= STAGES.size(); s++) {
@@ -98,7 +100,17 @@ final class BenchCommand implements Callable<Integer> {
                 out.printf(java.util.Locale.ROOT, "| conv | proposal | region-wise | total | fps |%n|---|---|---|---|---|%n");
                 out.printf(java.util.Locale.ROOT, "| %.1f | %.1f | %.1f | %.1f | %.2f |%n", conv, proposal, regionWise, total, 1000.0 / total);
                 out.printf(java.util.Locale.ROOT, "stages: %s%n", stageLine(median));
+                // how close the backbone comes to this machine's ceiling, measured now (issue #15: know the limit)
+                double backboneMs = runs.stream().mapToDouble(t -> t[1]).sum();
+                double achieved = backboneFlops / (backboneMs * 1e6);
+                Ceiling.Peak peak = Ceiling.measure(m.parameters().manager());
+                out.printf(java.util.Locale.ROOT, "backbone: %.1f GFLOP per image, %.0f GFLOP/s; this machine's ceiling "
+                        + "now: a 3x3 convolution %.0f GFLOP/s, a matrix product %.0f GFLOP/s (the backbone at %.0f%% "
+                        + "of the better)%n", backboneFlops / runs.size() / 1e9, achieved, peak.convGflops(),
+                        peak.gemmGflops(), 100 * achieved / peak.best());
                 ObjectNode o = root.putObject(method);
+                o.put("backbone_gflop", backboneFlops / runs.size() / 1e9).put("backbone_gflops", achieved)
+                        .put("peak_conv_gflops", peak.convGflops()).put("peak_gemm_gflops", peak.gemmGflops());
                 for (int s = 0; s < STAGES.size(); s++) {
                     o.put(STAGES.get(s) + "_ms", median[s]);
                 }
@@ -122,6 +134,14 @@ final class BenchCommand implements Callable<Integer> {
             b.append(String.format(java.util.Locale.ROOT, "%s %.1f  ", STAGES.get(s), median[s]));
         }
         return b.toString().trim();
+    }
+
+    /** The backbone's convolution FLOPs on one image (2 per multiply-add, as the layers define them). */
+    static long backboneFlops(FasterRcnn m, BufferedImage img) {
+        try (NDManager step = m.parameters().manager().newSubManager()) {
+            ImageTransform.Transformed t = m.transform().apply(img, step);
+            return ConvGuard.countFlops(() -> m.backbone().forward(t.tensor(), false));
+        }
     }
 
     /** Milliseconds per stage and in total for one image; with {@code ss}, its proposals replace the RPN's. */

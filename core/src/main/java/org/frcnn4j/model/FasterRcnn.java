@@ -69,7 +69,8 @@ public final class FasterRcnn implements AutoCloseable {
         return params;
     }
 
-    Backbone backbone() {
+    /** The backbone, for measuring it apart ({@code bench}'s GFLOP/s). */
+    public Backbone backbone() {
         return backbone;
     }
 

@@ -134,6 +134,12 @@ public final class ConvGuard {
      * @param gradients what the backward pass will ask of this call ({@link #gradientsNeeded})
      */
     public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape shape, Gradients gradients) {
+        if (countFlops) {
+            ai.djl.ndarray.types.Shape in = x.getShape();
+            long out = (long) shape.outputSize((int) in.get(2)) * shape.outputSize((int) in.get(3));
+            FLOPS.add(2L * in.get(0) * shape.outChannels() * out * (shape.inChannels() / shape.groups())
+                    * shape.kernel() * shape.kernel());
+        }
         if (subsampled(shape)) {
             // a strided 1x1 convolution is the stride-1 one on every stride-th pixel: the same sums
             int st = shape.stride();
@@ -141,6 +147,24 @@ public final class ConvGuard {
             shape = unstrided(shape);
         }
         return verdict(shape, gradients).route().forward(x, weight, bias, shape);
+    }
+
+    private static volatile boolean countFlops;
+    private static final java.util.concurrent.atomic.LongAdder FLOPS = new java.util.concurrent.atomic.LongAdder();
+
+    /**
+     * The floating-point operations (2 per multiply-add) of the convolutions that {@code work} runs on this thread and
+     * any other while it runs, as the convolutions' definitions count them (not what a route does instead).
+     */
+    public static synchronized long countFlops(Runnable work) {
+        FLOPS.reset();
+        countFlops = true;
+        try {
+            work.run();
+        } finally {
+            countFlops = false;
+        }
+        return FLOPS.sum();
     }
 
     /**

@@ -207,4 +207,24 @@ class ConvGuardTest {
         }
         return f;
     }
+
+    @Test
+    void countsTheConvolutionsFlopsAsTheirDefinitionsDo() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray x = m.randomUniform(-1, 1, new Shape(2, 3, 8, 10));
+            NDArray w = m.randomUniform(-1, 1, new Shape(4, 3, 3, 3));
+            NDArray w1 = m.randomUniform(-1, 1, new Shape(6, 4, 1, 1));
+            long flops = ConvGuard.countFlops(() -> {
+                NDArray y = ConvGuard.shared().forward(x, w, null, ConvShape.of(3, 4, 3, 1, 1), Gradients.NONE);
+                // a strided 1x1 convolution counts as itself, not as the unstrided one it runs as
+                ConvGuard.shared().forward(y, w1, null, ConvShape.of(4, 6, 1, 2, 0), Gradients.NONE);
+            });
+            // 2 per multiply-add: N * Cout * Hout * Wout * Cin * k * k
+            assertThat(flops).isEqualTo(2L * 2 * 4 * 8 * 10 * 3 * 9 + 2L * 2 * 6 * 4 * 5 * 4);
+            assertThat(ConvGuard.countFlops(() -> { })).isZero();
+            Ceiling.Peak peak = Ceiling.measure(m);
+            assertThat(peak.convGflops()).isPositive().isFinite();
+            assertThat(peak.gemmGflops()).isPositive().isFinite();
+        }
+    }
 }

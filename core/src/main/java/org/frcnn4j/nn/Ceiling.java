@@ -1,0 +1,57 @@
+package org.frcnn4j.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * This machine's ceiling for the work a backbone does, measured in the same run as the figures it is compared with
+ * (issue #15): the best GFLOP/s of a large 3x3 convolution through the engine (VGG-16's conv4 layers: 512 -> 512 on a
+ * 38 x 63 map, the paper's 600 x 1000 input at stride 16) and of a 1024^3 matrix product, each the fastest of several
+ * runs after a warm-up. A backbone's achieved GFLOP/s over the better of the two says how close to the limit it is.
+ */
+public final class Ceiling {
+    private Ceiling() {}
+
+    /**
+     * @param convGflops the 3x3 convolution's GFLOP/s
+     * @param gemmGflops the matrix product's GFLOP/s
+     */
+    public record Peak(double convGflops, double gemmGflops) {
+        public double best() {
+            return Math.max(convGflops, gemmGflops);
+        }
+    }
+
+    /** Measures both (about a second on two cores). */
+    public static Peak measure(NDManager parent) {
+        try (NDManager m = parent.newSubManager()) {
+            NDArray x = m.randomUniform(-1, 1, new Shape(1, 512, 38, 63));
+            NDArray w = m.randomUniform(-0.05f, 0.05f, new Shape(512, 512, 3, 3));
+            double convFlops = 2.0 * 512 * 512 * 9 * 38 * 63;
+            double conv = best(m, () -> ai.djl.nn.convolutional.Conv2d.conv2d(x, w, null, new Shape(1, 1),
+                    new Shape(1, 1), new Shape(1, 1), 1).singletonOrThrow(), convFlops);
+            NDArray a = m.randomUniform(-1, 1, new Shape(1024, 1024));
+            NDArray b = m.randomUniform(-1, 1, new Shape(1024, 1024));
+            double gemm = best(m, () -> a.matMul(b), 2.0 * 1024 * 1024 * 1024);
+            return new Peak(conv, gemm);
+        }
+    }
+
+    private static double best(NDManager m, java.util.function.Supplier<NDArray> op, double flops) {
+        long fastest = Long.MAX_VALUE;
+        for (int r = 0; r < 7; r++) {
+            try (NDManager step = m.newSubManager()) {
+                long t0 = System.nanoTime();
+                NDArray y = op.get();
+                y.tempAttach(step);
+                y.toFloatArray(); // wait for the result, as the pipeline does
+                long t = System.nanoTime() - t0;
+                if (r >= 2) {
+                    fastest = Math.min(fastest, t);
+                }
+            }
+        }
+        return flops / fastest; // FLOP per nanosecond = GFLOP/s
+    }
+}
