@@ -23,6 +23,15 @@ final class Commands {
         }
     }
 
+    /** The decoded image, or null after one line on {@code err} naming the file and why it could not be read. */
+    static java.awt.image.BufferedImage reportIfUnread(org.frcnn4j.data.ImagesAhead.Decoded decoded, PrintWriter err) {
+        if (decoded.error() != null) {
+            err.println("frcnn: error: " + decoded.error().getMessage());
+            return null;
+        }
+        return decoded.image();
+    }
+
     /** A file's name without its extension: the image id of files outside a dataset. */
     static String stem(Path file) {
         String name = file.getFileName().toString();

@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.frcnn4j.data.ImagesAhead;
 import org.frcnn4j.model.Detector;
 import org.frcnn4j.model.FasterRcnn;
 import org.frcnn4j.viz.DetectionDrawing;
@@ -54,8 +55,11 @@ final class DetectCommand implements Callable<Integer> {
         java.util.Map<String, Path> ids = new java.util.HashMap<>();
         try (Detector detector = open()) {
             boolean ss = proposals.selectiveSearch(detector.config());
-            for (Path file : images) {
-                BufferedImage img = Commands.readOrReport(file, err);
+            // the next images decode on a background thread while the network runs on this one
+            for (ImagesAhead ahead = new ImagesAhead(images, 2); ahead.hasNext(); ) {
+                ImagesAhead.Decoded decoded = ahead.next();
+                Path file = decoded.file();
+                BufferedImage img = Commands.reportIfUnread(decoded, err);
                 if (img == null) {
                     failed++;
                     continue;

@@ -1,7 +1,5 @@
 package org.frcnn4j.cli;
 
-import org.frcnn4j.io.BadInputException;
-
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -10,6 +8,8 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.frcnn4j.data.ImagesAhead;
+import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.rpn.ProposalGenerator;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -55,8 +55,11 @@ final class ProposeCommand implements Callable<Integer> {
         java.util.Map<String, Path> ids = new java.util.HashMap<>();
         ProposalMethod m = ProposalMethod.parse(method, mode, model, top);
         try (m) {
-            for (Path file : images) {
-                BufferedImage img = Commands.readOrReport(file, err);
+            // the next images decode on a background thread while the network runs on this one
+            for (ImagesAhead ahead = new ImagesAhead(images, 2); ahead.hasNext(); ) {
+                ImagesAhead.Decoded decoded = ahead.next();
+                Path file = decoded.file();
+                BufferedImage img = Commands.reportIfUnread(decoded, err);
                 if (img == null) {
                     failed++;
                     continue;
