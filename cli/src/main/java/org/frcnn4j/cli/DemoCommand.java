@@ -34,7 +34,7 @@ import picocli.CommandLine.Option;
  * training images, evaluates VOC07 mAP on its 40 test images, and writes a report folder.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Train the 'small' preset on the bundled raccoon train split (15-23 minutes on 2 cores), "
+        description = "Train the 'small' preset on the bundled raccoon train split (15-25 minutes on 2 cores), "
                 + "evaluate VOC07 mAP on the 40 test images, and write a report folder (index.html, loss.png, "
                 + "metrics.json, model/).")
 final class DemoCommand implements Callable<Integer> {
@@ -63,7 +63,7 @@ final class DemoCommand implements Callable<Integer> {
         Dataset train = Dataset.open(root, "train", null);
         Dataset test = Dataset.open(root, "test", null);
         Options.requireClean(train, "training set", spec.commandLine().getErr());
-        // the test mAP every tenth of the run, for the report's curve beside the losses (40 images: ~1% of the time)
+        // the test mAP every tenth of the run, for the report's curve beside the losses (40 images ten times: about 5% of the time)
         TrainConfig config = TrainPresets.of(Presets.SMALL).withIterations(iterations)
                 .withIntervals(Math.max(1, iterations / 5), iterations >= 100 ? iterations / 10 : iterations);
         w.printf(java.util.Locale.ROOT, "demo: training the 'small' preset on %d raccoon images for %d iterations (report: %s)%n",

@@ -122,6 +122,9 @@ public final class Report {
                         for (int i = 0; i < values.size(); i += step) {
                             col.add(number(values.get(i)[c]));
                         }
+                        if (!values.isEmpty() && (values.size() - 1) % step != 0) {
+                            col.add(number(values.get(values.size() - 1)[c])); // the last iteration, always
+                        }
                     }
                 }
             }

@@ -104,9 +104,12 @@ const Draw = (() => {
     g.fillStyle = "#555"; g.font = "11px system-ui, sans-serif";
     for (let k = 0; k <= 4; k++) {
       const yv = yMin + (yMax - yMin) * k / 4, xv = xMin + (xMax - xMin) * k / 4;
+      g.textAlign = "left";
       g.fillText(yv.toFixed(yMax - yMin < 5 ? 2 : 0), 4, Y(yv) + 4);
-      g.fillText(xv.toFixed(xMax - xMin < 5 ? 2 : 0), X(xv) - 8, h - bottom + 14);
+      g.textAlign = k === 0 ? "left" : k === 4 ? "right" : "center"; // the last label ends at the axis' end
+      g.fillText(xv.toFixed(xMax - xMin < 5 ? 2 : 0), X(xv), h - bottom + 14);
     }
+    g.textAlign = "left";
     if (o.xLabel) g.fillText(o.xLabel, w / 2 - 20, h - 6);
     series.forEach((s, i) => {
       g.strokeStyle = s.colour; g.lineWidth = s.width || 2;
