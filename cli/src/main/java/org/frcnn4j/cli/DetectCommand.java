@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.frcnn4j.data.ImageIds;
 import org.frcnn4j.data.ImagesAhead;
 import org.frcnn4j.model.Detector;
 import org.frcnn4j.model.FasterRcnn;
@@ -69,7 +70,7 @@ final class DetectCommand implements Callable<Integer> {
                         ? detector.detect(img, ss().propose(img, FasterRcnn.SELECTIVE_SEARCH_BOXES, 0)) : detector.detect(img);
                 for (Detector.DetectedBox b : boxes) {
                     ObjectNode o = results.addObject();
-                    Commands.putImageId(o, id);
+                    ImageIds.put(o, id);
                     o.put("category_id", detector.config().categoryId(b.label()));
                     o.put("category_name", b.className());
                     o.putArray("bbox").add(b.x1()).add(b.y1()).add(b.x2() - b.x1()).add(b.y2() - b.y1());

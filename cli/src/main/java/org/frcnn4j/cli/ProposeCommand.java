@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.frcnn4j.data.ImageIds;
 import org.frcnn4j.data.ImagesAhead;
 import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.rpn.ProposalGenerator;
@@ -66,7 +67,7 @@ final class ProposeCommand implements Callable<Integer> {
                 }
                 ProposalGenerator.Proposals p = m.propose(img);
                 ObjectNode o = results.addObject();
-                Commands.putImageId(o, Commands.uniqueId(file, ids, err));
+                ImageIds.put(o, Commands.uniqueId(file, ids, err));
                 ArrayNode list = o.putArray("proposals");
                 for (int i = 0; i < p.count(); i++) {
                     float[] b = p.boxes();

@@ -21,6 +21,7 @@ import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.frcnn4j.data.DatasetException;
+import org.frcnn4j.data.ImageIds;
 import org.frcnn4j.data.Images;
 import org.frcnn4j.model.Detector;
 
@@ -119,11 +120,7 @@ public final class SparkDetection {
         java.util.HashMap<String, String> ids = new java.util.HashMap<>();
         java.util.Set<String> taken = new java.util.HashSet<>();
         for (String path : sortedPaths) {
-            String stem = imageId(path);
-            String id = stem;
-            for (int k = 2; taken.contains(id); k++) {
-                id = stem + "_" + k;
-            }
+            String id = ImageIds.unique(ImageIds.stem(path), taken::contains);
             taken.add(id);
             ids.put(path, id);
         }
@@ -167,12 +164,7 @@ public final class SparkDetection {
         com.fasterxml.jackson.databind.node.ArrayNode list = mapper.createArrayNode();
         for (Row r : dets) {
             com.fasterxml.jackson.databind.node.ObjectNode o = list.addObject();
-            String id = r.getString(0);
-            if (id.matches("\\d{1,18}")) {
-                o.put("image_id", Long.parseLong(id)); // COCO's ids are numbers
-            } else {
-                o.put("image_id", id);
-            }
+            ImageIds.put(o, r.getString(0));
             o.put("category_id", r.getInt(1));
             o.put("category_name", r.getString(2));
             float x1 = r.getFloat(3);
@@ -183,13 +175,6 @@ public final class SparkDetection {
             o.put("score", r.getFloat(7));
         }
         mapper.writeValue(out, list);
-    }
-
-    /** The image id {@code frcnn detect} gives a file: its name without the extension. */
-    static String imageId(String path) {
-        String name = path.substring(path.lastIndexOf('/') + 1);
-        int dot = name.lastIndexOf('.');
-        return dot > 0 ? name.substring(0, dot) : name;
     }
 
     /** One partition's images through the executor's detector, row by row (never the whole partition at once). */
@@ -225,7 +210,7 @@ public final class SparkDetection {
 
         private List<Row> detect(Row image) {
             String path = image.getString(0);
-            String id = ids.getOrDefault(path, imageId(path));
+            String id = ids.getOrDefault(path, ImageIds.stem(path));
             List<Row> out = new ArrayList<>();
             BufferedImage img;
             try {
