@@ -68,12 +68,47 @@ public final class Images {
     /** As {@link #readRgb(Path)}, with its own limit on width x height. */
     public static BufferedImage readRgb(Path file, long pixelLimit) {
         checkFile(file);
-        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
-            return decode(file, reader(file, in), pixelLimit);
+        return withReader(file, () -> ImageIO.createImageInputStream(file.toFile()), "cannot decode image: ",
+                r -> decode(file, r, pixelLimit));
+    }
+
+    /** Opens the stream a decoder reads. */
+    @FunctionalInterface
+    private interface Source {
+        ImageInputStream open() throws IOException;
+    }
+
+    /** What is done with the decoder chosen for a stream. */
+    @FunctionalInterface
+    private interface ReaderWork<T> {
+        T apply(ImageReader reader) throws IOException;
+    }
+
+    /**
+     * {@code work} with the decoder for {@code source}; any failure a {@link DatasetException} naming {@code label}
+     * ({@code failure} + the reason, unless it says what is wrong itself).
+     */
+    private static <T> T withReader(Path label, Source source, String failure, ReaderWork<T> work) {
+        try (ImageInputStream in = source.open()) {
+            return work.apply(reader(label, in));
         } catch (DatasetException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            throw new DatasetException(file, "cannot decode image: " + message(e), e);
+            throw new DatasetException(label, failure + message(e), e);
+        }
+    }
+
+    private static ImageInputStream inMemory(byte[] data) {
+        // no ImageIO disk cache for bytes already in memory
+        return new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(data));
+    }
+
+    /** {width, height} from the header; the decoder is released. */
+    private static int[] dimensions(ImageReader reader) throws IOException {
+        try {
+            return new int[] {reader.getWidth(0), reader.getHeight(0)};
+        } finally {
+            reader.dispose();
         }
     }
 
@@ -107,13 +142,7 @@ public final class Images {
         if (data.length == 0) {
             throw new DatasetException(label, "empty (0 bytes), not an image");
         }
-        try (ImageInputStream in = new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(data))) {
-            return decode(label, reader(label, in), pixelLimit);
-        } catch (DatasetException e) {
-            throw e;
-        } catch (IOException | RuntimeException e) {
-            throw new DatasetException(label, "cannot decode image: " + message(e), e);
-        }
+        return withReader(label, () -> inMemory(data), "cannot decode image: ", r -> decode(label, r, pixelLimit));
     }
 
     /**
@@ -121,19 +150,7 @@ public final class Images {
      * recognises it ({@link #isImage} tells that case apart).
      */
     public static int[] header(byte[] data, String name) {
-        Path label = Path.of(name);
-        try (ImageInputStream in = new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(data))) {
-            ImageReader reader = reader(label, in);
-            try {
-                return new int[] {reader.getWidth(0), reader.getHeight(0)};
-            } finally {
-                reader.dispose();
-            }
-        } catch (DatasetException e) {
-            throw e;
-        } catch (IOException | RuntimeException e) {
-            throw new DatasetException(label, "cannot read the image header: " + message(e), e);
-        }
+        return withReader(Path.of(name), () -> inMemory(data), "cannot read the image header: ", Images::dimensions);
     }
 
     /** Whether a decoder here recognises the bytes as an image (JPEG, PNG, BMP, GIF, WBMP), without decoding it. */
@@ -141,8 +158,8 @@ public final class Images {
         if (data.length == 0) {
             return false;
         }
-        try (ImageInputStream in = new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(data))) {
-            return in != null && ImageIO.getImageReaders(in).hasNext();
+        try (ImageInputStream in = inMemory(data)) {
+            return ImageIO.getImageReaders(in).hasNext();
         } catch (IOException e) {
             return false;
         }
@@ -151,18 +168,8 @@ public final class Images {
     /** {width, height} from the file's header without decoding the pixels; a {@link DatasetException} when unreadable. */
     public static int[] header(Path file) {
         checkFile(file);
-        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
-            ImageReader reader = reader(file, in);
-            try {
-                return new int[] {reader.getWidth(0), reader.getHeight(0)};
-            } finally {
-                reader.dispose();
-            }
-        } catch (DatasetException e) {
-            throw e;
-        } catch (IOException | RuntimeException e) {
-            throw new DatasetException(file, "cannot read the image header: " + message(e), e);
-        }
+        return withReader(file, () -> ImageIO.createImageInputStream(file.toFile()), "cannot read the image header: ",
+                Images::dimensions);
     }
 
     /** {width, height} read from the file's header, or null when it cannot be read. */
