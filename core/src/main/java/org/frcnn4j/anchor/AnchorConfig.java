@@ -32,9 +32,14 @@ public record AnchorConfig(AnchorGenerator.Style style, int stride, double[] siz
     public List<AnchorGenerator> generators(int levels) {
         List<AnchorGenerator> out = new ArrayList<>();
         for (int l = 0; l < levels; l++) {
-            out.add(levelSizes == null ? generator(sizes) : generator(levelSizes[l]));
+            out.add(generator(sizesOf(l)));
         }
         return out;
+    }
+
+    /** The anchor sizes of feature level {@code level} (every level's, without a pyramid). */
+    public double[] sizesOf(int level) {
+        return levelSizes == null ? sizes : levelSizes[level];
     }
 
     /** Levels the configuration names (1 without a pyramid). */

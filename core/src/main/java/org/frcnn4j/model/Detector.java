@@ -135,8 +135,7 @@ public final class Detector implements AutoCloseable {
 
     /** The name of a label 1..K. */
     public String className(int label) {
-        List<String> names = model.config().classNames();
-        return label >= 1 && label <= names.size() ? names.get(label - 1) : "class " + label;
+        return model.config().className(label);
     }
 
     @Override

@@ -94,7 +94,7 @@ public record Explanation(int width, int height, int inputWidth, int inputHeight
             AnchorConfig anchors = config.anchors();
             for (int l = 0; l < trace.levels().size(); l++) {
                 RegionProposalNetwork.Grid g = trace.levels().get(l);
-                levels.add(level(f.features().names().get(l), g, trace.objectness(), rx, ry, sizes(anchors, l),
+                levels.add(level(f.features().names().get(l), g, trace.objectness(), rx, ry, anchors.sizesOf(l),
                         anchors.ratios()));
             }
             Cell cell = cell(levels, trace, rpn, t, config.plusOne(), level, row, col);
@@ -108,23 +108,12 @@ public record Explanation(int width, int height, int inputWidth, int inputHeight
             List<Found> found = new ArrayList<>();
             for (int i = 0; i < d.count(); i++) {
                 int label = d.labels()[i];
-                List<String> names = config.classNames();
-                String name = label >= 1 && label <= names.size() ? names.get(label - 1) : "class " + label;
-                found.add(new Found(label, name, d.scores()[i], Arrays.copyOfRange(boxes, 4 * i, 4 * i + 4),
-                        d.sources()[i]));
-            }
-            Map<String, Double> ms = new java.util.LinkedHashMap<>();
-            ms.put("transform", transformMs);
-            for (int i = 0; i < f.millis().length; i++) {
-                ms.put(FasterRcnn.STAGES.get(2 + i), f.millis()[i]);
+                found.add(new Found(label, config.className(label), d.scores()[i],
+                        Arrays.copyOfRange(boxes, 4 * i, 4 * i + 4), d.sources()[i]));
             }
             return new Explanation(t.originalWidth(), t.originalHeight(), t.width(), t.height(), List.copyOf(levels),
-                    cell, before, after, List.copyOf(found), java.util.Collections.unmodifiableMap(ms));
+                    cell, before, after, List.copyOf(found), f.millisByStage(Map.of("transform", transformMs)));
         }
-    }
-
-    private static double[] sizes(AnchorConfig anchors, int level) {
-        return anchors.levelSizes() == null ? anchors.sizes() : anchors.levelSizes()[level];
     }
 
     private static Level level(String name, RegionProposalNetwork.Grid g, float[] objectness, float rx, float ry,
@@ -172,7 +161,7 @@ public record Explanation(int width, int height, int inputWidth, int inputHeight
         int k = g.anchorsPerPosition();
         int first = g.firstAnchor() + (row * lv.cols() + col) * k;
         float[] anchorBoxes = Arrays.copyOfRange(rpn.anchors(), 4 * first, 4 * (first + k));
-        float[] deltas = Arrays.copyOfRange(rpn.raw().deltas().toFloatArray(), 4 * first, 4 * (first + k));
+        float[] deltas = Arrays.copyOfRange(trace.deltas(), 4 * first, 4 * (first + k));
         // the RPN's coder: unit weights (torchvision's RPN and py-faster-rcnn's bbox_transform_inv alike)
         float[] regressed = new BoxCoder(new float[] {1, 1, 1, 1}, plusOne).decode(deltas, anchorBoxes);
         Boxes.clipInPlace(regressed, t.height(), t.width(), plusOne);

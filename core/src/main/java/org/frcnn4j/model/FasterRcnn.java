@@ -92,7 +92,16 @@ public final class FasterRcnn implements AutoCloseable {
      * @param millis     time per stage: backbone, rpn, roi, head, post
      */
     public record Forward(FeatureMaps features, RegionProposalNetwork.Result rpn, FastRcnnHead.Output head,
-                          DetectionPostprocessor.Result detections, double[] millis) {}
+                          DetectionPostprocessor.Result detections, double[] millis) {
+        /** {@link #millis()} by stage name ({@link #STAGES} from "backbone" on), after the given earlier stages. */
+        public java.util.Map<String, Double> millisByStage(java.util.Map<String, Double> earlier) {
+            java.util.Map<String, Double> ms = new java.util.LinkedHashMap<>(earlier);
+            for (int i = 0; i < millis.length; i++) {
+                ms.put(STAGES.get(2 + i), millis[i]);
+            }
+            return java.util.Collections.unmodifiableMap(ms);
+        }
+    }
 
     /** The paper's Figure 2 on one transformed image, in inference mode. Arrays live in the image tensor's manager. */
     public Forward forward(ImageTransform.Transformed image) {
@@ -278,13 +287,10 @@ public final class FasterRcnn implements AutoCloseable {
             long t2 = System.nanoTime();
             Forward f = forward(t, selective == null ? null : t.toInput(selective));
             DetectionPostprocessor.Result r = f.detections();
-            java.util.Map<String, Double> ms = new java.util.LinkedHashMap<>();
-            ms.put("proposals", (t1 - t0) / 1e6);
-            ms.put("transform", (t2 - t1) / 1e6);
-            for (int i = 0; i < f.millis().length; i++) {
-                ms.put(STAGES.get(2 + i), f.millis()[i]);
-            }
-            return new Timed(r.withBoxes(toOriginal(r.boxes(), t)), java.util.Collections.unmodifiableMap(ms));
+            java.util.Map<String, Double> earlier = new java.util.LinkedHashMap<>();
+            earlier.put("proposals", (t1 - t0) / 1e6);
+            earlier.put("transform", (t2 - t1) / 1e6);
+            return new Timed(r.withBoxes(toOriginal(r.boxes(), t)), f.millisByStage(earlier));
         }
     }
 

@@ -54,6 +54,11 @@ public record FasterRcnnConfig(String preset, boolean plusOne, TransformConfig t
         return head.numClasses();
     }
 
+    /** The name of a label 1..K, or "class N" for a model without names. */
+    public String className(int label) {
+        return label >= 1 && label <= classNames.size() ? classNames.get(label - 1) : "class " + label;
+    }
+
     /** The category id that label {@code label} (1..K) stands for in the dataset the model learnt from. */
     public int categoryId(int label) {
         return label >= 1 && label <= categoryIds.size() ? categoryIds.get(label - 1) : label;

@@ -60,9 +60,10 @@ public final class RegionProposalNetwork {
      *
      * @param levels      each feature level's grid
      * @param objectness  per anchor (the order of {@link Result#anchors()}), the probability that it is an object
+     * @param deltas      per anchor, the head's (tx, ty, tw, th)
      * @param beforeNms   the boxes that went into NMS
      */
-    public record Trace(List<Grid> levels, float[] objectness, ProposalGenerator.Candidates beforeNms) {}
+    public record Trace(List<Grid> levels, float[] objectness, float[] deltas, ProposalGenerator.Candidates beforeNms) {}
 
     /**
      * One level's anchor grid: {@code height x width} positions, {@code strideY, strideX} input pixels apart, each with
@@ -121,9 +122,11 @@ public final class RegionProposalNetwork {
         float minSize = config.order() == ProposalOrder.PAPER ? config.minSize() * imageScale : config.minSize();
         int pre = training ? config.preNmsTopNTrain() : config.preNmsTopNTest();
         int post = training ? config.postNmsTopNTrain() : config.postNmsTopNTest();
-        ProposalGenerator.Traced traced = generator.generateTraced(ranking, probs, raw.deltas().toFloatArray(), grid,
+        float[] deltas = raw.deltas().toFloatArray();
+        ProposalGenerator.Traced traced = generator.generateTraced(ranking, probs, deltas, grid,
                 counts, imageHeight, imageWidth, pre, post, minSize, config.scoreThreshold());
-        return new Result(raw, grid, traced.proposals(), new Trace(List.copyOf(shapes), probs, traced.beforeNms()));
+        return new Result(raw, grid, traced.proposals(), new Trace(List.copyOf(shapes), probs, deltas,
+                traced.beforeNms()));
     }
 
     private static float[] concat(List<float[]> parts) {

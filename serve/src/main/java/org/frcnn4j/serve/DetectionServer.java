@@ -217,26 +217,21 @@ public final class DetectionServer implements AutoCloseable {
 
     private ObjectNode selectiveSearch(Context ctx) {
         BufferedImage image = ImageUpload.read(ctx, options.maxPixels());
-        float[] boxes = pool.run(d -> {
+        TimedBoxes found = pool.run(d -> {
             long t0 = System.nanoTime();
-            float[] b = selectiveSearch().propose(image, 2000, 0);
-            return appendTime(b, (System.nanoTime() - t0) / 1e6);
+            float[] boxes = selectiveSearch().propose(image, 2000, 0);
+            return new TimedBoxes(boxes, (System.nanoTime() - t0) / 1e6);
         });
-        double millis = boxes[boxes.length - 1];
-        return Responses.selectiveSearch(mapper, java.util.Arrays.copyOf(boxes, boxes.length - 1), millis);
+        return Responses.selectiveSearch(mapper, found.boxes(), found.millis());
     }
+
+    private record TimedBoxes(float[] boxes, double millis) {}
 
     private synchronized SelectiveSearch selectiveSearch() {
         if (selectiveSearch == null) {
             selectiveSearch = SelectiveSearch.of(SelectiveSearch.Mode.FAST);
         }
         return selectiveSearch;
-    }
-
-    private static float[] appendTime(float[] boxes, double millis) {
-        float[] out = java.util.Arrays.copyOf(boxes, boxes.length + 1);
-        out[boxes.length] = (float) millis;
-        return out;
     }
 
     private void sample(Context ctx) {

@@ -49,17 +49,10 @@ final class Responses {
         out.putObject("input").put("min_size", c.transform().minSize()).put("max_size", c.transform().maxSize());
         ObjectNode anchors = out.putObject("anchors");
         anchors.put("style", c.anchors().style().name().toLowerCase(java.util.Locale.ROOT));
-        ArrayNode sizes = anchors.putArray("sizes");
-        if (c.anchors().levelSizes() != null) {
-            for (double[] level : c.anchors().levelSizes()) {
-                ArrayNode l = sizes.addArray();
-                for (double s : level) {
-                    l.add(s);
-                }
-            }
-        } else {
+        ArrayNode sizes = anchors.putArray("sizes"); // per feature level
+        for (int level = 0; level < c.anchors().levels(); level++) {
             ArrayNode l = sizes.addArray();
-            for (double s : c.anchors().sizes()) {
+            for (double s : c.anchors().sizesOf(level)) {
                 l.add(s);
             }
         }
