@@ -38,6 +38,9 @@ final class BenchCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    @CommandLine.Mixin
+    Options.InferencePrecision precision = new Options.InferencePrecision();
+
     @Option(names = "--model", required = true, description = "model folder")
     Path model;
 
@@ -66,7 +69,8 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
-        try (Detector detector = Detector.load(model)) {
+        precision.checked();
+        try (Detector detector = precision.apply(Detector.load(model))) {
             FasterRcnn m = detector.model();
             for (String method : methods) {
                 SelectiveSearch ss = switch (method) {
@@ -96,7 +100,8 @@ final class BenchCommand implements Callable<Integer> {
                 double proposal = median[2];
                 double regionWise = median[3] + median[4] + median[5];
                 double total = median[STAGES.size()];
-                out.printf(java.util.Locale.ROOT, "%n%s (%d images x %d runs, medians, ms)%n", method, files.size(), repeat);
+                out.printf(java.util.Locale.ROOT, "%n%s (%d images x %d runs, medians, ms, %s)%n", method, files.size(),
+                        repeat, precision.precision);
                 out.printf(java.util.Locale.ROOT, "| conv | proposal | region-wise | total | fps |%n|---|---|---|---|---|%n");
                 out.printf(java.util.Locale.ROOT, "| %.1f | %.1f | %.1f | %.1f | %.2f |%n", conv, proposal, regionWise, total, 1000.0 / total);
                 out.printf(java.util.Locale.ROOT, "stages: %s%n", stageLine(median));
@@ -109,6 +114,7 @@ final class BenchCommand implements Callable<Integer> {
                         + "of the better)%n", backboneFlops / runs.size() / 1e9, achieved, peak.convGflops(),
                         peak.gemmGflops(), 100 * achieved / peak.best());
                 ObjectNode o = root.putObject(method);
+                o.put("precision", precision.precision.toString());
                 o.put("backbone_gflop", backboneFlops / runs.size() / 1e9).put("backbone_gflops", achieved)
                         .put("peak_conv_gflops", peak.convGflops()).put("peak_gemm_gflops", peak.gemmGflops());
                 for (int s = 0; s < STAGES.size(); s++) {

@@ -41,6 +41,14 @@ final class DetectCommand implements Callable<Integer> {
     @Option(names = "--out", description = "folder for the images with their detections drawn")
     Path out;
 
+    @Option(names = "--batch", defaultValue = "1", paramLabel = "N",
+            description = "images per forward pass of the backbone (they share one padded canvas; default: "
+                    + "${DEFAULT-VALUE})")
+    int batch;
+
+    @CommandLine.Mixin
+    Options.InferencePrecision precision = new Options.InferencePrecision();
+
     @CommandLine.Mixin
     Options.ProposalChoice proposals;
 
@@ -54,30 +62,38 @@ final class DetectCommand implements Callable<Integer> {
         ArrayNode results = mapper.createArrayNode();
         int failed = 0;
         java.util.Map<String, Path> ids = new java.util.HashMap<>();
+        if (batch < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--batch must be at least 1, not " + batch);
+        }
         try (Detector detector = open()) {
             boolean ss = proposals.selectiveSearch(detector.config());
             // the next images decode on a background thread while the network runs on this one
-            for (ImagesAhead ahead = new ImagesAhead(images, 2); ahead.hasNext(); ) {
+            List<BufferedImage> group = new java.util.ArrayList<>();
+            List<String> groupIds = new java.util.ArrayList<>();
+            for (ImagesAhead ahead = new ImagesAhead(images, Math.max(2, batch)); ahead.hasNext(); ) {
                 ImagesAhead.Decoded decoded = ahead.next();
-                Path file = decoded.file();
                 BufferedImage img = Commands.reportIfUnread(decoded, err);
                 if (img == null) {
                     failed++;
                     continue;
                 }
-                String id = Commands.uniqueId(file, ids, err);
-                List<Detector.DetectedBox> boxes = ss
-                        ? detector.detect(img, ss().propose(img, FasterRcnn.SELECTIVE_SEARCH_BOXES, 0)) : detector.detect(img);
-                for (Detector.DetectedBox b : boxes) {
-                    ObjectNode o = results.addObject();
-                    ImageIds.put(o, id);
-                    o.put("category_id", detector.config().categoryId(b.label()));
-                    o.put("category_name", b.className());
-                    o.putArray("bbox").add(b.x1()).add(b.y1()).add(b.x2() - b.x1()).add(b.y2() - b.y1());
-                    o.put("score", b.score());
+                group.add(img);
+                groupIds.add(Commands.uniqueId(decoded.file(), ids, err));
+                if (group.size() == (ss ? 1 : batch) || !ahead.hasNext()) {
+                    List<List<Detector.DetectedBox>> found = ss
+                            ? List.of(detector.detect(img, ss().propose(img, FasterRcnn.SELECTIVE_SEARCH_BOXES, 0)))
+                            : detector.detectBatch(group);
+                    for (int i = 0; i < group.size(); i++) {
+                        write(detector, groupIds.get(i), group.get(i), found.get(i), results, mapper);
+                    }
+                    group.clear();
+                    groupIds.clear();
                 }
-                if (out != null) {
-                    DetectionDrawing.write(img, boxes, out.resolve(id + ".png"));
+            }
+            if (!group.isEmpty()) { // the last images were followed by unreadable ones
+                List<List<Detector.DetectedBox>> found = detector.detectBatch(group);
+                for (int i = 0; i < group.size(); i++) {
+                    write(detector, groupIds.get(i), group.get(i), found.get(i), results, mapper);
                 }
             }
         }
@@ -87,6 +103,21 @@ final class DetectCommand implements Callable<Integer> {
                     + "the others were processed");
         }
         return failed == 0 ? 0 : Main.BAD_INPUT;
+    }
+
+    private void write(Detector detector, String id, BufferedImage img, List<Detector.DetectedBox> boxes,
+                       ArrayNode results, ObjectMapper mapper) throws java.io.IOException {
+        for (Detector.DetectedBox b : boxes) {
+            ObjectNode o = results.addObject();
+            ImageIds.put(o, id);
+            o.put("category_id", detector.config().categoryId(b.label()));
+            o.put("category_name", b.className());
+            o.putArray("bbox").add(b.x1()).add(b.y1()).add(b.x2() - b.x1()).add(b.y2() - b.y1());
+            o.put("score", b.score());
+        }
+        if (out != null) {
+            DetectionDrawing.write(img, boxes, out.resolve(id + ".png"));
+        }
     }
 
     private org.frcnn4j.proposals.SelectiveSearch selectiveSearch;
@@ -99,10 +130,11 @@ final class DetectCommand implements Callable<Integer> {
     }
 
     private Detector open() {
+        precision.checked();
         if (scoreThresh == null) {
-            return Detector.load(model);
+            return precision.apply(Detector.load(model));
         }
-        return Detector.load(model, c -> c.with(c.head().withPostprocess(scoreThresh, c.head().nmsThreshold(),
-                c.head().detectionsPerImage())));
+        return precision.apply(Detector.load(model, c -> c.with(c.head().withPostprocess(scoreThresh,
+                c.head().nmsThreshold(), c.head().detectionsPerImage()))));
     }
 }

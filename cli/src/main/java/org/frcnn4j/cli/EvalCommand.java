@@ -42,6 +42,9 @@ final class EvalCommand implements Callable<Integer> {
     Metric metric;
 
     @CommandLine.Mixin
+    Options.InferencePrecision precision = new Options.InferencePrecision();
+
+    @CommandLine.Mixin
     Options.DatasetSelection selection;
 
     @Option(names = "--iou", defaultValue = "0.5", description = "VOC metrics: IoU a true positive needs (default: ${DEFAULT-VALUE})")
@@ -76,7 +79,8 @@ final class EvalCommand implements Callable<Integer> {
         }
         List<Detection> dets;
         if (model != null) {
-            try (org.frcnn4j.model.Detector detector = org.frcnn4j.model.Detector.load(model)) {
+            precision.checked();
+            try (org.frcnn4j.model.Detector detector = precision.apply(org.frcnn4j.model.Detector.load(model))) {
                 // classes are matched by name: the same classes in another order are not swapped
                 org.frcnn4j.proposals.ProposalCache cache = proposals.cache(model.resolve("proposals-ss"), detector.config());
                 dets = org.frcnn4j.model.DatasetDetection.detectAll(detector.model(), truth, cache == null ? null : a -> {

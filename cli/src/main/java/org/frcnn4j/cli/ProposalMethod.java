@@ -23,16 +23,28 @@ abstract class ProposalMethod implements AutoCloseable {
      * @param top    proposals wanted per image; the RPN's post-NMS top N is raised to it when smaller
      */
     static ProposalMethod parse(String method, String mode, Path model, int top) {
+        return parse(method, mode, model, top, org.frcnn4j.nn.Precision.FP32);
+    }
+
+    /** As {@link #parse(String, String, Path, int)}, the RPN computing in {@code precision}. */
+    static ProposalMethod parse(String method, String mode, Path model, int top, org.frcnn4j.nn.Precision precision) {
         switch (method) {
             case "rpn" -> {
                 if (model == null) {
                     throw new BadInputException("--method rpn needs --model");
                 }
+                precision.requireAvailable();
                 Detector d = Detector.load(model, c -> {
                     RpnConfig r = c.rpn();
                     return r.postNmsTopNTest() >= top ? c
                             : c.with(r.withTopN(Math.max(r.preNmsTopNTest(), 3 * top), top));
                 });
+                try {
+                    d.withPrecision(precision);
+                } catch (RuntimeException e) {
+                    d.close();
+                    throw e;
+                }
                 return new ProposalMethod() {
                     String name() {
                         return "rpn";

@@ -25,6 +25,9 @@ final class ProposeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    @CommandLine.Mixin
+    Options.InferencePrecision precision = new Options.InferencePrecision();
+
     @Option(names = "--model", description = "model folder (needed for --method rpn)")
     Path model;
 
@@ -54,7 +57,7 @@ final class ProposeCommand implements Callable<Integer> {
         ArrayNode results = mapper.createArrayNode();
         int failed = 0;
         java.util.Map<String, Path> ids = new java.util.HashMap<>();
-        ProposalMethod m = ProposalMethod.parse(method, mode, model, top);
+        ProposalMethod m = ProposalMethod.parse(method, mode, model, top, precision.precision);
         try (m) {
             // the next images decode on a background thread while the network runs on this one
             for (ImagesAhead ahead = new ImagesAhead(images, 2); ahead.hasNext(); ) {

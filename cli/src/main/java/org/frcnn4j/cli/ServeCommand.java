@@ -19,6 +19,9 @@ final class ServeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    @CommandLine.Mixin
+    Options.InferencePrecision precision = new Options.InferencePrecision();
+
     @Option(names = "--model", required = true, description = "model folder (config.json + weights.safetensors)")
     Path model;
 
@@ -58,14 +61,16 @@ final class ServeCommand implements Callable<Integer> {
             options = ServeOptions.defaults(model).withHost(host).withPort(port).withWorkers(workers, maxQueue)
                     // --max-image-megapixels (every command's option) sets the limit; larger images get 413
                     .withLimits(org.frcnn4j.data.Images.maxPixels(), Duration.ofMillis((long) (timeoutSeconds * 1000)))
-                    .withToken(secret == null || secret.isEmpty() ? null : secret);
+                    .withToken(secret == null || secret.isEmpty() ? null : secret)
+                    .withPrecision(precision.checked());
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         DetectionServer server = DetectionServer.start(options);
         Interruption.onSignal(server::close, "stopping: requests in flight finish, new ones get 503");
-        out.printf("frcnn: serving %s on http://%s:%d/ (%d worker%s%s); Ctrl-C stops%n", model, host, server.port(),
-                workers, workers == 1 ? "" : "s", options.token() != null ? ", token required" : "");
+        out.printf("frcnn: serving %s on http://%s:%d/ (%d worker%s, %s%s); Ctrl-C stops%n", model, host,
+                server.port(), workers, workers == 1 ? "" : "s", options.precision(),
+                options.token() != null ? ", token required" : "");
         out.flush();
         server.awaitStop();
         out.println("frcnn: stopped");

@@ -12,6 +12,7 @@ import org.frcnn4j.head.HeadTraining;
 import org.frcnn4j.head.ProposalTargets;
 import org.frcnn4j.nn.ConvCheck;
 import org.frcnn4j.nn.ConvGuard;
+import org.frcnn4j.nn.Precision;
 import org.frcnn4j.nn.FeatureMaps;
 import org.frcnn4j.nn.Parameters;
 import org.frcnn4j.roi.RoiFeatureExtractor;
@@ -37,6 +38,9 @@ public final class FasterRcnn implements AutoCloseable {
     private final RoiFeatureExtractor roiPool;
     private final FastRcnnHead head;
     private final DetectionPostprocessor postprocessor;
+    private volatile Precision precision = Precision.FP32;
+    /** Bfloat16 copies of the fully connected weights, made by {@link #withPrecision} (weight to kept index). */
+    private volatile java.util.Map<NDArray, Integer> kept = java.util.Map.of();
 
     /** A model whose weights are all freshly initialised from {@code seed} (or loaded into {@code params} first). */
     public FasterRcnn(FasterRcnnConfig config, Parameters params) {
@@ -54,6 +58,41 @@ public final class FasterRcnn implements AutoCloseable {
         this.postprocessor = new DetectionPostprocessor(config.head(), config.plusOne());
         // inference's convolutions are checked now; training's (with gradients) at their first use
         ConvGuard.shared().prepare(params.convolutions(), ConvCheck.Gradients.NONE);
+    }
+
+    /**
+     * The arithmetic of this model's inference from now on ({@link Precision}); training is float32 whatever this
+     * says. Bfloat16 is refused with one line on a CPU without AVX512_BF16 or AMX; its convolutions are checked now.
+     */
+    public synchronized FasterRcnn withPrecision(Precision p) {
+        if (p != Precision.FP32) {
+            p.requireAvailable();
+            try (Precision.Scope s = Precision.use(p)) {
+                ConvGuard.shared().prepare(params.convolutions(), ConvCheck.Gradients.NONE);
+            }
+        }
+        forgetKept();
+        if (p == Precision.BF16) {
+            // the fully connected layers' weights (2-D), rounded once: they are most of a head's bytes
+            java.util.Map<NDArray, Integer> k = new java.util.IdentityHashMap<>();
+            params.all().forEach((name, w) -> {
+                if (w.getShape().dimension() == 2 && !params.isBuffer(name)) {
+                    k.put(w, org.frcnn4j.nn.Bf16Kernels.keep(w));
+                }
+            });
+            kept = java.util.Collections.unmodifiableMap(k);
+        }
+        this.precision = p;
+        return this;
+    }
+
+    private void forgetKept() {
+        kept.values().forEach(org.frcnn4j.nn.Bf16Kernels::forget);
+        kept = java.util.Map.of();
+    }
+
+    public Precision precision() {
+        return precision;
     }
 
     /** A new model with random weights. */
@@ -113,6 +152,12 @@ public final class FasterRcnn implements AutoCloseable {
      * proposals when {@code rois} is not null: Fast R-CNN on precomputed proposals (the rpn stage is then empty).
      */
     public Forward forward(ImageTransform.Transformed image, float[] rois) {
+        try (Precision.Scope s = Precision.use(precision, kept)) {
+            return forwardIn(image, rois);
+        }
+    }
+
+    private Forward forwardIn(ImageTransform.Transformed image, float[] rois) {
         long t0 = System.nanoTime();
         FeatureMaps features = backbone.forward(image.tensor(), false);
         long t1 = System.nanoTime();
@@ -295,6 +340,44 @@ public final class FasterRcnn implements AutoCloseable {
     }
 
     /**
+     * Detections for several images (original pixels, one result per image, in order), the images of equal input size
+     * sharing forward passes: the backbone runs once per size over those images stacked, then each image's RPN, RoI
+     * pooling and head run on its own part of the feature map. Equal sizes only, unlike torchvision's padded batches:
+     * on a shared larger canvas an image's group-norm statistics and the features near its edges would change, so its
+     * detections would differ from {@link #detect}'s; stacked equal sizes give the same detections (to float rounding).
+     * A model on Selective Search boxes runs its images one at a time.
+     */
+    public java.util.List<DetectionPostprocessor.Result> detectBatch(java.util.List<BufferedImage> images) {
+        if (images.size() <= 1 || config.proposals() == FasterRcnnConfig.Proposals.SELECTIVE_SEARCH) {
+            return images.stream().map(this::detect).toList();
+        }
+        DetectionPostprocessor.Result[] out = new DetectionPostprocessor.Result[images.size()];
+        try (NDManager step = params.manager().newSubManager();
+             Precision.Scope s = Precision.use(precision, kept)) {
+            java.util.List<ImageTransform.Transformed> ts = images.stream().map(img -> transform.apply(img, step)).toList();
+            java.util.Map<ai.djl.ndarray.types.Shape, java.util.List<Integer>> bySize = new java.util.LinkedHashMap<>();
+            for (int i = 0; i < ts.size(); i++) {
+                bySize.computeIfAbsent(ts.get(i).tensor().getShape(), k -> new java.util.ArrayList<>()).add(i);
+            }
+            for (java.util.List<Integer> group : bySize.values()) {
+                NDArray stacked = ImageTransform.batch(group.stream().map(i -> ts.get(i).tensor()).toList(),
+                        config.transform().sizeDivisible());
+                FeatureMaps features = backbone.forward(stacked, false);
+                for (int j = 0; j < group.size(); j++) {
+                    ImageTransform.Transformed t = ts.get(group.get(j));
+                    FeatureMaps own = group.size() == 1 ? features : features.image(j);
+                    float[] regions = rpn.forward(own, stacked, t.height(), t.width(), t.scale(), false).proposals().boxes();
+                    FastRcnnHead.Output o = head.forward(roiPool.extract(own, regions, t.height(), false), false);
+                    DetectionPostprocessor.Result r = postprocessor.apply(o.classLogits().toFloatArray(),
+                            o.boxDeltas().toFloatArray(), regions, t.height(), t.width());
+                    out[group.get(j)] = r.withBoxes(toOriginal(r.boxes(), t));
+                }
+            }
+        }
+        return java.util.List.of(out);
+    }
+
+    /**
      * Fast R-CNN on given proposals (the pipeline before the RPN: Selective Search boxes, in original pixels):
      * detections in original pixels. The RPN is not run.
      */
@@ -310,8 +393,11 @@ public final class FasterRcnn implements AutoCloseable {
     public ProposalGenerator.Proposals propose(BufferedImage image, int topN) {
         try (NDManager step = params.manager().newSubManager()) {
             ImageTransform.Transformed t = transform.apply(image, step);
-            FeatureMaps features = backbone.forward(t.tensor(), false);
-            ProposalGenerator.Proposals p = rpn.forward(features, t.tensor(), t.height(), t.width(), t.scale(), false).proposals().top(topN);
+            ProposalGenerator.Proposals p;
+            try (Precision.Scope s = Precision.use(precision, kept)) {
+                FeatureMaps features = backbone.forward(t.tensor(), false);
+                p = rpn.forward(features, t.tensor(), t.height(), t.width(), t.scale(), false).proposals().top(topN);
+            }
             return new ProposalGenerator.Proposals(toOriginal(p.boxes(), t), p.scores());
         }
     }
@@ -322,7 +408,8 @@ public final class FasterRcnn implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        forgetKept();
         params.close();
     }
 }

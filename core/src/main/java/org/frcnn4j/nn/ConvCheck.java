@@ -63,11 +63,16 @@ public final class ConvCheck {
      */
     public record Errors(double forward, double inputGradient, double weightGradient) {
         public boolean right() {
-            return ok(forward) && ok(inputGradient) && ok(weightGradient);
+            return right(TOLERANCE);
         }
 
-        private static boolean ok(double e) {
-            return e == -1 || e <= TOLERANCE; // NaN fails
+        /** Whether every checked error is at most {@code tolerance} (a route's own: {@link ConvRoute#tolerance}). */
+        public boolean right(double tolerance) {
+            return ok(forward, tolerance) && ok(inputGradient, tolerance) && ok(weightGradient, tolerance);
+        }
+
+        private static boolean ok(double e, double tolerance) {
+            return e == -1 || e <= tolerance; // NaN fails
         }
 
         Errors worst(Errors o) {

@@ -46,18 +46,21 @@ public final class ConvGuard {
     }
 
     /**
-     * The route chosen for a shape and its needed gradients.
+     * The route chosen for a shape, its needed gradients and the precision asked for.
      *
-     * @param directErrors what the engine's own convolution gave (null when a route was forced)
+     * @param directErrors what the engine's own convolution gave in that precision (null when a route was forced)
      * @param routeErrors  what the chosen route gave (null when forced)
      */
-    public record Verdict(ConvShape shape, Gradients gradients, ConvRoute route, Errors directErrors, Errors routeErrors) {
+    public record Verdict(ConvShape shape, Gradients gradients, Precision precision, ConvRoute route, Errors directErrors,
+                          Errors routeErrors) {
+        /** Whether the engine's own convolution in the asked precision was wrong, so another route runs instead. */
         public boolean workaround() {
-            return !(route instanceof ConvRoute.Direct);
+            return !(route instanceof ConvRoute.Direct || route instanceof ConvRoute.Bfloat16);
         }
 
         public String describe() {
-            String s = shape.describe() + " (gradients: " + gradients.name().toLowerCase(Locale.ROOT) + "): ";
+            String s = shape.describe() + " (gradients: " + gradients.name().toLowerCase(Locale.ROOT)
+                    + (precision == Precision.FP32 ? "" : ", " + precision) + "): ";
             if (directErrors == null) {
                 return s + route.describe(shape) + ", forced, not checked";
             }
@@ -69,7 +72,7 @@ public final class ConvGuard {
         }
     }
 
-    private record Key(ConvShape shape, Gradients gradients) {}
+    private record Key(ConvShape shape, Gradients gradients, Precision precision) {}
 
     private final Checker checker;
     private final ConvRoute forced;
@@ -146,7 +149,9 @@ public final class ConvGuard {
             x = x.get(new ai.djl.ndarray.index.NDIndex(":, :, ::" + st + ", ::" + st));
             shape = unstrided(shape);
         }
-        return verdict(shape, gradients).route().forward(x, weight, bias, shape);
+        // bfloat16 is for inference: a call that needs gradients runs in float32
+        Precision precision = gradients == Gradients.NONE ? Precision.current() : Precision.FP32;
+        return verdict(shape, gradients, precision).route().forward(x, weight, bias, shape);
     }
 
     private static volatile boolean countFlops;
@@ -185,15 +190,32 @@ public final class ConvGuard {
     /** Checks the shapes now (e.g. when a model is built), instead of at their first use. */
     public void prepare(Collection<ConvShape> shapes, Gradients gradients) {
         for (ConvShape s : shapes) {
-            verdict(s, gradients);
+            verdict(s, gradients, gradients == Gradients.NONE ? Precision.current() : Precision.FP32);
         }
     }
 
-    /** The route for a shape, checked on first use (a strided 1x1 shape: its stride-1 version's). */
+    /** The float32 route for a shape, checked on first use (a strided 1x1 shape: its stride-1 version's). */
     public Verdict verdict(ConvShape shape, Gradients gradients) {
-        ConvShape checked = subsampled(shape) ? unstrided(shape) : shape;
-        return verdicts.computeIfAbsent(new Key(checked, gradients), k -> choose(k.shape(), k.gradients()));
+        return verdict(shape, gradients, Precision.FP32);
     }
+
+    /**
+     * The route for a shape in a precision, checked on first use. In bfloat16 the engine's bfloat16 convolution is
+     * tried first; where it is wrong, the shape runs by its float32 route (exact, just not faster).
+     */
+    public Verdict verdict(ConvShape shape, Gradients gradients, Precision precision) {
+        ConvShape checked = subsampled(shape) ? unstrided(shape) : shape;
+        return verdicts.computeIfAbsent(new Key(checked, gradients, precision),
+                k -> choose(k.shape(), k.gradients(), k.precision()));
+    }
+
+    /** The routes tried for a precision, in order: bfloat16's own first, then float32's. */
+    static List<ConvRoute> routes(Precision precision) {
+        return precision == Precision.FP32 ? ROUTES : BF16_ROUTES;
+    }
+
+    private static final List<ConvRoute> BF16_ROUTES = java.util.stream.Stream.concat(
+            java.util.stream.Stream.of(new ConvRoute.Bfloat16()), ROUTES.stream()).toList();
 
     /** Every verdict so far, by shape. */
     public List<Verdict> verdicts() {
@@ -207,18 +229,21 @@ public final class ConvGuard {
         return forced;
     }
 
-    private Verdict choose(ConvShape shape, Gradients gradients) {
+    private Verdict choose(ConvShape shape, Gradients gradients, Precision precision) {
         if (forced != null) {
             // a shape the forced route does not change or cannot compute runs as the engine's own
-            return new Verdict(shape, gradients, forced.covers(shape) ? forced : new ConvRoute.Direct(), null, null);
+            ConvRoute route = precision == Precision.BF16 ? new ConvRoute.Bfloat16()
+                    : forced.covers(shape) ? forced : new ConvRoute.Direct();
+            return new Verdict(shape, gradients, precision, route, null, null);
         }
+        List<ConvRoute> routes = routes(precision);
         ConvVerdicts k = kept();
-        Verdict known = k == null ? null : k.get(shape, gradients, ROUTES);
+        Verdict known = k == null ? null : k.get(shape, gradients, precision, routes);
         if (known != null) {
             return known;
         }
         Errors direct = null;
-        for (ConvRoute route : ROUTES) {
+        for (ConvRoute route : routes) {
             if (!route.covers(shape)) {
                 continue;
             }
@@ -226,13 +251,13 @@ public final class ConvGuard {
             if (direct == null) {
                 direct = e;
             }
-            if (e.right()) {
-                Verdict v = new Verdict(shape, gradients, route, direct, e);
+            if (e.right(route.tolerance())) {
+                Verdict v = new Verdict(shape, gradients, precision, route, direct, e);
                 if (v.workaround()) {
                     LOG.info("convolution {}", v.describe());
                 }
                 if (k != null) {
-                    k.put(v, ROUTES);
+                    k.put(v, routes);
                 }
                 return v;
             }

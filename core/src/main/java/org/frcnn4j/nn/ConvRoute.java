@@ -21,7 +21,8 @@ import ai.djl.nn.convolutional.Conv2d;
  *
  * <p>Every array a route makes lives in the input's manager, so it closes with the caller's step.
  */
-public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChannels, ConvRoute.ShiftedProducts {
+public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChannels, ConvRoute.ShiftedProducts,
+        ConvRoute.Bfloat16 {
 
     /** The convolution of {@code x} (N, C, H, W) with {@code weight} and {@code bias} (may be null). */
     NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape shape);
@@ -31,6 +32,41 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
 
     /** What the route does for {@code shape}, for logs and {@code frcnn doctor}. */
     String describe(ConvShape shape);
+
+    /** The largest relative error against the float64 reference at which this route counts as right. */
+    default double tolerance() {
+        return ConvCheck.TOLERANCE;
+    }
+
+    /**
+     * The engine's convolution on bfloat16 copies of the input, weight and bias, summed in float32 by oneDNN
+     * ({@link Precision#BF16}, inference only: {@link Bf16Kernels}). Rounding the inputs to 8 significant bits moves
+     * outputs by a few thousandths of their range; a wrong kernel moves them by their whole range or gives NaN.
+     */
+    record Bfloat16() implements ConvRoute {
+        /** Measured here: 3e-3 to 5e-3 for 64 to 512 channels with 3x3 kernels; the bound leaves room for larger sums. */
+        static final double TOLERANCE = 2e-2;
+
+        @Override
+        public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
+            return Bf16Kernels.conv2d(x, weight, bias, s);
+        }
+
+        @Override
+        public boolean covers(ConvShape shape) {
+            return true;
+        }
+
+        @Override
+        public String describe(ConvShape shape) {
+            return "the engine's convolution in bfloat16";
+        }
+
+        @Override
+        public double tolerance() {
+            return TOLERANCE;
+        }
+    }
 
     /** The engine's own convolution (oneDNN on x86 CPUs): the fastest, where it is right. */
     record Direct() implements ConvRoute {

@@ -104,14 +104,16 @@ final class ConvVerdicts {
         }
     }
 
-    private static String key(ConvShape s, Gradients g) {
+    private static String key(ConvShape s, Gradients g, Precision p) {
+        // float32's keys are as before bfloat16 existed, so earlier files stay valid
         return s.inChannels() + " " + s.outChannels() + " " + s.kernel() + " " + s.stride() + " " + s.padding() + " "
-                + s.dilation() + " " + s.groups() + " " + s.inputSize() + " " + g.name();
+                + s.dilation() + " " + s.groups() + " " + s.inputSize() + " " + g.name()
+                + (p == Precision.FP32 ? "" : " " + p);
     }
 
     /** The kept verdict for this shape, or null. */
-    synchronized Verdict get(ConvShape shape, Gradients gradients, List<ConvRoute> routes) {
-        String value = lines.get(key(shape, gradients));
+    synchronized Verdict get(ConvShape shape, Gradients gradients, Precision precision, List<ConvRoute> routes) {
+        String value = lines.get(key(shape, gradients, precision));
         if (value == null) {
             return null;
         }
@@ -120,10 +122,10 @@ final class ConvVerdicts {
             int route = Integer.parseInt(f[0]);
             Errors direct = new Errors(Double.parseDouble(f[1]), Double.parseDouble(f[2]), Double.parseDouble(f[3]));
             Errors chosen = new Errors(Double.parseDouble(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6]));
-            if (route < 0 || route >= routes.size() || !chosen.right()) {
+            if (route < 0 || route >= routes.size() || !chosen.right(routes.get(route).tolerance())) {
                 return null;
             }
-            return new Verdict(shape, gradients, routes.get(route), direct, chosen);
+            return new Verdict(shape, gradients, precision, routes.get(route), direct, chosen);
         } catch (RuntimeException e) {
             return null; // a damaged line: check again
         }
@@ -136,7 +138,7 @@ final class ConvVerdicts {
         }
         Errors d = v.directErrors();
         Errors r = v.routeErrors();
-        lines.put(key(v.shape(), v.gradients()), String.format(Locale.ROOT, "%d %s %s %s %s %s %s",
+        lines.put(key(v.shape(), v.gradients(), v.precision()), String.format(Locale.ROOT, "%d %s %s %s %s %s %s",
                 routes.indexOf(v.route()), d.forward(), d.inputGradient(), d.weightGradient(), r.forward(),
                 r.inputGradient(), r.weightGradient()));
         List<String> out = new ArrayList<>();

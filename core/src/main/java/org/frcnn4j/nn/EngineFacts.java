@@ -67,6 +67,11 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
         return cpuFlags.contains(flag);
     }
 
+    /** This CPU's name (with family and model) and the vector extensions of interest it has, without the engine. */
+    public static String[] thisCpu() {
+        return cpuInfo();
+    }
+
     /** Model name, family and model of the first CPU, and the flags of {@link #FLAGS} it has (Linux). */
     private static String[] cpuInfo() {
         String name = System.getProperty("os.arch");

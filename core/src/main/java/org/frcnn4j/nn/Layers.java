@@ -106,7 +106,17 @@ public final class Layers {
         }
 
         public NDArray forward(NDArray x) {
+            if (inBfloat16(x)) {
+                int kept = Precision.keptIndex(weight);
+                return kept >= 0 ? Bf16Kernels.linearKept(x, kept, bias) : Bf16Kernels.linear(x, weight, bias);
+            }
             return Linear.linear(x, weight, bias).singletonOrThrow();
+        }
+
+        /** Bfloat16 is for inference: a call that needs gradients, or has no rows, runs in float32. */
+        private static boolean inBfloat16(NDArray x) {
+            return Precision.current() == Precision.BF16 && !ai.djl.pytorch.jni.JniUtils.isGradMode()
+                    && x.getShape().get(0) > 0;
         }
 
         /**
@@ -116,8 +126,9 @@ public final class Layers {
          */
         public NDArray forwardFlattened(NDArray x) {
             Shape s = x.getShape();
-            if (s.get(0) == 0) {
-                return forward(x.reshape(0, s.get(1) * s.get(2) * s.get(3)));
+            if (s.get(0) == 0 || inBfloat16(x)) {
+                // in bfloat16 the product with the weight kept rounded (a convolution would round it on every call)
+                return forward(x.reshape(s.get(0), s.get(1) * s.get(2) * s.get(3)));
             }
             NDArray kernel = weight.reshape(weight.getShape().get(0), s.get(1), s.get(2), s.get(3));
             kernel.attach(x.getManager()); // a view of the parameter that closes with the step

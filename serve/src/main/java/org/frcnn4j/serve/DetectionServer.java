@@ -111,8 +111,10 @@ public final class DetectionServer implements AutoCloseable {
     public static DetectionServer start(ServeOptions options) {
         List<Detector> detectors = new ArrayList<>();
         try {
+            options.precision().requireAvailable();
             for (int i = 0; i < options.workers(); i++) {
                 detectors.add(Detector.load(options.modelDir()));
+                detectors.get(i).withPrecision(options.precision());
             }
         } catch (RuntimeException e) {
             detectors.forEach(Detector::close);

@@ -41,6 +41,7 @@ final class Responses {
         out.put("backbone", c.backbone().architecture().name().toLowerCase(java.util.Locale.ROOT));
         out.put("feature_pyramid", c.backbone().fpn() != null);
         out.put("proposals", c.proposals() == FasterRcnnConfig.Proposals.RPN ? "rpn" : "selective_search");
+        out.put("precision", options.precision().toString());
         ArrayNode classes = out.putArray("classes");
         for (int label = 1; label <= c.classNames().size(); label++) {
             classes.addObject().put("label", label).put("category_id", c.categoryId(label))

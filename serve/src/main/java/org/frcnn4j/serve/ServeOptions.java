@@ -2,6 +2,7 @@ package org.frcnn4j.serve;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import org.frcnn4j.nn.Precision;
 
 /**
  * How a {@link DetectionServer} runs.
@@ -17,9 +18,11 @@ import java.time.Duration;
  *                       the result is dropped)
  * @param drainTimeout   on stop, how long in-flight requests may take to finish
  * @param token          when not null, every /v1 request and /metrics need {@code Authorization: Bearer TOKEN}
+ * @param precision      the arithmetic of every worker's detector ({@link Precision})
  */
 public record ServeOptions(Path modelDir, String host, int port, int workers, int maxQueue, long maxPixels,
-                           long maxBodyBytes, Duration requestTimeout, Duration drainTimeout, String token) {
+                           long maxBodyBytes, Duration requestTimeout, Duration drainTimeout, String token,
+                           Precision precision) {
 
     public ServeOptions {
         if (workers < 1) {
@@ -30,6 +33,9 @@ public record ServeOptions(Path modelDir, String host, int port, int workers, in
         }
         if (maxPixels < 1) {
             throw new IllegalArgumentException("--max-image-megapixels must be positive");
+        }
+        if (precision == null) {
+            throw new IllegalArgumentException("precision must be fp32 or bf16");
         }
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("--port must be 0..65535, not " + port);
@@ -42,32 +48,37 @@ public record ServeOptions(Path modelDir, String host, int port, int workers, in
      */
     public static ServeOptions defaults(Path modelDir) {
         return new ServeOptions(modelDir, "127.0.0.1", 8080, 2, 16, 100_000_000L, 64L << 20, Duration.ofSeconds(60),
-                Duration.ofSeconds(60), null);
+                Duration.ofSeconds(60), null, Precision.FP32);
     }
 
     public ServeOptions withPort(int p) {
         return new ServeOptions(modelDir, host, p, workers, maxQueue, maxPixels, maxBodyBytes, requestTimeout,
-                drainTimeout, token);
+                drainTimeout, token, precision);
     }
 
     public ServeOptions withWorkers(int w, int queue) {
         return new ServeOptions(modelDir, host, port, w, queue, maxPixels, maxBodyBytes, requestTimeout, drainTimeout,
-                token);
+                token, precision);
     }
 
     /** With these limits; a stop then waits as long as a request may take, so that those in flight finish. */
     public ServeOptions withLimits(long pixels, Duration timeout) {
         return new ServeOptions(modelDir, host, port, workers, maxQueue, pixels, maxBodyBytes, timeout,
-                timeout.compareTo(drainTimeout) > 0 ? timeout : drainTimeout, token);
+                timeout.compareTo(drainTimeout) > 0 ? timeout : drainTimeout, token, precision);
     }
 
     public ServeOptions withToken(String t) {
         return new ServeOptions(modelDir, host, port, workers, maxQueue, maxPixels, maxBodyBytes, requestTimeout,
-                drainTimeout, t);
+                drainTimeout, t, precision);
+    }
+
+    public ServeOptions withPrecision(Precision p) {
+        return new ServeOptions(modelDir, host, port, workers, maxQueue, maxPixels, maxBodyBytes, requestTimeout,
+                drainTimeout, token, p);
     }
 
     public ServeOptions withHost(String h) {
         return new ServeOptions(modelDir, h, port, workers, maxQueue, maxPixels, maxBodyBytes, requestTimeout,
-                drainTimeout, token);
+                drainTimeout, token, precision);
     }
 }

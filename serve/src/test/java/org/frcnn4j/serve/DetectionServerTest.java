@@ -263,7 +263,7 @@ class DetectionServerTest {
 
         // an image whose header claims more than the limit is refused before decoding; a body over the size limit too
         ServeOptions small = new ServeOptions(model, "127.0.0.1", 0, 1, 4, 100_000, 200_000, Duration.ofSeconds(30),
-                Duration.ofSeconds(5), "s3cret");
+                Duration.ofSeconds(5), "s3cret", org.frcnn4j.nn.Precision.FP32);
         try (DetectionServer strict = DetectionServer.start(small)) {
             String auth = "Bearer s3cret";
             HttpResponse<String> big = post(strict, "/v1/detect", whole, "image/jpeg", "Authorization", auth);

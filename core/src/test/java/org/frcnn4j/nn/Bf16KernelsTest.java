@@ -1,0 +1,112 @@
+package org.frcnn4j.nn;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.List;
+import org.frcnn4j.nn.ConvCheck.Gradients;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Bfloat16 inference (issue #15): the generated TorchScript module loads into libtorch, its convolutions and products
+ * are the float32 ones within bfloat16's rounding (and are rounded: a float32 result would mean nothing changed), the
+ * guard checks the bfloat16 route per shape and falls back to float32 where it is wrong, and calls that need
+ * gradients stay float32. oneDNN runs bfloat16 on every x86 CPU (emulated where AVX512_BF16 is missing), so these
+ * run everywhere; only the speed needs the instructions.
+ */
+class Bf16KernelsTest {
+    private static double relative(NDArray got, NDArray want) {
+        return got.sub(want).abs().max().getFloat() / want.abs().max().getFloat();
+    }
+
+    @Test
+    void convolutionsAndProductsAreFloat32sWithinBfloat16Rounding() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray x = m.randomUniform(-1, 1, new Shape(2, 32, 9, 11));
+            for (ConvShape s : List.of(ConvShape.of(32, 48, 3, 1, 1), ConvShape.of(32, 16, 5, 2, 2),
+                    new ConvShape(32, 32, 3, 1, 1, 1, 32, 0))) {
+                NDArray w = m.randomNormal(0, 0.2f, new Shape(s.outChannels(), 32 / s.groups(), s.kernel(), s.kernel()),
+                        DataType.FLOAT32);
+                NDArray b = m.randomNormal(new Shape(s.outChannels()));
+                NDArray exact = new ConvRoute.ShiftedProducts().forward(x, w, b, s);
+                NDArray y = Bf16Kernels.conv2d(x, w, b, s);
+                assertThat(y.getDataType()).isEqualTo(DataType.FLOAT32);
+                assertThat(y.getShape()).isEqualTo(exact.getShape());
+                double e = relative(y, exact);
+                assertThat(e).as(s.describe()).isLessThan(ConvRoute.Bfloat16.TOLERANCE).isGreaterThan(1e-5);
+                assertThat(relative(Bf16Kernels.conv2d(x, w, null, s), exact.sub(b.reshape(1, -1, 1, 1))))
+                        .as("no bias").isLessThan(ConvRoute.Bfloat16.TOLERANCE);
+            }
+
+            NDArray rows = m.randomUniform(-1, 1, new Shape(7, 300));
+            NDArray weight = m.randomNormal(0, 0.05f, new Shape(40, 300), DataType.FLOAT32);
+            NDArray bias = m.randomNormal(new Shape(40));
+            NDArray exact = rows.matMul(weight.transpose()).add(bias);
+            NDArray cast = Bf16Kernels.linear(rows, weight, bias);
+            assertThat(relative(cast, exact)).isLessThan(ConvRoute.Bfloat16.TOLERANCE).isGreaterThan(1e-5);
+            // a kept copy is the same rounding done once: the same numbers
+            int kept = Bf16Kernels.keep(weight);
+            assertThat(Bf16Kernels.linearKept(rows, kept, bias).toFloatArray()).containsExactly(cast.toFloatArray());
+            Bf16Kernels.forget(kept);
+            assertThatThrownBy(() -> Bf16Kernels.linearKept(rows, kept, bias)).isNotNull();
+        }
+    }
+
+    @Test
+    void theGuardChecksBfloat16PerShapeAndFallsBackToFloat32WhereItIsWrong() {
+        ConvShape right = ConvShape.of(16, 16, 3, 1, 1);
+        ConvShape wrong = ConvShape.of(24, 16, 3, 1, 1);
+        // as on a CPU whose bfloat16 kernel is wrong for 24 input channels only
+        ConvGuard guard = new ConvGuard((route, shape, g) -> route instanceof ConvRoute.Bfloat16 && shape.equals(wrong)
+                ? new ConvCheck.Errors(Double.NaN, -1, -1) : ConvCheck.run(route, shape, g), null);
+        ConvGuard.Verdict ok = guard.verdict(right, Gradients.NONE, Precision.BF16);
+        assertThat(ok.route()).isEqualTo(new ConvRoute.Bfloat16());
+        assertThat(ok.workaround()).isFalse();
+        assertThat(ok.routeErrors().forward()).isGreaterThan(1e-5).isLessThan(ConvRoute.Bfloat16.TOLERANCE);
+        ConvGuard.Verdict fallback = guard.verdict(wrong, Gradients.NONE, Precision.BF16);
+        assertThat(fallback.route()).isNotInstanceOf(ConvRoute.Bfloat16.class);
+        assertThat(fallback.routeErrors().right()).isTrue(); // float32's tolerance
+        assertThat(fallback.describe()).contains("bf16").contains("WRONG");
+        // float32 verdicts are separate: the same shape in float32 is the engine's own
+        assertThat(guard.verdict(right, Gradients.NONE).route()).isEqualTo(new ConvRoute.Direct());
+
+        // inside a bfloat16 scope, a call that needs gradients runs in float32 (exactly the engine's float32 result)
+        try (NDManager m = NDManager.newBaseManager(); Precision.Scope s = Precision.use(Precision.BF16)) {
+            NDArray x = m.randomUniform(-1, 1, new Shape(1, 16, 6, 6));
+            NDArray w = m.randomNormal(0, 0.2f, new Shape(16, 16, 3, 3), DataType.FLOAT32);
+            NDArray direct = new ConvRoute.Direct().forward(x, w, null, right);
+            assertThat(guard.forward(x, w, null, right, Gradients.INPUT).toFloatArray()).containsExactly(direct.toFloatArray());
+            assertThat(relative(guard.forward(x, w, null, right, Gradients.NONE), direct)).isGreaterThan(1e-5);
+        }
+        assertThat(Precision.current()).isEqualTo(Precision.FP32); // the scope restored it
+    }
+
+    @Test
+    void bfloat16IsRefusedWithOneLineWhereTheCpuLacksIt() {
+        assertThat(Precision.BF16.availableWith(List.of("avx2", "fma", "avx512f"))).isFalse();
+        assertThat(Precision.BF16.availableWith(List.of("avx512f", "avx512_bf16"))).isTrue();
+        assertThat(Precision.BF16.availableWith(List.of("amx_tile", "amx_bf16"))).isTrue();
+        assertThat(Precision.FP32.availableWith(List.of())).isTrue();
+        assertThat(Precision.parse("BF16")).isEqualTo(Precision.BF16);
+        assertThatThrownBy(() -> Precision.parse("fp16")).hasMessage("precision must be fp32 or bf16, not 'fp16'");
+        assertThat(Precision.isaAllowsBf16(null)).isTrue();
+        assertThat(Precision.isaAllowsBf16("avx512_core_bf16")).isTrue();
+        assertThat(Precision.isaAllowsBf16("AVX512_CORE_AMX")).isTrue();
+        assertThat(Precision.isaAllowsBf16("AVX2")).isFalse();
+        assertThat(Precision.isaAllowsBf16("AVX512_CORE_VNNI")).isFalse();
+        String[] cpu = EngineFacts.thisCpu();
+        if (Precision.BF16.availableWith(List.of(cpu[1].split(" ")))
+                && Precision.isaAllowsBf16(System.getenv("ONEDNN_MAX_CPU_ISA"))) {
+            assertThat(Precision.BF16.requireAvailable()).isEqualTo(Precision.BF16);
+        } else {
+            assertThatThrownBy(Precision.BF16::requireAvailable)
+                    .isInstanceOf(Precision.UnsupportedPrecisionException.class)
+                    .hasMessageStartingWith("--precision bf16 needs ")
+                    .hasMessageNotContaining("\n");
+        }
+    }
+}
