@@ -106,6 +106,11 @@ public final class ConvCheck {
      * thread computes which block varies) and wrong every time with one; others could be wrong only with several.
      */
     public static Errors run(ConvRoute route, ConvShape shape, Gradients gradients) {
+        return run(route, shape, gradients, MemoryLayout.NCHW);
+    }
+
+    /** As {@link #run(ConvRoute, ConvShape, Gradients)}, the input and output gradient lying in {@code layout}. */
+    public static Errors run(ConvRoute route, ConvShape shape, Gradients gradients, MemoryLayout layout) {
         EngineLogging.apply(); // loads libtorch before the first native call below, quiet
         int threads = JniUtils.getNumThreads();
         boolean gradMode = JniUtils.isGradMode();
@@ -121,7 +126,7 @@ public final class ConvCheck {
                 }
                 try (NDManager m = NDManager.newBaseManager()) {
                     // the inputs and the reference once per size, the engine's result three times
-                    Case c = new Case(m, shape, gradients, batch, h, w);
+                    Case c = new Case(m, shape, gradients, batch, h, w, layout);
                     Errors e = c.errors(route).worst(c.errors(route));
                     if (threads > 1) {
                         JniUtils.setNumThreads(1);
@@ -144,13 +149,13 @@ public final class ConvCheck {
     private static final class Case {
         private final ConvShape shape;
         private final Gradients gradients;
-        private final NDArray x;
+        private NDArray x;
         private final NDArray weight;
         private final NDArray bias;
-        private final NDArray gradOut;
+        private NDArray gradOut;
         private final double[][] reference;
 
-        Case(NDManager m, ConvShape s, Gradients gradients, int batch, int h, int w) {
+        Case(NDManager m, ConvShape s, Gradients gradients, int batch, int h, int w, MemoryLayout layout) {
             this.shape = s;
             this.gradients = gradients;
             java.util.SplittableRandom random = new java.util.SplittableRandom(31L * s.hashCode() + batch * 1_000_003L + h * 1009L + w);
@@ -163,6 +168,10 @@ public final class ConvCheck {
             reference = compute(REFERENCE, s, gradients, x.toType(DataType.FLOAT64, true),
                     weight.toType(DataType.FLOAT64, true), bias.toType(DataType.FLOAT64, true),
                     gradOut.toType(DataType.FLOAT64, true));
+            if (layout == MemoryLayout.NHWC) { // the same values, in the layout the route is asked about
+                x = layout.apply(x);
+                gradOut = layout.apply(gradOut);
+            }
         }
 
         Errors errors(ConvRoute route) {

@@ -42,7 +42,7 @@ public final class ConvGuard {
     /** Checks a route for a shape; the library's is {@link ConvCheck#run}, tests give others. */
     @FunctionalInterface
     public interface Checker {
-        Errors check(ConvRoute route, ConvShape shape, Gradients gradients);
+        Errors check(ConvRoute route, ConvShape shape, Gradients gradients, MemoryLayout layout);
     }
 
     /**
@@ -51,28 +51,34 @@ public final class ConvGuard {
      * @param directErrors what the engine's own convolution gave in that precision (null when a route was forced)
      * @param routeErrors  what the chosen route gave (null when forced)
      */
-    public record Verdict(ConvShape shape, Gradients gradients, Precision precision, ConvRoute route, Errors directErrors,
-                          Errors routeErrors) {
-        /** Whether the engine's own convolution in the asked precision was wrong, so another route runs instead. */
+    public record Verdict(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout, ConvRoute route,
+                          Errors directErrors, Errors routeErrors) {
+        /**
+         * Whether the engine's own convolution in the asked precision and layout was wrong, so another route runs
+         * instead (a 1x1 convolution on a channels-last map is a matrix product by design, not as a workaround).
+         */
         public boolean workaround() {
-            return !(route instanceof ConvRoute.Direct || route instanceof ConvRoute.Bfloat16);
+            return !(route instanceof ConvRoute.Direct || route instanceof ConvRoute.Bfloat16
+                    || route instanceof ConvRoute.PointwiseProduct p && p.bfloat16() == (precision == Precision.BF16));
         }
 
         public String describe() {
             String s = shape.describe() + " (gradients: " + gradients.name().toLowerCase(Locale.ROOT)
-                    + (precision == Precision.FP32 ? "" : ", " + precision) + "): ";
+                    + (precision == Precision.FP32 ? "" : ", " + precision)
+                    + (layout == MemoryLayout.NCHW ? "" : ", channels-last") + "): ";
             if (directErrors == null) {
                 return s + route.describe(shape) + ", forced, not checked";
             }
             if (!workaround()) {
-                return s + "right (" + directErrors.describe() + ")";
+                return s + (route instanceof ConvRoute.PointwiseProduct ? route.describe(shape) + ", " : "") + "right ("
+                        + routeErrors.describe() + ")";
             }
             return s + "WRONG in the engine (" + directErrors.describe() + "); using " + route.describe(shape) + " ("
                     + routeErrors.describe() + ")";
         }
     }
 
-    private record Key(ConvShape shape, Gradients gradients, Precision precision) {}
+    private record Key(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout) {}
 
     private final Checker checker;
     private final ConvRoute forced;
@@ -143,15 +149,23 @@ public final class ConvGuard {
             FLOPS.add(2L * in.get(0) * shape.outChannels() * out * (shape.inChannels() / shape.groups())
                     * shape.kernel() * shape.kernel());
         }
+        // the layout decides which kernels run, so it is part of what is checked; a strided view is copied (as the
+        // engine would copy it) into a dense layout first
+        MemoryLayout layout = MemoryLayout.of(x);
         if (subsampled(shape)) {
             // a strided 1x1 convolution is the stride-1 one on every stride-th pixel: the same sums
             int st = shape.stride();
             x = x.get(new ai.djl.ndarray.index.NDIndex(":, :, ::" + st + ", ::" + st));
             shape = unstrided(shape);
+            layout = layout == null ? MemoryLayout.NCHW : layout;
+            x = layout.apply(x);
+        } else if (layout == null) {
+            layout = MemoryLayout.NCHW;
+            x = layout.apply(x);
         }
         // bfloat16 is for inference: a call that needs gradients runs in float32
         Precision precision = gradients == Gradients.NONE ? Precision.current() : Precision.FP32;
-        return verdict(shape, gradients, precision).route().forward(x, weight, bias, shape);
+        return verdict(shape, gradients, precision, layout).route().forward(x, weight, bias, shape);
     }
 
     private static volatile boolean countFlops;
@@ -188,34 +202,46 @@ public final class ConvGuard {
     }
 
     /** Checks the shapes now (e.g. when a model is built), instead of at their first use. */
-    public void prepare(Collection<ConvShape> shapes, Gradients gradients) {
+    public void prepare(Collection<ConvShape> shapes, Gradients gradients, MemoryLayout layout) {
         for (ConvShape s : shapes) {
-            verdict(s, gradients, gradients == Gradients.NONE ? Precision.current() : Precision.FP32);
+            verdict(s, gradients, gradients == Gradients.NONE ? Precision.current() : Precision.FP32, layout);
         }
     }
 
     /** The float32 route for a shape, checked on first use (a strided 1x1 shape: its stride-1 version's). */
     public Verdict verdict(ConvShape shape, Gradients gradients) {
-        return verdict(shape, gradients, Precision.FP32);
+        return verdict(shape, gradients, Precision.FP32, MemoryLayout.NCHW);
     }
 
     /**
      * The route for a shape in a precision, checked on first use. In bfloat16 the engine's bfloat16 convolution is
      * tried first; where it is wrong, the shape runs by its float32 route (exact, just not faster).
      */
-    public Verdict verdict(ConvShape shape, Gradients gradients, Precision precision) {
+    public Verdict verdict(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout) {
         ConvShape checked = subsampled(shape) ? unstrided(shape) : shape;
-        return verdicts.computeIfAbsent(new Key(checked, gradients, precision),
-                k -> choose(k.shape(), k.gradients(), k.precision()));
+        return verdicts.computeIfAbsent(new Key(checked, gradients, precision, layout),
+                k -> choose(k.shape(), k.gradients(), k.precision(), k.layout()));
     }
 
-    /** The routes tried for a precision, in order: bfloat16's own first, then float32's. */
-    static List<ConvRoute> routes(Precision precision) {
-        return precision == Precision.FP32 ? ROUTES : BF16_ROUTES;
+    /**
+     * The routes tried for a precision and layout, in order: on channels-last maps 1x1 convolutions as matrix
+     * products first ({@link ConvRoute.PointwiseProduct}: oneDNN's own crash on some CPUs), then bfloat16's own
+     * convolution where asked, then float32's routes.
+     */
+    static List<ConvRoute> routes(Precision precision, MemoryLayout layout) {
+        List<ConvRoute> out = new ArrayList<>();
+        if (layout == MemoryLayout.NHWC) {
+            if (precision == Precision.BF16) {
+                out.add(new ConvRoute.PointwiseProduct(true));
+            }
+            out.add(new ConvRoute.PointwiseProduct(false));
+        }
+        if (precision == Precision.BF16) {
+            out.add(new ConvRoute.Bfloat16());
+        }
+        out.addAll(ROUTES);
+        return List.copyOf(out);
     }
-
-    private static final List<ConvRoute> BF16_ROUTES = java.util.stream.Stream.concat(
-            java.util.stream.Stream.of(new ConvRoute.Bfloat16()), ROUTES.stream()).toList();
 
     /** Every verdict so far, by shape. */
     public List<Verdict> verdicts() {
@@ -229,16 +255,17 @@ public final class ConvGuard {
         return forced;
     }
 
-    private Verdict choose(ConvShape shape, Gradients gradients, Precision precision) {
+    private Verdict choose(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout) {
+        List<ConvRoute> routes = routes(precision, layout);
         if (forced != null) {
-            // a shape the forced route does not change or cannot compute runs as the engine's own
-            ConvRoute route = precision == Precision.BF16 ? new ConvRoute.Bfloat16()
+            // a shape the forced route does not change or cannot compute runs as the engine's own (channels-last 1x1
+            // convolutions as products, bfloat16 as bfloat16)
+            ConvRoute route = routes.get(0).covers(shape) && !(routes.get(0) instanceof ConvRoute.Direct) ? routes.get(0)
                     : forced.covers(shape) ? forced : new ConvRoute.Direct();
-            return new Verdict(shape, gradients, precision, route, null, null);
+            return new Verdict(shape, gradients, precision, layout, route, null, null);
         }
-        List<ConvRoute> routes = routes(precision);
         ConvVerdicts k = kept();
-        Verdict known = k == null ? null : k.get(shape, gradients, precision, routes);
+        Verdict known = k == null ? null : k.get(shape, gradients, precision, layout, routes);
         if (known != null) {
             return known;
         }
@@ -247,12 +274,12 @@ public final class ConvGuard {
             if (!route.covers(shape)) {
                 continue;
             }
-            Errors e = checker.check(route, shape, gradients);
+            Errors e = checker.check(route, shape, gradients, layout);
             if (direct == null) {
                 direct = e;
             }
             if (e.right(route.tolerance())) {
-                Verdict v = new Verdict(shape, gradients, precision, route, direct, e);
+                Verdict v = new Verdict(shape, gradients, precision, layout, route, direct, e);
                 if (v.workaround()) {
                     LOG.info("convolution {}", v.describe());
                 }

@@ -22,7 +22,7 @@ import ai.djl.nn.convolutional.Conv2d;
  * <p>Every array a route makes lives in the input's manager, so it closes with the caller's step.
  */
 public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChannels, ConvRoute.ShiftedProducts,
-        ConvRoute.Bfloat16 {
+        ConvRoute.Bfloat16, ConvRoute.PointwiseProduct {
 
     /** The convolution of {@code x} (N, C, H, W) with {@code weight} and {@code bias} (may be null). */
     NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape shape);
@@ -40,7 +40,7 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
 
     /**
      * The engine's convolution on bfloat16 copies of the input, weight and bias, summed in float32 by oneDNN
-     * ({@link Precision#BF16}, inference only: {@link Bf16Kernels}). Rounding the inputs to 8 significant bits moves
+     * ({@link Precision#BF16}, inference only: {@link ScriptedOps}). Rounding the inputs to 8 significant bits moves
      * outputs by a few thousandths of their range; a wrong kernel moves them by their whole range or gives NaN.
      */
     record Bfloat16() implements ConvRoute {
@@ -49,7 +49,7 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
 
         @Override
         public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
-            return Bf16Kernels.conv2d(x, weight, bias, s);
+            return ScriptedOps.conv2d(x, weight, bias, s);
         }
 
         @Override
@@ -190,6 +190,44 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
         @Override
         public String describe(ConvShape shape) {
             return "strided slices and matrix products (no convolution kernel)";
+        }
+    }
+
+    /**
+     * A 1x1 convolution (stride 1, no padding) as the matrix product it is: on a channels-last map the (N H W, C) rows
+     * are a free view, and the (N H W, out) result is channels-last again, so nothing is reordered. On the AMD EPYC of
+     * family 26 oneDNN's own channels-last 1x1 convolutions end the process with a division by zero
+     * (brgemm_convolution_utils::est_eff_1x1, SIGFPE) for ResNet-50's 256->1024, 512->1024, 1024->512, 512->2048 and
+     * 1024->2048 shapes, which no check survives: channels-last lists this route before the engine's, so that those
+     * kernels are never asked for. With {@code bfloat16} the product takes bfloat16 inputs ({@link ScriptedOps#linear}).
+     */
+    record PointwiseProduct(boolean bfloat16) implements ConvRoute {
+        @Override
+        public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
+            NDManager m = x.getManager();
+            Shape xs = x.getShape();
+            long rows = xs.get(0) * xs.get(2) * xs.get(3);
+            NDArray flat = x.transpose(0, 2, 3, 1).reshape(rows, xs.get(1));
+            NDArray w = inManager(weight.reshape(s.outChannels(), s.inChannels()), m);
+            NDArray b = bias != null ? bias : inManager(m.zeros(new Shape(s.outChannels())), m);
+            NDArray y = bfloat16 ? ScriptedOps.linear(flat, w, b)
+                    : ai.djl.nn.core.Linear.linear(flat, w, b).singletonOrThrow();
+            return y.reshape(xs.get(0), xs.get(2), xs.get(3), s.outChannels()).transpose(0, 3, 1, 2);
+        }
+
+        @Override
+        public boolean covers(ConvShape s) {
+            return s.kernel() == 1 && s.stride() == 1 && s.padding() == 0 && s.groups() == 1;
+        }
+
+        @Override
+        public String describe(ConvShape shape) {
+            return "a matrix product on the channels-last rows" + (bfloat16 ? " in bfloat16" : "");
+        }
+
+        @Override
+        public double tolerance() {
+            return bfloat16 ? Bfloat16.TOLERANCE : ConvCheck.TOLERANCE;
         }
     }
 

@@ -108,7 +108,7 @@ public final class Layers {
         public NDArray forward(NDArray x) {
             if (inBfloat16(x)) {
                 int kept = Precision.keptIndex(weight);
-                return kept >= 0 ? Bf16Kernels.linearKept(x, kept, bias) : Bf16Kernels.linear(x, weight, bias);
+                return kept >= 0 ? ScriptedOps.linearKept(x, kept, bias) : ScriptedOps.linear(x, weight, bias);
             }
             return Linear.linear(x, weight, bias).singletonOrThrow();
         }

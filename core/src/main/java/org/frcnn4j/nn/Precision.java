@@ -15,7 +15,7 @@ import java.util.Locale;
 public enum Precision {
     FP32, BF16;
 
-    /** A precision and the bfloat16 copies of weights kept for it ({@link Bf16Kernels#keep}: weight to index). */
+    /** A precision and the bfloat16 copies of weights kept for it ({@link ScriptedOps#keep}: weight to index). */
     private record Context(Precision precision, java.util.Map<ai.djl.ndarray.NDArray, Integer> kept) {}
 
     private static final Context DEFAULT = new Context(FP32, java.util.Map.of());
@@ -33,7 +33,7 @@ public enum Precision {
 
     /**
      * As {@link #use(Precision)}, with the bfloat16 copies a model keeps of its large weights (identity of the
-     * weight array to {@link Bf16Kernels#keep}'s index), so that layers use them instead of rounding on every call.
+     * weight array to {@link ScriptedOps#keep}'s index), so that layers use them instead of rounding on every call.
      */
     public static Scope use(Precision p, java.util.Map<ai.djl.ndarray.NDArray, Integer> kept) {
         Context before = CURRENT.get();

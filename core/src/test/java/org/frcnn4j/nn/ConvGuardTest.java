@@ -34,8 +34,8 @@ class ConvGuardTest {
     void everyWorkaroundEqualsTheDefinitionAndTheEnginesRightResults() {
         // the guard as on a CPU where the engine's own convolution is wrong for every one of these shapes: it picks the
         // first workaround that checks out, which must then equal the definition (and the engine, where that is right)
-        ConvGuard workaroundsOnly = new ConvGuard((route, shape, g) -> route instanceof ConvRoute.Direct
-                ? new Errors(Double.NaN, -1, -1) : ConvCheck.run(route, shape, g), null);
+        ConvGuard workaroundsOnly = new ConvGuard((route, shape, g, layout) -> route instanceof ConvRoute.Direct
+                ? new Errors(Double.NaN, -1, -1) : ConvCheck.run(route, shape, g, layout), null);
         List<String> wrong = new ArrayList<>();
         try (NDManager m = NDManager.newBaseManager()) {
             for (ConvShape s : AFFECTED) {
@@ -92,7 +92,7 @@ class ConvGuardTest {
         Errors right = new Errors(1e-7, 1e-7, 1e-7);
         // the engine's own result is wrong for both shapes, but only in the input gradient for `even`; padding to 16
         // is wrong for `odd`'s gradients
-        ConvGuard guard = new ConvGuard((route, shape, g) -> {
+        ConvGuard guard = new ConvGuard((route, shape, g, layout) -> {
             calls.add(route.describe(shape) + " " + g);
             if (route instanceof ConvRoute.Direct) {
                 return shape.equals(odd) ? new Errors(0.25, g.input() ? Double.NaN : -1, -1)
@@ -120,7 +120,7 @@ class ConvGuardTest {
 
     @Test
     void noRouteThatChecksOutStopsWithOneLineNamingTheShape() {
-        ConvGuard guard = new ConvGuard((route, shape, g) -> new Errors(0.2, -1, -1), null);
+        ConvGuard guard = new ConvGuard((route, shape, g, layout) -> new Errors(0.2, -1, -1), null);
         assertThatThrownBy(() -> guard.verdict(ConvShape.of(72, 192, 5, 2, 2), Gradients.NONE))
                 .isInstanceOf(ConvGuard.EngineDefectException.class)
                 .hasMessage("convolution 72 -> 192, 5x5/2 pad 2 is computed wrong by this machine's engine "
@@ -129,7 +129,7 @@ class ConvGuardTest {
 
     @Test
     void aForcedRouteIsUsedUncheckedWhereItApplies() {
-        ConvGuard guard = new ConvGuard((route, shape, g) -> {
+        ConvGuard guard = new ConvGuard((route, shape, g, layout) -> {
             throw new AssertionError("a forced route is not checked");
         }, ConvGuard.forcedRoute("padded"));
         assertThat(guard.verdict(ConvShape.of(72, 192, 5, 2, 2), Gradients.BOTH).route())

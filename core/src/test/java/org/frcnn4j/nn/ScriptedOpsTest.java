@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
  * gradients stay float32. oneDNN runs bfloat16 on every x86 CPU (emulated where AVX512_BF16 is missing), so these
  * run everywhere; only the speed needs the instructions.
  */
-class Bf16KernelsTest {
+class ScriptedOpsTest {
     private static double relative(NDArray got, NDArray want) {
         return got.sub(want).abs().max().getFloat() / want.abs().max().getFloat();
     }
@@ -33,12 +33,12 @@ class Bf16KernelsTest {
                         DataType.FLOAT32);
                 NDArray b = m.randomNormal(new Shape(s.outChannels()));
                 NDArray exact = new ConvRoute.ShiftedProducts().forward(x, w, b, s);
-                NDArray y = Bf16Kernels.conv2d(x, w, b, s);
+                NDArray y = ScriptedOps.conv2d(x, w, b, s);
                 assertThat(y.getDataType()).isEqualTo(DataType.FLOAT32);
                 assertThat(y.getShape()).isEqualTo(exact.getShape());
                 double e = relative(y, exact);
                 assertThat(e).as(s.describe()).isLessThan(ConvRoute.Bfloat16.TOLERANCE).isGreaterThan(1e-5);
-                assertThat(relative(Bf16Kernels.conv2d(x, w, null, s), exact.sub(b.reshape(1, -1, 1, 1))))
+                assertThat(relative(ScriptedOps.conv2d(x, w, null, s), exact.sub(b.reshape(1, -1, 1, 1))))
                         .as("no bias").isLessThan(ConvRoute.Bfloat16.TOLERANCE);
             }
 
@@ -46,13 +46,13 @@ class Bf16KernelsTest {
             NDArray weight = m.randomNormal(0, 0.05f, new Shape(40, 300), DataType.FLOAT32);
             NDArray bias = m.randomNormal(new Shape(40));
             NDArray exact = rows.matMul(weight.transpose()).add(bias);
-            NDArray cast = Bf16Kernels.linear(rows, weight, bias);
+            NDArray cast = ScriptedOps.linear(rows, weight, bias);
             assertThat(relative(cast, exact)).isLessThan(ConvRoute.Bfloat16.TOLERANCE).isGreaterThan(1e-5);
             // a kept copy is the same rounding done once: the same numbers
-            int kept = Bf16Kernels.keep(weight);
-            assertThat(Bf16Kernels.linearKept(rows, kept, bias).toFloatArray()).containsExactly(cast.toFloatArray());
-            Bf16Kernels.forget(kept);
-            assertThatThrownBy(() -> Bf16Kernels.linearKept(rows, kept, bias)).isNotNull();
+            int kept = ScriptedOps.keep(weight);
+            assertThat(ScriptedOps.linearKept(rows, kept, bias).toFloatArray()).containsExactly(cast.toFloatArray());
+            ScriptedOps.forget(kept);
+            assertThatThrownBy(() -> ScriptedOps.linearKept(rows, kept, bias)).isNotNull();
         }
     }
 
@@ -61,13 +61,13 @@ class Bf16KernelsTest {
         ConvShape right = ConvShape.of(16, 16, 3, 1, 1);
         ConvShape wrong = ConvShape.of(24, 16, 3, 1, 1);
         // as on a CPU whose bfloat16 kernel is wrong for 24 input channels only
-        ConvGuard guard = new ConvGuard((route, shape, g) -> route instanceof ConvRoute.Bfloat16 && shape.equals(wrong)
-                ? new ConvCheck.Errors(Double.NaN, -1, -1) : ConvCheck.run(route, shape, g), null);
-        ConvGuard.Verdict ok = guard.verdict(right, Gradients.NONE, Precision.BF16);
+        ConvGuard guard = new ConvGuard((route, shape, g, layout) -> route instanceof ConvRoute.Bfloat16 && shape.equals(wrong)
+                ? new ConvCheck.Errors(Double.NaN, -1, -1) : ConvCheck.run(route, shape, g, layout), null);
+        ConvGuard.Verdict ok = guard.verdict(right, Gradients.NONE, Precision.BF16, MemoryLayout.NCHW);
         assertThat(ok.route()).isEqualTo(new ConvRoute.Bfloat16());
         assertThat(ok.workaround()).isFalse();
         assertThat(ok.routeErrors().forward()).isGreaterThan(1e-5).isLessThan(ConvRoute.Bfloat16.TOLERANCE);
-        ConvGuard.Verdict fallback = guard.verdict(wrong, Gradients.NONE, Precision.BF16);
+        ConvGuard.Verdict fallback = guard.verdict(wrong, Gradients.NONE, Precision.BF16, MemoryLayout.NCHW);
         assertThat(fallback.route()).isNotInstanceOf(ConvRoute.Bfloat16.class);
         assertThat(fallback.routeErrors().right()).isTrue(); // float32's tolerance
         assertThat(fallback.describe()).contains("bf16").contains("WRONG");

@@ -1,0 +1,34 @@
+package org.frcnn4j.nn;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * How a feature map lies in memory. oneDNN's convolutions compute in a channel-blocked layout and reorder row-major
+ * (NCHW) inputs and outputs on every call; channels-last (NHWC) ones they read and write as they are. DJL has no call
+ * for it, but libtorch keeps a layout through convolutions, activations and pooling, so an image made channels-last
+ * once stays so through a backbone. The layout also decides which oneDNN kernels run, and so what must be checked:
+ * {@link ConvGuard} checks each shape in the layout it is called with.
+ */
+public enum MemoryLayout {
+    /** Row-major (N, C, H, W): DJL's arrays and every training pass. */
+    NCHW,
+    /** Channels-last: (N, C, H, W) in shape, (N, H, W, C) in memory. */
+    NHWC;
+
+    /**
+     * The layout of a 4-D array, or null for a strided view dense in neither layout (a subsampled map), which
+     * convolutions would copy anyway.
+     */
+    public static MemoryLayout of(NDArray x) {
+        int code = ScriptedOps.layoutCode(x);
+        return code == 0 ? NCHW : code == 2 ? NHWC : null;
+    }
+
+    /** {@code x} in this layout: itself when it already is, else a copy in {@code x}'s manager. */
+    public NDArray apply(NDArray x) {
+        if (this == NHWC) {
+            return ScriptedOps.channelsLast(x);
+        }
+        return ScriptedOps.layoutCode(x) == 0 ? x : x.reshape(-1).reshape(x.getShape());
+    }
+}
