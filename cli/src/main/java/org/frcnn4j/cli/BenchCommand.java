@@ -53,6 +53,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repeat", defaultValue = "5", description = "timed runs per image (default: ${DEFAULT-VALUE})")
     int repeat;
 
+    @Option(names = "--batch-sizes", split = ",", paramLabel = "N",
+            description = "also time detect --batch N for each N (images per second over all the images), e.g. 1,2,4")
+    List<Integer> batchSizes;
+
     @Option(names = "--json", description = "also write the medians here as JSON")
     Path json;
 
@@ -123,6 +127,9 @@ final class BenchCommand implements Callable<Integer> {
                 o.put("conv_ms", conv).put("proposal_ms", proposal).put("region_wise_ms", regionWise)
                         .put("total_ms", total).put("fps", 1000.0 / total).put("images", files.size()).put("runs", repeat);
             }
+            if (batchSizes != null && !batchSizes.isEmpty()) {
+                throughput(detector, files, root.putObject("batches"), out);
+            }
         }
         out.flush();
         if (json != null) {
@@ -132,6 +139,34 @@ final class BenchCommand implements Callable<Integer> {
             AtomicFiles.write(json, mapper.writerWithDefaultPrettyPrinter().writeValueAsBytes(flat));
         }
         return 0;
+    }
+
+    /**
+     * Images per second of {@code detect --batch N} for each asked N: every image decoded once, then all of them
+     * detected in groups of N, {@code --repeat} rounds after {@code --warmup} ones, medians.
+     */
+    private void throughput(Detector detector, List<Path> files, ObjectNode json, PrintWriter out) {
+        List<BufferedImage> decoded = files.stream().map(Images::readRgb).toList();
+        out.printf(java.util.Locale.ROOT, "%nthroughput (%d images x %d rounds, medians, %s)%n| batch | images/s |%n|---|---|%n",
+                decoded.size(), repeat, precision.precision);
+        for (int n : batchSizes) {
+            if (n < 1) {
+                throw new BadInputException("--batch-sizes must be at least 1, not " + n);
+            }
+            double[] rates = new double[repeat];
+            for (int r = 0; r < warmup + repeat; r++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < decoded.size(); i += n) {
+                    detector.detectBatch(decoded.subList(i, Math.min(decoded.size(), i + n)));
+                }
+                if (r >= warmup) {
+                    rates[r - warmup] = decoded.size() / ((System.nanoTime() - t0) / 1e9);
+                }
+            }
+            double rate = median(rates);
+            out.printf(java.util.Locale.ROOT, "| %d | %.2f |%n", n, rate);
+            json.put(Integer.toString(n), rate);
+        }
     }
 
     private static String stageLine(double[] median) {

@@ -39,6 +39,12 @@ final class DoctorCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         EngineFacts facts = EngineFacts.read();
         facts.lines().forEach(out::println);
+        try {
+            org.frcnn4j.nn.Precision.BF16.requireAvailable();
+            out.println("bf16: available (--precision bf16: bfloat16 convolutions and products, float32 sums)");
+        } catch (org.frcnn4j.nn.Precision.UnsupportedPrecisionException e) {
+            out.println("bf16: not available: " + e.getMessage());
+        }
         out.flush();
 
         List<FasterRcnnConfig> configs = new ArrayList<>();

@@ -70,6 +70,16 @@ class PaperCommandsTest {
         JsonNode j = new ObjectMapper().readTree(json.toFile());
         assertThat(j.get("selective-search").get("proposal_ms").asDouble())
                 .isGreaterThan(j.get("rpn").get("proposal_ms").asDouble());
+
+        // detect --batch's throughput, for each asked batch size
+        String img = RACCOON.resolve("JPEGImages/raccoon-146.jpg").toString();
+        CliTest.Run t = CliTest.run("bench", "--model", s[1].toString(), "--images", img, img, img, "--warmup", "0",
+                "--repeat", "1", "--batch-sizes", "1,2", "--json", json.toString());
+        assertThat(t.code()).as(t.err()).isZero();
+        assertThat(t.out()).contains("| batch | images/s |");
+        JsonNode batches = new ObjectMapper().readTree(json.toFile()).get("batches");
+        assertThat(batches.get("1").asDouble()).isPositive();
+        assertThat(batches.get("2").asDouble()).isPositive();
     }
 
     @Test
