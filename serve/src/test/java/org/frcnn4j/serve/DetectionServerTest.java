@@ -98,6 +98,7 @@ class DetectionServerTest {
         assertThat(json(get(server, "/healthz")).get("status").asText()).isEqualTo("ok");
         assertThat(get(server, "/readyz").statusCode()).isEqualTo(200);
         JsonNode m = json(get(server, "/v1/model"));
+        assertThat(m.get("precision").asText()).isEqualTo("fp32");
         assertThat(m.get("preset").asText()).isEqualTo("tiny");
         assertThat(m.get("classes").get(0).get("name").asText()).isEqualTo("raccoon");
         assertThat(m.get("input").get("min_size").asInt()).isEqualTo(128);
