@@ -12,8 +12,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -140,26 +138,14 @@ public final class ScriptedOps {
         return m;
     }
 
-    /** Loads the module for the life of the process (a few kB of native memory). */
+    /** Loads the module for the life of the process (a few kB of native memory), from memory: no file is written. */
     private static PtSymbolBlock load() {
         EngineLogging.apply();
-        Path file = null;
         try {
-            file = Files.createTempFile("frcnn4j-bf16-", ".pt");
-            Files.write(file, archive());
             PtNDManager manager = (PtNDManager) ai.djl.ndarray.NDManager.newBaseManager();
-            PtSymbolBlock block = JniUtils.loadModule(manager, file, false, new String[0], new String[0], false);
-            return block;
+            return JniUtils.loadModule(manager, new java.io.ByteArrayInputStream(archive()), false, false);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the bf16 kernels' TorchScript module", e);
-        } finally {
-            if (file != null) {
-                try {
-                    Files.deleteIfExists(file);
-                } catch (IOException ignored) {
-                    // a temporary file of 1 kB left behind
-                }
-            }
+            throw new UncheckedIOException("cannot load the TorchScript module of frcnn4j's scripted operations", e);
         }
     }
 
