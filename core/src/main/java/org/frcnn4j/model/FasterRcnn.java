@@ -94,6 +94,21 @@ public final class FasterRcnn implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Inference's settings on this thread until closed: autograd off (libtorch starts every new thread with it on, so
+     * a service's worker threads would otherwise record graphs, and bfloat16, which is for calls without gradients,
+     * would not be used there), and this model's precision.
+     */
+    private Precision.Scope inference() {
+        boolean grad = ai.djl.pytorch.jni.JniUtils.isGradMode();
+        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        Precision.Scope p = Precision.use(precision, kept);
+        return () -> {
+            p.close();
+            ai.djl.pytorch.jni.JniUtils.setGradMode(grad);
+        };
+    }
+
     private void forgetKept() {
         kept.values().forEach(org.frcnn4j.nn.ScriptedOps::forget);
         kept = java.util.Map.of();
@@ -179,7 +194,7 @@ public final class FasterRcnn implements AutoCloseable {
      * proposals when {@code rois} is not null: Fast R-CNN on precomputed proposals (the rpn stage is then empty).
      */
     public Forward forward(ImageTransform.Transformed image, float[] rois) {
-        try (Precision.Scope s = Precision.use(precision, kept)) {
+        try (Precision.Scope s = inference()) {
             return forwardIn(image, rois);
         }
     }
@@ -380,7 +395,7 @@ public final class FasterRcnn implements AutoCloseable {
         }
         DetectionPostprocessor.Result[] out = new DetectionPostprocessor.Result[images.size()];
         try (NDManager step = params.manager().newSubManager();
-             Precision.Scope s = Precision.use(precision, kept)) {
+             Precision.Scope s = inference()) {
             java.util.List<ImageTransform.Transformed> ts = images.stream().map(img -> transform.apply(img, step)).toList();
             java.util.Map<ai.djl.ndarray.types.Shape, java.util.List<Integer>> bySize = new java.util.LinkedHashMap<>();
             for (int i = 0; i < ts.size(); i++) {
@@ -421,7 +436,7 @@ public final class FasterRcnn implements AutoCloseable {
         try (NDManager step = params.manager().newSubManager()) {
             ImageTransform.Transformed t = transform.apply(image, step);
             ProposalGenerator.Proposals p;
-            try (Precision.Scope s = Precision.use(precision, kept)) {
+            try (Precision.Scope s = inference()) {
                 FeatureMaps features = backbone.forward(layout.apply(t.tensor()), false);
                 p = rpn.forward(features, t.tensor(), t.height(), t.width(), t.scale(), false).proposals().top(topN);
             }

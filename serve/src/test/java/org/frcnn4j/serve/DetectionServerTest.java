@@ -143,6 +143,33 @@ class DetectionServerTest {
         }
     }
 
+    /** A bfloat16 service (where the CPU has it) answers what a bfloat16 detector finds; elsewhere it does not start. */
+    @Test
+    void aBfloat16ServiceGivesTheBfloat16DetectorsDetections() throws Exception {
+        ServeOptions bf16 = ServeOptions.defaults(model).withPort(0).withWorkers(1, 4)
+                .withPrecision(org.frcnn4j.nn.Precision.BF16);
+        boolean available;
+        try {
+            org.frcnn4j.nn.Precision.BF16.requireAvailable();
+            available = true;
+        } catch (org.frcnn4j.nn.Precision.UnsupportedPrecisionException e) {
+            available = false;
+        }
+        if (!available) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> DetectionServer.start(bf16))
+                    .isInstanceOf(org.frcnn4j.nn.Precision.UnsupportedPrecisionException.class);
+            return;
+        }
+        try (DetectionServer s = DetectionServer.start(bf16)) {
+            assertThat(json(get(s, "/v1/model")).get("precision").asText()).isEqualTo("bf16");
+            String id = "raccoon-146";
+            JsonNode r = json(post(s, "/v1/detect", image(id), "image/jpeg"));
+            try (Detector d = Detector.load(model).withPrecision(org.frcnn4j.nn.Precision.BF16)) {
+                assertThat(rows(r)).isEqualTo(rows(d.detect(Images.readRgb(RACCOON.resolve(id + ".jpg")))));
+            }
+        }
+    }
+
     private static List<String> rows(JsonNode r) {
         List<String> out = new ArrayList<>();
         for (JsonNode d : r.get("detections")) {
