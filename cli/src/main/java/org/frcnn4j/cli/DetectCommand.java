@@ -79,23 +79,11 @@ final class DetectCommand implements Callable<Integer> {
                 }
                 group.add(img);
                 groupIds.add(Commands.uniqueId(decoded.file(), ids, err));
-                if (group.size() == (ss ? 1 : batch) || !ahead.hasNext()) {
-                    List<List<Detector.DetectedBox>> found = ss
-                            ? List.of(detector.detect(img, ss().propose(img, FasterRcnn.SELECTIVE_SEARCH_BOXES, 0)))
-                            : detector.detectBatch(group);
-                    for (int i = 0; i < group.size(); i++) {
-                        write(detector, groupIds.get(i), group.get(i), found.get(i), results, mapper);
-                    }
-                    group.clear();
-                    groupIds.clear();
+                if (group.size() == (ss ? 1 : batch)) {
+                    flush(detector, ss, group, groupIds, results, mapper);
                 }
             }
-            if (!group.isEmpty()) { // the last images were followed by unreadable ones
-                List<List<Detector.DetectedBox>> found = detector.detectBatch(group);
-                for (int i = 0; i < group.size(); i++) {
-                    write(detector, groupIds.get(i), group.get(i), found.get(i), results, mapper);
-                }
-            }
+            flush(detector, ss, group, groupIds, results, mapper); // the last, smaller group
         }
         Commands.writeJson(mapper, results, json, spec.commandLine().getOut());
         if (failed > 0) {
@@ -103,6 +91,18 @@ final class DetectCommand implements Callable<Integer> {
                     + "the others were processed");
         }
         return failed == 0 ? 0 : Main.BAD_INPUT;
+    }
+
+    /** Detects the group's images (one pass of the backbone per size; Selective Search: one image), writes, empties it. */
+    private void flush(Detector detector, boolean ss, List<BufferedImage> group, List<String> ids, ArrayNode results,
+                       ObjectMapper mapper) throws java.io.IOException {
+        List<List<Detector.DetectedBox>> found = !ss ? detector.detectBatch(group) : group.stream()
+                .map(img -> detector.detect(img, ss().propose(img, FasterRcnn.SELECTIVE_SEARCH_BOXES, 0))).toList();
+        for (int i = 0; i < group.size(); i++) {
+            write(detector, ids.get(i), group.get(i), found.get(i), results, mapper);
+        }
+        group.clear();
+        ids.clear();
     }
 
     private void write(Detector detector, String id, BufferedImage img, List<Detector.DetectedBox> boxes,
