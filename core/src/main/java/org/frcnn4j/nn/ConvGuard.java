@@ -157,11 +157,12 @@ public final class ConvGuard {
             int st = shape.stride();
             x = x.get(new ai.djl.ndarray.index.NDIndex(":, :, ::" + st + ", ::" + st));
             shape = unstrided(shape);
+            // the slice is a strided view: dense again in its layout (what the engine would copy anyway)
+            x = layout == MemoryLayout.NHWC ? layout.apply(x) : MemoryLayout.rowMajorCopy(x);
             layout = layout == null ? MemoryLayout.NCHW : layout;
-            x = layout.apply(x);
         } else if (layout == null) {
             layout = MemoryLayout.NCHW;
-            x = layout.apply(x);
+            x = MemoryLayout.rowMajorCopy(x);
         }
         // bfloat16 is for inference: a call that needs gradients runs in float32
         Precision precision = gradients == Gradients.NONE ? Precision.current() : Precision.FP32;

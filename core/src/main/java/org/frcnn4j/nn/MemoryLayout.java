@@ -29,6 +29,11 @@ public enum MemoryLayout {
         if (this == NHWC) {
             return ScriptedOps.channelsLast(x);
         }
-        return ScriptedOps.layoutCode(x) == 0 ? x : x.reshape(-1).reshape(x.getShape());
+        return ScriptedOps.layoutCode(x) == 0 ? x : rowMajorCopy(x);
+    }
+
+    /** A row-major copy of any 4-D array (flattening a view that is not row-major copies it in index order). */
+    static NDArray rowMajorCopy(NDArray x) {
+        return x.reshape(-1).reshape(x.getShape());
     }
 }
