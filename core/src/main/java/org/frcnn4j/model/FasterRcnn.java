@@ -202,9 +202,18 @@ public final class FasterRcnn implements AutoCloseable {
     private Forward forwardIn(ImageTransform.Transformed image, float[] rois) {
         long t0 = System.nanoTime();
         FeatureMaps features = backbone.forward(layout.apply(image.tensor()), false);
+        return afterBackbone(features, image.tensor(), image, rois, (System.nanoTime() - t0) / 1e6);
+    }
+
+    /**
+     * Figure 2 from the feature map on: the RPN (unless {@code rois} are given), RoI pooling, the head and
+     * post-processing of one image, whose features may be its part of a batch's ({@code input} is the network input).
+     */
+    private Forward afterBackbone(FeatureMaps features, NDArray input, ImageTransform.Transformed image, float[] rois,
+                                  double backboneMs) {
         long t1 = System.nanoTime();
         RegionProposalNetwork.Result proposals = rois != null ? null
-                : rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), false);
+                : rpn.forward(features, input, image.height(), image.width(), image.scale(), false);
         float[] regions = rois != null ? rois : proposals.proposals().boxes();
         long t2 = System.nanoTime();
         NDArray pooled = roiPool.extract(features, regions, image.height(), false);
@@ -215,7 +224,7 @@ public final class FasterRcnn implements AutoCloseable {
         long t4 = System.nanoTime();
         DetectionPostprocessor.Result dets = postprocessor.apply(logits, deltas, regions, image.height(), image.width());
         long t5 = System.nanoTime();
-        double[] ms = {(t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6, (t5 - t4) / 1e6};
+        double[] ms = {backboneMs, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6, (t5 - t4) / 1e6};
         return new Forward(features, proposals, out, dets, ms);
     }
 
@@ -408,10 +417,7 @@ public final class FasterRcnn implements AutoCloseable {
                 for (int j = 0; j < group.size(); j++) {
                     ImageTransform.Transformed t = ts.get(group.get(j));
                     FeatureMaps own = group.size() == 1 ? features : features.image(j);
-                    float[] regions = rpn.forward(own, stacked, t.height(), t.width(), t.scale(), false).proposals().boxes();
-                    FastRcnnHead.Output o = head.forward(roiPool.extract(own, regions, t.height(), false), false);
-                    DetectionPostprocessor.Result r = postprocessor.apply(o.classLogits().toFloatArray(),
-                            o.boxDeltas().toFloatArray(), regions, t.height(), t.width());
+                    DetectionPostprocessor.Result r = afterBackbone(own, stacked, t, null, 0).detections();
                     out[group.get(j)] = r.withBoxes(toOriginal(r.boxes(), t));
                 }
             }
