@@ -2,11 +2,11 @@ package org.frcnn4j.backbone;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.pooling.Pool;
 import java.util.ArrayList;
 import java.util.List;
 import org.frcnn4j.nn.ConvShape;
 import org.frcnn4j.nn.Layers.Conv;
+import org.frcnn4j.nn.MaxPool;
 import org.frcnn4j.nn.Norms;
 import org.frcnn4j.nn.Norms.BatchNorm;
 import org.frcnn4j.nn.Norms.ConvBn;
@@ -20,6 +20,9 @@ import org.frcnn4j.nn.Parameters;
  * ..., layer1.0.downsample.0/.1), so its checkpoints load as they are.
  */
 final class ResNet implements Body {
+    /** The stem's 3x3/2 max pool (torchvision's ResNet). */
+    private static final MaxPool STEM_POOL = new MaxPool(3, 2, 1, false);
+
     private final ConvBn stem;
     private final List<List<Bottleneck>> layers = new ArrayList<>();
     private final int width;
@@ -51,7 +54,7 @@ final class ResNet implements Body {
     @Override
     public List<NDArray> stages(NDArray x, boolean training, List<Integer> wanted) {
         x = Norms.relu(stem.forward(x, training));
-        x = Pool.maxPool2d(x, new Shape(3, 3), new Shape(2, 2), new Shape(1, 1), false);
+        x = STEM_POOL.forward(x);
         List<NDArray> out = new ArrayList<>();
         int last = wanted.stream().mapToInt(Integer::intValue).max().orElse(0);
         for (int s = 1; s <= last; s++) {

@@ -1,15 +1,14 @@
 package org.frcnn4j.backbone;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
-import ai.djl.nn.pooling.Pool;
 import java.util.ArrayList;
 import java.util.List;
 import org.frcnn4j.nn.FeatureMaps;
 import org.frcnn4j.nn.Layers;
 import org.frcnn4j.nn.Layers.Conv;
 import org.frcnn4j.nn.Layers.GroupNorm;
+import org.frcnn4j.nn.MaxPool;
 import org.frcnn4j.nn.Parameters;
 
 /**
@@ -24,11 +23,11 @@ public final class Vgg16 implements Backbone {
     private final List<Conv> convs = new ArrayList<>();
     private final List<Boolean> poolAfter = new ArrayList<>();
     private final List<GroupNorm> norms = new ArrayList<>();
-    private final boolean ceilMode;
+    private final MaxPool pool;
     private final int outChannels;
 
     public Vgg16(Parameters params, double widthScale, boolean ceilMode, boolean groupNorm) {
-        this.ceilMode = ceilMode;
+        this.pool = new MaxPool(2, 2, 0, ceilMode);
         int in = 3;
         int index = 0; // torchvision's module index: conv, relu (+ pool)
         for (int i = 0; i < PLAN.length; i++) {
@@ -60,7 +59,7 @@ public final class Vgg16 implements Backbone {
             x = convs.get(i).forward(x);
             x = Activation.relu(norms.isEmpty() ? x : norms.get(i).forward(x));
             if (poolAfter.get(i)) {
-                x = Pool.maxPool2d(x, new Shape(2, 2), new Shape(2, 2), new Shape(0, 0), ceilMode);
+                x = pool.forward(x);
             }
         }
         return x;

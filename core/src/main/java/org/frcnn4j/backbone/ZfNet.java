@@ -4,13 +4,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
-import ai.djl.nn.pooling.Pool;
 import org.frcnn4j.nn.ConvGuard;
 import org.frcnn4j.nn.ConvShape;
 import org.frcnn4j.nn.FeatureMaps;
 import org.frcnn4j.nn.Layers;
 import org.frcnn4j.nn.Layers.Conv;
 import org.frcnn4j.nn.Layers.GroupNorm;
+import org.frcnn4j.nn.MaxPool;
 import org.frcnn4j.nn.Parameters;
 import org.frcnn4j.nn.Scalars;
 
@@ -31,11 +31,11 @@ public final class ZfNet implements Backbone {
     private final Conv conv3;
     private final Conv conv4;
     private final Conv conv5;
-    private final boolean ceilMode;
+    private final MaxPool pool;
     private final GroupNorm[] norms;
 
     public ZfNet(Parameters p, double widthScale, boolean ceilMode, boolean groupNorm) {
-        this.ceilMode = ceilMode;
+        this.pool = new MaxPool(3, 2, 1, ceilMode);
         int c1 = Backbones.scaled(96, widthScale);
         int c2 = Backbones.scaled(256, widthScale);
         int c3 = Backbones.scaled(384, widthScale);
@@ -78,7 +78,7 @@ public final class ZfNet implements Backbone {
     }
 
     private NDArray pool(NDArray x) {
-        return Pool.maxPool2d(x, new Shape(3, 3), new Shape(2, 2), new Shape(1, 1), ceilMode);
+        return pool.forward(x);
     }
 
     /**
