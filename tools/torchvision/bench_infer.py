@@ -30,6 +30,7 @@ torch.set_num_threads(2)
 def main():
     backbone, image_path, out = sys.argv[1], sys.argv[2], sys.argv[3]
     runs = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+    warmup = int(sys.argv[5]) if len(sys.argv) > 5 else 2
     os.makedirs(out, exist_ok=True)
     img_file = os.path.join(out, "image.png")
     Image.open(image_path).convert("RGB").save(img_file)
@@ -63,7 +64,7 @@ def main():
     img = to_tensor(Image.open(img_file).convert("RGB"))
     samples = []
     with torch.no_grad():
-        for r in range(2 + runs):
+        for r in range(warmup + runs):
             t0 = time.perf_counter()
             model([img])
             t1 = time.perf_counter()
@@ -72,7 +73,7 @@ def main():
             s["head"] = s.pop("fc") + s.pop("predictor")
             s["total"] = (t1 - t0) * 1000
             s["post"] = s["total"] - sum(s[k] for k in ["transform", "backbone", "rpn", "roi", "head"])
-            if r >= 2:
+            if r >= warmup:
                 samples.append(s)
     medians = {k + "_ms": statistics.median(x[k] for x in samples) for k in samples[0]}
     medians["threads"] = torch.get_num_threads()
