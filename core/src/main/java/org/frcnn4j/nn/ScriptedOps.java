@@ -18,8 +18,9 @@ import java.util.zip.ZipOutputStream;
 
 /**
  * Operations libtorch has and DJL does not expose: convolutions and fully connected layers with bfloat16 inputs
- * ({@link Precision#BF16}, float32 arrays in and out), and an array's memory layout ({@link MemoryLayout}: whether it is
- * channels-last, and a copy that is).
+ * ({@link Precision#BF16}, float32 arrays in and out), an array's memory layout ({@link MemoryLayout}: whether it is
+ * channels-last, and a copy that is), and bilinear resizing without antialiasing (the image transform's). Methods run
+ * without autograd (DJL runs a module's methods so): none is for arrays that need gradients.
  *
  * <p>DJL cannot hold a bfloat16 array (its {@code toType(BFLOAT16)} aborts the JVM), and oneDNN's
  * {@code ONEDNN_DEFAULT_FPMATH_MODE=BF16} is ignored by its float32 convolutions on CPUs without AMX. So the cast, the
@@ -49,6 +50,15 @@ public final class ScriptedOps {
         PtNDArray b = (PtNDArray) (bias != null ? bias : x.getManager().zeros(new Shape(s.outChannels())));
         return run("conv2d", x, IValue.from((PtNDArray) x), IValue.from((PtNDArray) weight), IValue.from(b),
                 IValue.listFrom(stride), IValue.listFrom(padding), IValue.listFrom(dilation), IValue.from((long) s.groups()));
+    }
+
+    /**
+     * {@code x} (N, C, H, W) resized to (N, C, height, width) as torchvision's detection transform resizes images:
+     * {@code interpolate(mode="bilinear", align_corners=False)} with the scale recomputed from the sizes, no
+     * antialiasing (DJL's own interpolation antialiases when it shrinks).
+     */
+    public static NDArray resizeBilinear(NDArray x, int height, int width) {
+        return run("resize_bilinear", x, IValue.from((PtNDArray) x), IValue.listFrom((long) height, (long) width));
     }
 
     /** {@code x W^T + b} with bfloat16 inputs: x (N, in), weight (out, in), bias (out). */
@@ -174,6 +184,8 @@ public final class ScriptedOps {
                 + "        _1 = 1\n"
                 + "      _0 = _1\n"
                 + "    return _0\n"
+                + "  def resize_bilinear(" + self + ",\n    x: Tensor,\n    size: List[int]) -> Tensor:\n"
+                + "    return torch.upsample_bilinear2d(x, size, False)\n"
                 + "  def channels_last(" + self + ",\n    x: Tensor) -> Tensor:\n"
                 + "    return torch.contiguous(x, memory_format=" + CHANNELS_LAST + ")\n"
                 + "  def keep(" + self + ",\n    weight: Tensor) -> int:\n"
