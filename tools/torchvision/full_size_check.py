@@ -46,14 +46,14 @@ def make(out, photo):
         model = build(arch, 700 + sum(map(ord, arch)))
         spread_scores(model, photo)
         torch.save(model.state_dict(), os.path.join(d, "model.pth"))
-        out = run(model, photo)
+        result = run(model, photo)  # not `out`: that is the folder every architecture's files go to
         # the RPN's boxes are in the resized image; frcnn propose reports original pixels
-        (h, w), (rh, rw) = out["original_size"], out["resized_size"]
-        boxes = out["proposals"] * np.array([w / rw, h / rh] * 2, dtype=np.float32)
+        (h, w), (rh, rw) = result["original_size"], result["resized_size"]
+        boxes = result["proposals"] * np.array([w / rw, h / rh] * 2, dtype=np.float32)
         expected = {
-            "proposals": [list(map(float, b)) + [float(s)] for b, s in zip(boxes, out["proposal_scores"])],
+            "proposals": [list(map(float, b)) + [float(s)] for b, s in zip(boxes, result["proposal_scores"])],
             "detections": [{"bbox": list(map(float, b)), "score": float(s), "label": int(l)}
-                           for b, s, l in zip(out["det_boxes"], out["det_scores"], out["det_labels"])],
+                           for b, s, l in zip(result["det_boxes"], result["det_scores"], result["det_labels"])],
         }
         with open(os.path.join(d, "expected.json"), "w") as f:
             json.dump(expected, f)
