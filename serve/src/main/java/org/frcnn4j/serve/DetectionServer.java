@@ -178,7 +178,7 @@ public final class DetectionServer implements AutoCloseable {
         }
     }
 
-    /** An image endpoint behind the admission limit: refused with 503 before its body is read when it is full. */
+    /** An image endpoint behind the admission limit: refused with 503 before its image is decoded when it is full. */
     private Endpoint admittedOnly(Endpoint body) {
         return ctx -> {
             if (!admitted.tryAcquire()) {
@@ -273,6 +273,7 @@ public final class DetectionServer implements AutoCloseable {
             if (e.retryAfterSeconds() != null) {
                 ctx.header("Retry-After", Integer.toString(e.retryAfterSeconds()));
             }
+            drainBody(ctx);
             json(ctx, status, error(status, e.getMessage()));
         } catch (HttpResponseException e) { // Javalin's own: a body over the size limit (413), ...
             status = e.getStatus();
@@ -280,6 +281,7 @@ public final class DetectionServer implements AutoCloseable {
                     + options.maxBodyBytes() / (1 << 20) + " MB" : e.getMessage()));
         } catch (org.frcnn4j.io.BadInputException | IllegalArgumentException e) {
             status = 400;
+            drainBody(ctx);
             json(ctx, status, error(status, e.getMessage()));
         } catch (Exception | OutOfMemoryError e) { // Javalin passes Jetty's checked exceptions through unchanged
             LOG.error("{} failed", endpoint, e);
@@ -289,6 +291,19 @@ public final class DetectionServer implements AutoCloseable {
             inFlight.decrementAndGet();
         }
         metrics.request(endpoint, status, System.nanoTime() - t0);
+    }
+
+    /**
+     * Reads what is left of a refused request's body (within the size limit) before the answer goes out: a server that
+     * closes a connection with unread bytes in it makes the kernel reset it, and the client can lose the error response
+     * it was sent (Java's HttpClient: "header parser received no bytes" after {@code ?score_thresh=abc} with an image).
+     */
+    private static void drainBody(Context ctx) {
+        try {
+            ctx.bodyAsBytes();
+        } catch (RuntimeException e) { // over the limit (413) or the client went away: nothing more to save
+            LOG.debug("request body not drained: {}", e.toString());
+        }
     }
 
     @FunctionalInterface
