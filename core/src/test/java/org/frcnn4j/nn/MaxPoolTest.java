@@ -53,8 +53,14 @@ class MaxPoolTest {
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 gc.backward(pool.forward(x).sum());
             }
-            float[] gradient = x.getGradient().toFloatArray();
-            assertThat(gradient).containsExactlyInAnyOrder(1f, 0f, 0f, 0f);
+            assertThat(x.getGradient().toFloatArray()).containsExactlyInAnyOrder(1f, 0f, 0f, 0f);
+            // and when the pool's input is computed from a parameter (a layer's output, as in training)
+            NDArray weight = m.ones(new Shape(1, 1, 2, 2));
+            weight.setRequiresGradient(true);
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                gc.backward(pool.forward(weight.mul(2f)).sum());
+            }
+            assertThat(weight.getGradient().toFloatArray()).containsExactlyInAnyOrder(2f, 0f, 0f, 0f);
         }
     }
 
