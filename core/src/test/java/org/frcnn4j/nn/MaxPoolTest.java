@@ -36,12 +36,13 @@ class MaxPoolTest {
                         assertThat(pool.outputSize(hw[0])).as(what).isEqualTo(expected.getShape().get(2));
                         // equal values (a maximum does not round; of 0 and -0 either may come out)
                         assertThat(actual.eq(expected).all().getBoolean()).as(what).isTrue();
-                        // forward() takes the maxima when autograd is off (a test thread starts with it on)
+                        // forward() takes the maxima when autograd is off; the thread's mode is given back as found
+                        boolean grad = ai.djl.pytorch.jni.JniUtils.isGradMode();
                         ai.djl.pytorch.jni.JniUtils.setGradMode(false);
                         try {
                             assertThat(pool.forward(x).eq(expected).all().getBoolean()).as(what).isTrue();
                         } finally {
-                            ai.djl.pytorch.jni.JniUtils.setGradMode(true);
+                            ai.djl.pytorch.jni.JniUtils.setGradMode(grad);
                         }
                     }
                 }
