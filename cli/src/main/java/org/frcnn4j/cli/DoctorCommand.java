@@ -87,6 +87,13 @@ final class DoctorCommand implements Callable<Integer> {
         if (!r.ok()) {
             out.println("problem: " + r.failure());
         }
+        // the machine's limit for the work a network does, to set the rates bench and train print against; measured
+        // last, when the JVM has stopped compiling on one of the cores (it halves the rate in a process's first seconds)
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            org.frcnn4j.nn.Ceiling.Peak peak = org.frcnn4j.nn.Ceiling.measure(m);
+            out.printf(java.util.Locale.ROOT, "ceiling: a 3x3 convolution %.0f GFLOP/s, a matrix product %.0f GFLOP/s "
+                    + "(float32, the fastest run of a second after a second of warm-up, each)%n", peak.convGflops(), peak.gemmGflops());
+        }
         out.println(ok ? "result: ok" : "result: problems found");
         out.flush();
         return ok ? 0 : 1;

@@ -18,6 +18,7 @@ import org.frcnn4j.model.FasterRcnn;
 import org.frcnn4j.model.FasterRcnnConfig;
 import org.frcnn4j.model.ModelFiles;
 import org.frcnn4j.model.Presets;
+import org.frcnn4j.nn.ConvGuard;
 import org.frcnn4j.rpn.RpnConfig;
 import org.frcnn4j.train.TrainConfig;
 import org.frcnn4j.train.TrainPresets;
@@ -196,6 +197,7 @@ final class TrainCommand implements Callable<Integer> {
         w.printf(java.util.Locale.ROOT, "%s %s (%s) on %d images of %s, %d iterations -> %s%n", resume ? "resuming" : "training",
                 model.preset(), config.schedule(), train.images().size(), dataPath, config.totalIterations(), out);
         w.flush();
+        Trainer.Work work;
         try (NDManager manager = NDManager.newBaseManager();
              ProgressBar bar = new ProgressBarBuilder().setTaskName("train").setInitialMax(config.totalIterations())
                      .setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
@@ -236,6 +238,15 @@ final class TrainCommand implements Callable<Integer> {
             try (FasterRcnn trained = Interruption.run(trainer, manager, resume, out, w)) {
                 LossCurve.write(out.resolve("log.csv"), out.resolve("loss.png"));
             }
+            work = trainer.work();
+        }
+        if (work.iterations() > 0) {
+            // the rate to set beside this machine's ceiling (frcnn doctor measures it): issue #15, know the limit
+            ConvGuard.Flops f = work.flops();
+            w.printf(java.util.Locale.ROOT, "convolutions: %.1f GFLOP per iteration (%.1f forward, %.1f gradients), "
+                    + "%.0f GFLOP/s over %d iterations%n", f.total() / 1e9 / work.iterations(),
+                    f.forward() / 1e9 / work.iterations(), f.backward() / 1e9 / work.iterations(),
+                    f.total() / 1e9 / work.seconds(), work.iterations());
         }
         w.printf(java.util.Locale.ROOT, "model: %s%nloss curve: %s%n", out.resolve("model"), out.resolve("loss.png"));
         return 0;

@@ -171,4 +171,25 @@ class CliTest {
         assertThat(noModel.code()).isEqualTo(2);
         assertThat(noModel.err()).contains("no such model folder");
     }
+
+    @Test
+    void trainCountsItsConvolutionsAndDoctorMeasuresTheCeiling(@TempDir Path tmp) {
+        Run train = run("train", "--data", ROOT.resolve("datasets/raccoon").toString(), "--train-split", "train",
+                "--preset", "tiny", "--iterations", "2", "--out", tmp.resolve("run").toString());
+        assertThat(train.code()).as(train.err()).isZero();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("convolutions: ([0-9.]+) GFLOP per iteration "
+                + "\\(([0-9.]+) forward, ([0-9.]+) gradients\\), ([0-9]+) GFLOP/s over 2 iterations").matcher(train.out());
+        assertThat(m.find()).as(train.out()).isTrue();
+        double total = Double.parseDouble(m.group(1));
+        double forward = Double.parseDouble(m.group(2));
+        double gradients = Double.parseDouble(m.group(3));
+        // every layer but the one on the image has both gradients: between one and two per forward operation
+        assertThat(forward).isPositive();
+        assertThat(gradients).isGreaterThan(forward).isLessThanOrEqualTo(2 * forward);
+        assertThat(total).isCloseTo(forward + gradients, org.assertj.core.api.Assertions.within(0.11));
+
+        Run doctor = run("doctor", "--preset", "tiny");
+        assertThat(doctor.out()).as(doctor.err())
+                .containsPattern("ceiling: a 3x3 convolution [1-9][0-9]* GFLOP/s, a matrix product [1-9][0-9]* GFLOP/s");
+    }
 }

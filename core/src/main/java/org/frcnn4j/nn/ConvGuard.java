@@ -143,12 +143,7 @@ public final class ConvGuard {
      * @param gradients what the backward pass will ask of this call ({@link #gradientsNeeded})
      */
     public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape shape, Gradients gradients) {
-        if (countFlops) {
-            ai.djl.ndarray.types.Shape in = x.getShape();
-            long out = (long) shape.outputSize((int) in.get(2)) * shape.outputSize((int) in.get(3));
-            FLOPS.add(2L * in.get(0) * shape.outChannels() * out * (shape.inChannels() / shape.groups())
-                    * shape.kernel() * shape.kernel());
-        }
+        count(x.getShape(), shape, gradients);
         // the layout decides which kernels run, so it is part of what is checked; a strided view is copied (as the
         // engine would copy it) into a dense layout first
         MemoryLayout layout = MemoryLayout.of(x);
@@ -169,22 +164,50 @@ public final class ConvGuard {
         return verdict(shape, gradients, precision, layout).route().forward(x, weight, bias, shape);
     }
 
-    private static volatile boolean countFlops;
-    private static final java.util.concurrent.atomic.LongAdder FLOPS = new java.util.concurrent.atomic.LongAdder();
+    /** Forward and backward work of every convolution run through a guard since the process started. */
+    private static final java.util.concurrent.atomic.LongAdder FORWARD_FLOPS = new java.util.concurrent.atomic.LongAdder();
+    private static final java.util.concurrent.atomic.LongAdder BACKWARD_FLOPS = new java.util.concurrent.atomic.LongAdder();
 
     /**
-     * The floating-point operations (2 per multiply-add) of the convolutions that {@code work} runs on this thread and
-     * any other while it runs, as the convolutions' definitions count them (not what a route does instead).
+     * Floating-point operations (2 per multiply-add) as the convolutions' definitions count them, not what a route
+     * does instead. A gradient, of the input or of the weight, takes as many as the forward pass (the same products,
+     * summed over other indices); a layer on the image needs no input gradient, and inference needs neither.
+     *
+     * @param forward  the forward passes'
+     * @param backward the gradients' that the calls said they would need
+     */
+    public record Flops(long forward, long backward) {
+        public long total() {
+            return forward + backward;
+        }
+
+        /** The work done between {@code earlier} and this count. */
+        public Flops since(Flops earlier) {
+            return new Flops(forward - earlier.forward, backward - earlier.backward);
+        }
+    }
+
+    /** The count so far, over all threads: differences of two counts measure the work in between. */
+    public static Flops flopsSoFar() {
+        return new Flops(FORWARD_FLOPS.sum(), BACKWARD_FLOPS.sum());
+    }
+
+    private static void count(ai.djl.ndarray.types.Shape in, ConvShape shape, Gradients gradients) {
+        long out = (long) shape.outputSize((int) in.get(2)) * shape.outputSize((int) in.get(3));
+        long forward = 2L * in.get(0) * shape.outChannels() * out * (shape.inChannels() / shape.groups())
+                * shape.kernel() * shape.kernel();
+        FORWARD_FLOPS.add(forward);
+        BACKWARD_FLOPS.add(forward * ((gradients.input() ? 1 : 0) + (gradients.weight() ? 1 : 0)));
+    }
+
+    /**
+     * The forward floating-point operations of the convolutions that {@code work} runs on this thread and any other
+     * while it runs, as the convolutions' definitions count them (not what a route does instead).
      */
     public static synchronized long countFlops(Runnable work) {
-        FLOPS.reset();
-        countFlops = true;
-        try {
-            work.run();
-        } finally {
-            countFlops = false;
-        }
-        return FLOPS.sum();
+        Flops before = flopsSoFar();
+        work.run();
+        return flopsSoFar().since(before).forward();
     }
 
     /**

@@ -21,6 +21,7 @@ import org.frcnn4j.model.FasterRcnn;
 import org.frcnn4j.model.FasterRcnn.Train;
 import org.frcnn4j.model.FasterRcnnConfig;
 import org.frcnn4j.model.ModelFiles;
+import org.frcnn4j.nn.ConvGuard;
 import org.frcnn4j.nn.Parameters;
 import org.frcnn4j.transform.ImageTransform;
 
@@ -63,6 +64,41 @@ public final class Trainer {
     }
 
     private volatile boolean stopRequested;
+
+    /** The convolutions' work and the time of the iterations {@link #run} has executed, validation excluded. */
+    public static final class Work {
+        private long forward;
+        private long backward;
+        private double seconds;
+        private int iterations;
+
+        synchronized void add(ConvGuard.Flops f, double s) {
+            forward += f.forward();
+            backward += f.backward();
+            seconds += s;
+            iterations++;
+        }
+
+        public synchronized int iterations() {
+            return iterations;
+        }
+
+        /** The convolutions' floating-point operations of all iterations, forward and gradients. */
+        public synchronized ConvGuard.Flops flops() {
+            return new ConvGuard.Flops(forward, backward);
+        }
+
+        public synchronized double seconds() {
+            return seconds;
+        }
+    }
+
+    private final Work work = new Work();
+
+    /** What the iterations run so far computed in convolutions, and how long they took. */
+    public Work work() {
+        return work;
+    }
 
     /**
      * Asks a running {@link #run} to stop cleanly: the iteration under way finishes, a checkpoint of it is written,
@@ -364,6 +400,7 @@ public final class Trainer {
                     ai.djl.pytorch.jni.JniUtils.startProfile(false, true, false);
                 }
                 long t0 = System.nanoTime();
+                ConvGuard.Flops flops0 = ConvGuard.flopsSoFar();
                 double lr = config.solver().learningRate(it - first, end - first);
                 double[] sums = new double[5];
                 try (NDManager scope = model.parameters().manager().newSubManager()) {
@@ -391,6 +428,7 @@ public final class Trainer {
                     sgd.step(model.parameters(), names, lr);
                 }
                 double seconds = (System.nanoTime() - t0) / 1e9;
+                work.add(ConvGuard.flopsSoFar().since(flops0), seconds);
                 if (profiling && (it == from + 4 || it + 1 == end)) {
                     ai.djl.pytorch.jni.JniUtils.stopProfile(profile);
                     profiling = false;

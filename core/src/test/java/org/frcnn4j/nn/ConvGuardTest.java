@@ -222,6 +222,16 @@ class ConvGuardTest {
             // 2 per multiply-add: N * Cout * Hout * Wout * Cin * k * k
             assertThat(flops).isEqualTo(2L * 2 * 4 * 8 * 10 * 3 * 9 + 2L * 2 * 6 * 4 * 5 * 4);
             assertThat(ConvGuard.countFlops(() -> { })).isZero();
+            // training's count: a gradient, of the input or the weight, as many as the forward pass
+            long first = 2L * 2 * 4 * 8 * 10 * 3 * 9;
+            long second = 2L * 2 * 6 * 4 * 5 * 4;
+            ConvGuard.Flops before = ConvGuard.flopsSoFar();
+            NDArray y = ConvGuard.shared().forward(x, w, null, ConvShape.of(3, 4, 3, 1, 1), Gradients.WEIGHT);
+            ConvGuard.shared().forward(y, w1, null, ConvShape.of(4, 6, 1, 2, 0), Gradients.BOTH);
+            ConvGuard.Flops done = ConvGuard.flopsSoFar().since(before);
+            assertThat(done.forward()).isEqualTo(first + second);
+            assertThat(done.backward()).isEqualTo(first + 2 * second);
+            assertThat(done.total()).isEqualTo(2 * first + 3 * second);
             Ceiling.Peak peak = Ceiling.measure(m);
             assertThat(peak.convGflops()).isPositive().isFinite();
             assertThat(peak.gemmGflops()).isPositive().isFinite();

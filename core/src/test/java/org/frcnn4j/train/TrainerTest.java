@@ -49,13 +49,23 @@ class TrainerTest {
     void aFewIterationsLowerTheLoss(@TempDir Path tmp) throws Exception {
         Dataset d = fewImages();
         Recorder r = new Recorder();
+        Trainer trainer = new Trainer(tiny(d), quick(40), d, null, tmp, r);
         try (NDManager m = NDManager.newBaseManager();
-             FasterRcnn model = new Trainer(tiny(d), quick(40), d, null, tmp, r).run(m, false)) {
+             FasterRcnn model = trainer.run(m, false)) {
             double first = r.logs.subList(0, 8).stream().mapToDouble(Trainer.IterationLog::loss).average().orElseThrow();
             double last = r.logs.subList(32, 40).stream().mapToDouble(Trainer.IterationLog::loss).average().orElseThrow();
             assertThat(last).isLessThan(first * 0.8);
             assertThat(tmp.resolve("model/config.json")).exists();
             assertThat(Files.readAllLines(tmp.resolve("log.csv"))).hasSize(41).first().asString().startsWith("iteration,");
+            // the convolutions' work: every iteration's forward pass, and gradients (the image's layer has no input
+            // gradient, so fewer than two per forward FLOP); the time is the iterations' own
+            Trainer.Work work = trainer.work();
+            assertThat(work.iterations()).isEqualTo(40);
+            assertThat(work.flops().forward()).isPositive();
+            assertThat(work.flops().backward()).isGreaterThan(work.flops().forward())
+                    .isLessThan(2 * work.flops().forward());
+            assertThat(work.seconds()).isCloseTo(r.logs.stream().mapToDouble(Trainer.IterationLog::seconds).sum(),
+                    org.assertj.core.api.Assertions.within(1e-6));
         }
     }
 
