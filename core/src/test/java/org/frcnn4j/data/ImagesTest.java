@@ -11,8 +11,10 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -115,5 +117,35 @@ class ImagesTest {
         out.write(ihdr.array());
         out.write(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
         return out.toByteArray();
+    }
+
+    /**
+     * The direct read of interleaved sRGB bytes (what JPEG and PNG decoding gives) equals the colour model's own
+     * conversion, pixel for pixel: a decoded photo, a subimage of it (a raster that starts inside its buffer), and an
+     * A, B, G, R image with varied alpha (not premultiplied: alpha is dropped, the colour kept).
+     */
+    @Test
+    void interleavedBytesConvertAsTheColourModelDoes() throws Exception {
+        BufferedImage photo = ImageIO.read(Path.of("../datasets/raccoon/JPEGImages/raccoon-1.jpg").toFile());
+        assertThat(photo.getType()).isEqualTo(BufferedImage.TYPE_3BYTE_BGR);
+        BufferedImage abgr = new BufferedImage(37, 23, BufferedImage.TYPE_4BYTE_ABGR);
+        java.util.Random random = new java.util.Random(5);
+        for (int y = 0; y < abgr.getHeight(); y++) {
+            for (int x = 0; x < abgr.getWidth(); x++) {
+                abgr.setRGB(x, y, random.nextInt());
+            }
+        }
+        for (BufferedImage img : List.of(photo, photo.getSubimage(13, 7, 101, 57), abgr, abgr.getSubimage(3, 2, 20, 11))) {
+            BufferedImage rgb = Images.toRgb(img);
+            assertThat(rgb.getType()).isEqualTo(BufferedImage.TYPE_INT_RGB);
+            int w = img.getWidth();
+            int h = img.getHeight();
+            int[] expected = img.getRGB(0, 0, w, h, null, 0, w);
+            int[] actual = rgb.getRGB(0, 0, w, h, null, 0, w);
+            for (int i = 0; i < expected.length; i++) {
+                expected[i] |= 0xff000000;
+            }
+            assertThat(actual).isEqualTo(expected);
+        }
     }
 }
