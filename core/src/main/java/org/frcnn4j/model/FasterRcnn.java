@@ -100,12 +100,11 @@ public final class FasterRcnn implements AutoCloseable {
      * would not be used there), and this model's precision.
      */
     private Precision.Scope inference() {
-        boolean grad = ai.djl.pytorch.jni.JniUtils.isGradMode();
-        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        org.frcnn4j.nn.GradMode off = org.frcnn4j.nn.GradMode.set(false);
         Precision.Scope p = Precision.use(precision, kept);
         return () -> {
             p.close();
-            ai.djl.pytorch.jni.JniUtils.setGradMode(grad);
+            off.close();
         };
     }
 

@@ -113,10 +113,8 @@ public final class ConvCheck {
     public static Errors run(ConvRoute route, ConvShape shape, Gradients gradients, MemoryLayout layout) {
         EngineLogging.apply(); // loads libtorch before the first native call below, quiet
         int threads = JniUtils.getNumThreads();
-        boolean gradMode = JniUtils.isGradMode();
         Errors worst = null;
-        JniUtils.setGradMode(true);
-        try {
+        try (GradMode on = GradMode.set(true)) {
             for (int i = 0; i < SIZES.length; i++) {
                 int batch = SIZES[i][0];
                 int h = shape.inputSize() > 0 ? shape.inputSize() : shape.inputSizeFor(SIZES[i][1]);
@@ -139,8 +137,6 @@ public final class ConvCheck {
                     worst = worst == null ? e : worst.worst(e);
                 }
             }
-        } finally {
-            JniUtils.setGradMode(gradMode);
         }
         return worst;
     }

@@ -12,6 +12,7 @@ import java.io.OutputStream;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.frcnn4j.nn.GradMode;
 import org.frcnn4j.nn.Parameters;
 
 /**
@@ -33,19 +34,8 @@ public final class Sgd implements AutoCloseable {
     /** One update of the named parameters from their gradients, which are then zeroed. */
     public void step(Parameters params, Collection<String> trainable, double lr) {
         // an update is not part of the graph (torch.optim's step runs under no_grad): with autograd on, libtorch
-        // refuses in-place changes of leaves that require gradients, and DJL's collector restores the mode it
-        // found, which is "on" for a thread that something else left so
-        boolean grad = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try {
-            update(params, trainable, lr);
-        } finally {
-            JniUtils.setGradMode(grad);
-        }
-    }
-
-    private void update(Parameters params, Collection<String> trainable, double lr) {
-        try (NDScope scope = new NDScope()) {
+        // refuses in-place changes of leaves that require gradients, whatever mode the caller's thread was left in
+        try (GradMode off = GradMode.set(false); NDScope scope = new NDScope()) {
             double clip = 1.0;
             if (solver.clipGradNorm() > 0) {
                 double sq = 0;

@@ -37,12 +37,8 @@ class MaxPoolTest {
                         // equal values (a maximum does not round; of 0 and -0 either may come out)
                         assertThat(actual.eq(expected).all().getBoolean()).as(what).isTrue();
                         // forward() takes the maxima when autograd is off; the thread's mode is given back as found
-                        boolean grad = ai.djl.pytorch.jni.JniUtils.isGradMode();
-                        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
-                        try {
+                        try (GradMode off = GradMode.set(false)) {
                             assertThat(pool.forward(x).eq(expected).all().getBoolean()).as(what).isTrue();
-                        } finally {
-                            ai.djl.pytorch.jni.JniUtils.setGradMode(grad);
                         }
                     }
                 }

@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import java.util.List;
+import org.frcnn4j.nn.GradMode;
 import org.frcnn4j.nn.Parameters;
 import org.junit.jupiter.api.Test;
 
@@ -22,7 +23,7 @@ class SgdTest {
     @Test
     void momentumStepsAsTorchAndWhateverTheGradMode() {
         try (NDManager m = NDManager.newBaseManager(); // loads libtorch before the first direct call below
-             GradMode restore = new GradMode();
+             GradMode restore = GradMode.set(JniUtils.isGradMode());
              Parameters params = new Parameters(m, 1);
              Sgd sgd = new Sgd(new TrainConfig.Solver(0.1, 0.9, 0.0, 2.0, TrainConfig.Decay.STEP, new double[0], 0.1, 0,
                      1.0, 0.0), m)) {
@@ -40,16 +41,6 @@ class SgdTest {
                 assertThat((double) w.toFloatArray()[0]).isCloseTo(after, within(1e-6));
                 assertThat(w.getGradient().abs().sum().getFloat()).isZero();
             }
-        }
-    }
-
-    /** Gives the thread back the autograd mode it had. */
-    private static final class GradMode implements AutoCloseable {
-        private final boolean before = JniUtils.isGradMode();
-
-        @Override
-        public void close() {
-            JniUtils.setGradMode(before);
         }
     }
 }
