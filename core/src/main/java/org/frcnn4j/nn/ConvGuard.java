@@ -58,7 +58,8 @@ public final class ConvGuard {
          * instead (a 1x1 convolution on a channels-last map is a matrix product by design, not as a workaround).
          */
         public boolean workaround() {
-            return !(route instanceof ConvRoute.Direct || route instanceof ConvRoute.Bfloat16
+            // float32's direct convolution answering a bfloat16 call is a fallback too
+            return !(route instanceof ConvRoute.Direct && precision == Precision.FP32 || route instanceof ConvRoute.Bfloat16
                     || route instanceof ConvRoute.PointwiseProduct p && p.bfloat16() == (precision == Precision.BF16));
         }
 
