@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 
 /** The {@code frcnn} command line. */
 @Command(name = "frcnn", mixinStandardHelpOptions = true, version = "frcnn4j 0.1.0",
-        description = "Faster R-CNN object detection for Java: datasets, metrics, (soon) training and detection.",
+        description = "Faster R-CNN object detection for Java: train, detect, propose, evaluate, import torchvision's models, serve.",
         subcommands = {DemoCommand.class, DoctorCommand.class, DetectCommand.class, ProposeCommand.class, EvalCommand.class, DataCommand.class,
             BenchCommand.class, TrainCommand.class, ProposalsEvalCommand.class, ExperimentCommand.class,
             ImportTorchvisionCommand.class, ServeCommand.class, SoakCommand.class, CommandLine.HelpCommand.class})

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.norm.Dropout;
+import org.frcnn4j.nn.EngineFacts;
 import org.frcnn4j.nn.Layers.Dense;
 import org.frcnn4j.nn.Parameters;
 
@@ -43,7 +44,9 @@ public final class FastRcnnHead {
                     new Parameters.KaimingUniform(fcSize), new Parameters.KaimingUniform(fcSize));
             this.convs = null;
             this.fc = null;
-            p.declareConvolution(fc6.flattenedShape(channels, pooledSize));
+            if (EngineFacts.avx512Convolutions()) { // fc6 runs as a convolution only there
+                p.declareConvolution(fc6.flattenedShape(channels, pooledSize));
+            }
         } else {
             this.fc6 = null;
             this.fc7 = null;

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -65,6 +66,30 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
 
     public boolean hasFlag(String flag) {
         return cpuFlags.contains(flag);
+    }
+
+    private static volatile Boolean avx512Convolutions;
+
+    /**
+     * Whether oneDNN runs this process's float32 convolutions with its AVX-512 kernels: the CPU has AVX512F and
+     * {@code ONEDNN_MAX_CPU_ISA} does not cap oneDNN below it. Decides routes whose speed turns on it.
+     */
+    public static boolean avx512Convolutions() {
+        Boolean v = avx512Convolutions;
+        if (v == null) {
+            v = List.of(thisCpu()[1].split(" ")).contains("avx512f") && isaAllowsAvx512(System.getenv("ONEDNN_MAX_CPU_ISA"));
+            avx512Convolutions = v;
+        }
+        return v;
+    }
+
+    /** Whether oneDNN, capped at this ISA (null: not capped), may use AVX-512 kernels. */
+    static boolean isaAllowsAvx512(String isa) {
+        if (isa == null || isa.isBlank()) {
+            return true;
+        }
+        String v = isa.toUpperCase(Locale.ROOT);
+        return v.equals("ALL") || v.equals("DEFAULT") || v.startsWith("AVX512") || v.startsWith("AVX10") || v.contains("AMX");
     }
 
     /** This CPU's name (with family and model) and the vector extensions of interest it has, without the engine. */

@@ -120,13 +120,15 @@ public final class Layers {
         }
 
         /**
-         * The layer applied to (N, C, H, W) inputs flattened in that order, computed as an H x W convolution without
-         * padding: the same weights and products (within float rounding), but run by oneDNN's AVX-512 convolution,
-         * which here is twice as fast as the BLAS behind {@code addmm} (fc6 of VGG-16 on 300 RoIs: 47 vs 80 ms).
+         * The layer applied to (N, C, H, W) inputs flattened in that order. Where oneDNN has its AVX-512 kernels, computed
+         * as an H x W convolution without padding: the same weights and products (within float rounding), twice as fast
+         * as the BLAS behind {@code addmm} on an AVX-512 EPYC (fc6 of VGG-16 on 300 RoIs: 47 vs 80 ms). With AVX2 only
+         * (an EPYC of family 25) the convolution is 3-5 times slower than the product (300 x 25088 -> 1024: 580-860 vs
+         * 120-200 ms), so there it is the product, as torchvision computes it.
          */
         public NDArray forwardFlattened(NDArray x) {
             Shape s = x.getShape();
-            if (s.get(0) == 0 || inBfloat16(x)) {
+            if (s.get(0) == 0 || inBfloat16(x) || !EngineFacts.avx512Convolutions()) {
                 // in bfloat16 the product with the weight kept rounded (a convolution would round it on every call)
                 return forward(x.reshape(s.get(0), s.get(1) * s.get(2) * s.get(3)));
             }

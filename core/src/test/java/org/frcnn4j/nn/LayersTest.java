@@ -92,4 +92,42 @@ class LayersTest {
             }
         }
     }
+    @Test
+    void aFlattenedDenseLayerIsTheProductOfTheRowMajorFlattenedInputWhicheverRouteThisCpuTakes() {
+        // fc6 over a 7x7 grid: a convolution where oneDNN has AVX-512 kernels, the product elsewhere; values in double
+        int n = 3, c = 5, size = 7, out = 4;
+        Random r = new Random(11);
+        float[] x = new float[n * c * size * size];
+        float[] w = new float[out * c * size * size];
+        float[] b = new float[out];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) (r.nextGaussian() * 0.1);
+        }
+        for (int i = 0; i < out; i++) {
+            b[i] = r.nextFloat();
+        }
+        try (NDManager m = NDManager.newBaseManager(); GradMode off = GradMode.set(false)) {
+            Layers.Dense dense = new Layers.Dense(m.create(w, new Shape(out, w.length / out)), m.create(b));
+            float[] y = dense.forwardFlattened(m.create(x, new Shape(n, c, size, size))).toFloatArray();
+            assertThat(y).hasSize(n * out);
+            int in = c * size * size;
+            for (int i = 0; i < n; i++) {
+                for (int o = 0; o < out; o++) {
+                    double e = b[o];
+                    for (int k = 0; k < in; k++) {
+                        e += (double) x[i * in + k] * w[o * in + k];
+                    }
+                    assertThat((double) y[i * out + o]).isCloseTo(e, within(1e-4));
+                }
+            }
+        }
+        assertThat(EngineFacts.isaAllowsAvx512(null)).isTrue();
+        assertThat(EngineFacts.isaAllowsAvx512("AVX512_CORE")).isTrue();
+        assertThat(EngineFacts.isaAllowsAvx512("avx512_core_bf16")).isTrue();
+        assertThat(EngineFacts.isaAllowsAvx512("AVX2")).isFalse();
+        assertThat(EngineFacts.isaAllowsAvx512("AVX2_VNNI_2")).isFalse();
+    }
 }
