@@ -73,13 +73,22 @@ public final class Norms {
         }
     }
 
-    /** PyTorch's hardsigmoid: (x + 3) clipped to [0, 6], divided by 6. */
+    /**
+     * PyTorch's hardsigmoid: (x + 3) clipped to [0, 6], divided by 6. Without autograd libtorch's fused kernel computes
+     * it (the same floats, one pass instead of three); with it, DJL's operators, whose gradients PyTorch records.
+     */
     public static NDArray hardSigmoid(NDArray x) {
+        if (!ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            return ScriptedOps.hardSigmoid(x);
+        }
         return Scalars.div(Scalars.add(x, 3f).clip(0, 6), 6f);
     }
 
-    /** PyTorch's hardswish: x times (x + 3) clipped to [0, 6], divided by 6. */
+    /** PyTorch's hardswish: x times (x + 3) clipped to [0, 6], divided by 6 (fused without autograd, as above). */
     public static NDArray hardSwish(NDArray x) {
+        if (!ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            return ScriptedOps.hardSwish(x);
+        }
         return Scalars.div(x.mul(Scalars.add(x, 3f).clip(0, 6)), 6f);
     }
 

@@ -19,7 +19,8 @@ import java.util.zip.ZipOutputStream;
 /**
  * Operations libtorch has and DJL does not expose: convolutions and fully connected layers with bfloat16 inputs
  * ({@link Precision#BF16}, float32 arrays in and out), an array's memory layout ({@link MemoryLayout}: whether it is
- * channels-last, and a copy that is), and bilinear resizing without antialiasing (the image transform's). Methods run
+ * channels-last, and a copy that is), bilinear resizing without antialiasing (the image transform's), and the fused
+ * hardswish and hardsigmoid of MobileNetV3. Methods run
  * without autograd (DJL runs a module's methods so): none is for arrays that need gradients.
  *
  * <p>DJL cannot hold a bfloat16 array (its {@code toType(BFLOAT16)} aborts the JVM), and oneDNN's
@@ -148,6 +149,19 @@ public final class ScriptedOps {
         return m;
     }
 
+    /**
+     * PyTorch's fused hardswish, x * min(max(x + 3, 0), 6) / 6 in one pass: the same arithmetic in the same order as
+     * {@link Norms#hardSwish}'s four DJL operators (so the same floats), without their three intermediate arrays.
+     */
+    public static NDArray hardSwish(NDArray x) {
+        return run("hardswish", x, IValue.from((PtNDArray) x));
+    }
+
+    /** PyTorch's fused hardsigmoid, min(max(x + 3, 0), 6) / 6, as {@link #hardSwish} is hardswish. */
+    public static NDArray hardSigmoid(NDArray x) {
+        return run("hardsigmoid", x, IValue.from((PtNDArray) x));
+    }
+
     /** Loads the module for the life of the process (a few kB of native memory), from memory: no file is written. */
     private static PtSymbolBlock load() {
         EngineLogging.apply();
@@ -186,6 +200,10 @@ public final class ScriptedOps {
                 + "    return _0\n"
                 + "  def resize_bilinear(" + self + ",\n    x: Tensor,\n    size: List[int]) -> Tensor:\n"
                 + "    return torch.upsample_bilinear2d(x, size, False)\n"
+                + "  def hardswish(" + self + ",\n    x: Tensor) -> Tensor:\n"
+                + "    return torch.hardswish(x)\n"
+                + "  def hardsigmoid(" + self + ",\n    x: Tensor) -> Tensor:\n"
+                + "    return torch.hardsigmoid(x)\n"
                 + "  def channels_last(" + self + ",\n    x: Tensor) -> Tensor:\n"
                 + "    return torch.contiguous(x, memory_format=" + CHANNELS_LAST + ")\n"
                 + "  def keep(" + self + ",\n    weight: Tensor) -> int:\n"

@@ -109,4 +109,31 @@ class ScriptedOpsTest {
                     .hasMessageNotContaining("\n");
         }
     }
+    @Test
+    void fusedHardswishAndHardsigmoidGiveTheFloatsOfTheOperatorsTheyReplace() {
+        // MobileNetV3's activations: without autograd libtorch's fused kernels, with it DJL's four operators
+        float[] x = new float[4099];
+        java.util.Random r = new java.util.Random(5);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (r.nextGaussian() * 4);
+        }
+        float[] edges = {-3f, 3f, 0f, -0f, Math.nextUp(-3f), Math.nextDown(3f), 1e-30f, -7e5f, 7e5f};
+        System.arraycopy(edges, 0, x, 0, edges.length);
+        try (NDManager m = NDManager.newBaseManager(); GradMode off = GradMode.set(false)) {
+            NDArray a = m.create(x, new Shape(1, 1, 1, x.length));
+            float[] swish;
+            float[] sigmoid;
+            try (GradMode on = GradMode.set(true)) {
+                swish = Norms.hardSwish(a).toFloatArray();
+                sigmoid = Norms.hardSigmoid(a).toFloatArray();
+            }
+            float[] fusedSwish = Norms.hardSwish(a).toFloatArray();
+            float[] fusedSigmoid = Norms.hardSigmoid(a).toFloatArray();
+            for (int i = 0; i < x.length; i++) {
+                float clipped = Math.min(Math.max(x[i] + 3f, 0f), 6f);
+                assertThat(fusedSwish[i]).as("hardswish(%s)", x[i]).isEqualTo(x[i] * clipped / 6f).isEqualTo(swish[i]);
+                assertThat(fusedSigmoid[i]).as("hardsigmoid(%s)", x[i]).isEqualTo(clipped / 6f).isEqualTo(sigmoid[i]);
+            }
+        }
+    }
 }
