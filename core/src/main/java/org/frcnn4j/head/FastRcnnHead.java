@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.norm.Dropout;
-import org.frcnn4j.nn.EngineFacts;
 import org.frcnn4j.nn.Layers.Dense;
 import org.frcnn4j.nn.Parameters;
 
@@ -44,7 +43,7 @@ public final class FastRcnnHead {
                     new Parameters.KaimingUniform(fcSize), new Parameters.KaimingUniform(fcSize));
             this.convs = null;
             this.fc = null;
-            if (EngineFacts.avx512Convolutions()) { // fc6 runs as a convolution only there
+            if (Dense.flattenedAsConvolution()) { // only then is fc6 a convolution to check
                 p.declareConvolution(fc6.flattenedShape(channels, pooledSize));
             }
         } else {

@@ -127,8 +127,18 @@ public final class Layers {
          * 120-200 ms), so there it is the product, as torchvision computes it.
          */
         public NDArray forwardFlattened(NDArray x) {
+            return forwardFlattened(x, flattenedAsConvolution());
+        }
+
+        /** Whether {@link #forwardFlattened} runs float32 inputs as a convolution on this machine (see there). */
+        public static boolean flattenedAsConvolution() {
+            return EngineFacts.avx512Convolutions();
+        }
+
+        /** {@link #forwardFlattened} by the route asked for, whatever the machine (tests check both). */
+        NDArray forwardFlattened(NDArray x, boolean asConvolution) {
             Shape s = x.getShape();
-            if (s.get(0) == 0 || inBfloat16(x) || !EngineFacts.avx512Convolutions()) {
+            if (s.get(0) == 0 || inBfloat16(x) || !asConvolution) {
                 // in bfloat16 the product with the weight kept rounded (a convolution would round it on every call)
                 return forward(x.reshape(s.get(0), s.get(1) * s.get(2) * s.get(3)));
             }

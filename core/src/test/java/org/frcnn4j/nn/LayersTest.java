@@ -92,9 +92,11 @@ class LayersTest {
             }
         }
     }
+
     @Test
-    void aFlattenedDenseLayerIsTheProductOfTheRowMajorFlattenedInputWhicheverRouteThisCpuTakes() {
-        // fc6 over a 7x7 grid: a convolution where oneDNN has AVX-512 kernels, the product elsewhere; values in double
+    void aFlattenedDenseLayerIsTheProductOfTheRowMajorFlattenedInputByEitherRoute() {
+        // fc6 over a 7x7 grid: a convolution where oneDNN has AVX-512 kernels, the product elsewhere; both checked
+        // here on any CPU, against the product in double
         int n = 3, c = 5, size = 7, out = 4;
         Random r = new Random(11);
         float[] x = new float[n * c * size * size];
@@ -111,18 +113,24 @@ class LayersTest {
         }
         try (NDManager m = NDManager.newBaseManager(); GradMode off = GradMode.set(false)) {
             Layers.Dense dense = new Layers.Dense(m.create(w, new Shape(out, w.length / out)), m.create(b));
-            float[] y = dense.forwardFlattened(m.create(x, new Shape(n, c, size, size))).toFloatArray();
-            assertThat(y).hasSize(n * out);
-            int in = c * size * size;
-            for (int i = 0; i < n; i++) {
-                for (int o = 0; o < out; o++) {
-                    double e = b[o];
-                    for (int k = 0; k < in; k++) {
-                        e += (double) x[i * in + k] * w[o * in + k];
+            NDArray input = m.create(x, new Shape(n, c, size, size));
+            for (boolean asConvolution : new boolean[] {true, false}) {
+                float[] y = dense.forwardFlattened(input, asConvolution).toFloatArray();
+                assertThat(y).hasSize(n * out);
+                int in = c * size * size;
+                for (int i = 0; i < n; i++) {
+                    for (int o = 0; o < out; o++) {
+                        double e = b[o];
+                        for (int k = 0; k < in; k++) {
+                            e += (double) x[i * in + k] * w[o * in + k];
+                        }
+                        assertThat((double) y[i * out + o]).as("convolution: %s", asConvolution).isCloseTo(e, within(1e-4));
                     }
-                    assertThat((double) y[i * out + o]).isCloseTo(e, within(1e-4));
                 }
             }
+            // the machine's choice is one of the two
+            assertThat(dense.forwardFlattened(input).toFloatArray())
+                    .isEqualTo(dense.forwardFlattened(input, Layers.Dense.flattenedAsConvolution()).toFloatArray());
         }
         assertThat(EngineFacts.isaAllowsAvx512(null)).isTrue();
         assertThat(EngineFacts.isaAllowsAvx512("AVX512_CORE")).isTrue();

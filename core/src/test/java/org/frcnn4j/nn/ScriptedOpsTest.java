@@ -109,6 +109,7 @@ class ScriptedOpsTest {
                     .hasMessageNotContaining("\n");
         }
     }
+
     @Test
     void fusedHardswishAndHardsigmoidGiveTheFloatsOfTheOperatorsTheyReplace() {
         // MobileNetV3's activations: without autograd libtorch's fused kernels, with it DJL's four operators
