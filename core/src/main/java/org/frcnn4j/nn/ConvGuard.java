@@ -48,16 +48,22 @@ public final class ConvGuard {
     /**
      * The route chosen for a shape, its needed gradients and the precision asked for.
      *
-     * @param directErrors what the engine's own convolution gave in that precision (null when a route was forced)
+     * @param winograd     whether the Winograd transform was asked for ({@link ConvRoute.Winograd}: float32 inference on
+     *                     a large enough map, where {@link EngineFacts#winogradConvolutions} allows it)
+     * @param directErrors what the route asked for first gave: the engine's own convolution in that precision, or the
+     *                     Winograd route (null when a route was forced)
      * @param routeErrors  what the chosen route gave (null when forced)
      */
-    public record Verdict(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout, ConvRoute route,
-                          Errors directErrors, Errors routeErrors) {
+    public record Verdict(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout, boolean winograd,
+                          ConvRoute route, Errors directErrors, Errors routeErrors) {
         /**
          * Whether the engine's own convolution in the asked precision and layout was wrong, so another route runs
          * instead (a 1x1 convolution on a channels-last map is a matrix product by design, not as a workaround).
          */
         public boolean workaround() {
+            if (winograd) {
+                return !(route instanceof ConvRoute.Winograd);
+            }
             // float32's direct convolution answering a bfloat16 call is a fallback too
             return !(route instanceof ConvRoute.Direct && precision == Precision.FP32 || route instanceof ConvRoute.Bfloat16
                     || route instanceof ConvRoute.PointwiseProduct p && p.bfloat16() == (precision == Precision.BF16));
@@ -66,20 +72,20 @@ public final class ConvGuard {
         public String describe() {
             String s = shape.describe() + " (gradients: " + gradients.name().toLowerCase(Locale.ROOT)
                     + (precision == Precision.FP32 ? "" : ", " + precision)
-                    + (layout == MemoryLayout.NCHW ? "" : ", channels-last") + "): ";
+                    + (layout == MemoryLayout.NCHW ? "" : ", channels-last") + (winograd ? ", large maps" : "") + "): ";
             if (directErrors == null) {
                 return s + route.describe(shape) + ", forced, not checked";
             }
             if (!workaround()) {
-                return s + (route instanceof ConvRoute.PointwiseProduct ? route.describe(shape) + ", " : "") + "right ("
-                        + routeErrors.describe() + ")";
+                return s + (route instanceof ConvRoute.PointwiseProduct || winograd ? route.describe(shape) + ", " : "")
+                        + "right (" + routeErrors.describe() + ")";
             }
-            return s + "WRONG in the engine (" + directErrors.describe() + "); using " + route.describe(shape) + " ("
+            return s + (winograd ? "WRONG by Winograd (" : "WRONG in the engine (") + directErrors.describe() + "); using " + route.describe(shape) + " ("
                     + routeErrors.describe() + ")";
         }
     }
 
-    private record Key(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout) {}
+    private record Key(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout, boolean winograd) {}
 
     private final Checker checker;
     private final ConvRoute forced;
@@ -162,7 +168,10 @@ public final class ConvGuard {
         }
         // bfloat16 is for inference: a call that needs gradients runs in float32
         Precision precision = gradients == Gradients.NONE ? Precision.current() : Precision.FP32;
-        return verdict(shape, gradients, precision, layout).route().forward(x, weight, bias, shape);
+        // a forced route is what the caller wants to see: no Winograd in its place
+        boolean winograd = forced == null && winograd(shape, gradients, precision, layout)
+                && ConvRoute.Winograd.pays(shape.outputSize((int) x.getShape().get(2)), shape.outputSize((int) x.getShape().get(3)));
+        return verdict(shape, gradients, precision, layout, winograd).route().forward(x, weight, bias, shape);
     }
 
     /** Forward and backward work of every convolution run through a guard since the process started. */
@@ -226,34 +235,53 @@ public final class ConvGuard {
                 s.inputSize() == 0 ? 0 : s.outputSize(s.inputSize()));
     }
 
-    /** Checks the shapes now (e.g. when a model is built), instead of at their first use. */
+    /**
+     * Whether a call may use the Winograd route ({@link ConvRoute.Winograd}), whatever its map's size: float32 inference
+     * on a row-major map, a shape the route covers, and a machine where {@link EngineFacts#winogradConvolutions} says
+     * it is the faster algorithm. Decided from these facts alone, never from timing, so the arithmetic of a model on a
+     * machine does not change from run to run.
+     */
+    static boolean winograd(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout) {
+        return gradients == Gradients.NONE && precision == Precision.FP32 && layout == MemoryLayout.NCHW
+                && new ConvRoute.Winograd().covers(shape) && EngineFacts.winogradConvolutions();
+    }
+
+    /**
+     * Checks the shapes now (e.g. when a model is built), instead of at their first use; in inference, also the
+     * Winograd route of the shapes that may take it.
+     */
     public void prepare(Collection<ConvShape> shapes, Gradients gradients, MemoryLayout layout) {
         for (ConvShape s : shapes) {
-            verdict(s, gradients, gradients == Gradients.NONE ? Precision.current() : Precision.FP32, layout);
+            Precision precision = gradients == Gradients.NONE ? Precision.current() : Precision.FP32;
+            verdict(s, gradients, precision, layout, false);
+            if (forced == null && winograd(s, gradients, precision, layout)) {
+                verdict(s, gradients, precision, layout, true);
+            }
         }
     }
 
     /** The float32 route for a shape, checked on first use (a strided 1x1 shape: its stride-1 version's). */
     public Verdict verdict(ConvShape shape, Gradients gradients) {
-        return verdict(shape, gradients, Precision.FP32, MemoryLayout.NCHW);
+        return verdict(shape, gradients, Precision.FP32, MemoryLayout.NCHW, false);
     }
 
     /**
      * The route for a shape in a precision, checked on first use. In bfloat16 the engine's bfloat16 convolution is
      * tried first; where it is wrong, the shape runs by its float32 route (exact, just not faster).
      */
-    public Verdict verdict(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout) {
+    public Verdict verdict(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout,
+                           boolean winograd) {
         ConvShape checked = subsampled(shape) ? unstrided(shape) : shape;
-        return verdicts.computeIfAbsent(new Key(checked, gradients, precision, layout),
-                k -> choose(k.shape(), k.gradients(), k.precision(), k.layout()));
+        return verdicts.computeIfAbsent(new Key(checked, gradients, precision, layout, winograd),
+                k -> choose(k.shape(), k.gradients(), k.precision(), k.layout(), k.winograd()));
     }
 
     /**
      * The routes tried for a precision and layout, in order: on channels-last maps 1x1 convolutions as matrix
      * products first ({@link ConvRoute.PointwiseProduct}: oneDNN's own crash on some CPUs), then bfloat16's own
-     * convolution where asked, then float32's routes.
+     * convolution where asked, then the Winograd route where asked, then float32's routes.
      */
-    static List<ConvRoute> routes(Precision precision, MemoryLayout layout) {
+    static List<ConvRoute> routes(Precision precision, MemoryLayout layout, boolean winograd) {
         List<ConvRoute> out = new ArrayList<>();
         if (layout == MemoryLayout.NHWC) {
             if (precision == Precision.BF16) {
@@ -263,6 +291,9 @@ public final class ConvGuard {
         }
         if (precision == Precision.BF16) {
             out.add(new ConvRoute.Bfloat16());
+        }
+        if (winograd) {
+            out.add(new ConvRoute.Winograd());
         }
         out.addAll(ROUTES);
         return List.copyOf(out);
@@ -280,17 +311,18 @@ public final class ConvGuard {
         return forced;
     }
 
-    private Verdict choose(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout) {
-        List<ConvRoute> routes = routes(precision, layout);
+    private Verdict choose(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout,
+                           boolean winograd) {
+        List<ConvRoute> routes = routes(precision, layout, winograd);
         if (forced != null) {
             // a shape the forced route does not change or cannot compute runs as the engine's own (channels-last 1x1
             // convolutions as products, bfloat16 as bfloat16)
             ConvRoute route = routes.get(0).covers(shape) && !(routes.get(0) instanceof ConvRoute.Direct) ? routes.get(0)
                     : forced.covers(shape) ? forced : new ConvRoute.Direct();
-            return new Verdict(shape, gradients, precision, layout, route, null, null);
+            return new Verdict(shape, gradients, precision, layout, winograd, route, null, null);
         }
         ConvVerdicts k = kept();
-        Verdict known = k == null ? null : k.get(shape, gradients, precision, layout, routes);
+        Verdict known = k == null ? null : k.get(shape, gradients, precision, layout, winograd, routes);
         if (known != null) {
             return known;
         }
@@ -304,7 +336,7 @@ public final class ConvGuard {
                 direct = e;
             }
             if (e.right(route.tolerance())) {
-                Verdict v = new Verdict(shape, gradients, precision, layout, route, direct, e);
+                Verdict v = new Verdict(shape, gradients, precision, layout, winograd, route, direct, e);
                 if (v.workaround()) {
                     LOG.info("convolution {}", v.describe());
                 }

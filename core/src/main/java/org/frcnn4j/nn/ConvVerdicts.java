@@ -104,17 +104,17 @@ final class ConvVerdicts {
         }
     }
 
-    private static String key(ConvShape s, Gradients g, Precision p, MemoryLayout l) {
-        // float32 row-major keys are as before bfloat16 and channels-last existed, so earlier files stay valid
-        return s.inChannels() + " " + s.outChannels() + " " + s.kernel() + " " + s.stride() + " " + s.padding() + " "
+    private static String key(ConvShape s, Gradients g, Precision p, MemoryLayout l, boolean winograd) {
+        // float32 row-major keys are as before bfloat16, channels-last and Winograd existed, so earlier files stay valid
+        return (winograd ? "winograd " : "") + s.inChannels() + " " + s.outChannels() + " " + s.kernel() + " " + s.stride() + " " + s.padding() + " "
                 + s.dilation() + " " + s.groups() + " " + s.inputSize() + " " + g.name()
                 + (p == Precision.FP32 ? "" : " " + p) + (l == MemoryLayout.NCHW ? "" : " nhwc");
     }
 
     /** The kept verdict for this shape, or null. */
     synchronized Verdict get(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout,
-                             List<ConvRoute> routes) {
-        String value = lines.get(key(shape, gradients, precision, layout));
+                             boolean winograd, List<ConvRoute> routes) {
+        String value = lines.get(key(shape, gradients, precision, layout, winograd));
         if (value == null) {
             return null;
         }
@@ -126,7 +126,7 @@ final class ConvVerdicts {
             if (route < 0 || route >= routes.size() || !chosen.right(routes.get(route).tolerance())) {
                 return null;
             }
-            return new Verdict(shape, gradients, precision, layout, routes.get(route), direct, chosen);
+            return new Verdict(shape, gradients, precision, layout, winograd, routes.get(route), direct, chosen);
         } catch (RuntimeException e) {
             return null; // a damaged line: check again
         }
@@ -139,7 +139,7 @@ final class ConvVerdicts {
         }
         Errors d = v.directErrors();
         Errors r = v.routeErrors();
-        lines.put(key(v.shape(), v.gradients(), v.precision(), v.layout()), String.format(Locale.ROOT, "%d %s %s %s %s %s %s",
+        lines.put(key(v.shape(), v.gradients(), v.precision(), v.layout(), v.winograd()), String.format(Locale.ROOT, "%d %s %s %s %s %s %s",
                 routes.indexOf(v.route()), d.forward(), d.inputGradient(), d.weightGradient(), r.forward(),
                 r.inputGradient(), r.weightGradient()));
         List<String> out = new ArrayList<>();

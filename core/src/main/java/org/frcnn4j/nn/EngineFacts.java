@@ -83,6 +83,37 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
         return v;
     }
 
+    private static volatile Boolean winogradConvolutions;
+
+    /**
+     * Whether float32 inference runs 3x3 stride-1 convolutions of large maps by Winograd's transform
+     * ({@link ConvRoute.Winograd}, NNPACK's AVX2 kernels) rather than oneDNN's direct kernels. By default where oneDNN
+     * has no AVX-512 kernels to run ({@link #avx512Convolutions}), which is where it was measured faster (an AMD EPYC of
+     * family 25: VGG-16's layers 1.4-2.3x), and where NNPACK runs at all. On AVX-512 CPUs oneDNN's direct kernels ran
+     * 330-350 GFLOP/s (family 26), about what Winograd's saving would give NNPACK's AVX2 kernels, so the engine's stays.
+     * {@code -Dfrcnn.conv.winograd=on|off} overrides (auto by default).
+     */
+    public static boolean winogradConvolutions() {
+        Boolean v = winogradConvolutions;
+        if (v == null) {
+            v = winogradWanted(System.getProperty("frcnn.conv.winograd"), avx512Convolutions()) && ScriptedOps.nnpackAvailable();
+            winogradConvolutions = v;
+        }
+        return v;
+    }
+
+    /** What {@code -Dfrcnn.conv.winograd} (null: auto) asks for, given whether oneDNN has AVX-512 kernels here. */
+    static boolean winogradWanted(String setting, boolean avx512) {
+        if (setting == null || setting.isBlank() || setting.equalsIgnoreCase("auto")) {
+            return !avx512;
+        }
+        return switch (setting.toLowerCase(Locale.ROOT)) {
+            case "on", "true" -> true;
+            case "off", "false" -> false;
+            default -> throw new IllegalArgumentException("frcnn.conv.winograd must be auto, on or off, not '" + setting + "'");
+        };
+    }
+
     /** Whether oneDNN, capped at this ISA (null: not capped), may use AVX-512 kernels. */
     static boolean isaAllowsAvx512(String isa) {
         if (isa == null || isa.isBlank()) {

@@ -20,7 +20,7 @@ import java.util.zip.ZipOutputStream;
  * Operations libtorch has and DJL does not expose: convolutions and fully connected layers with bfloat16 inputs
  * ({@link Precision#BF16}, float32 arrays in and out), an array's memory layout ({@link MemoryLayout}: whether it is
  * channels-last, and a copy that is), bilinear resizing without antialiasing (the image transform's), and the fused
- * hardswish and hardsigmoid of MobileNetV3. Methods run
+ * hardswish and hardsigmoid of MobileNetV3, and NNPACK's Winograd convolution ({@link ConvRoute.Winograd}). Methods run
  * without autograd (DJL runs a module's methods so): none is for arrays that need gradients.
  *
  * <p>DJL cannot hold a bfloat16 array (its {@code toType(BFLOAT16)} aborts the JVM), and oneDNN's
@@ -162,6 +162,35 @@ public final class ScriptedOps {
         return run("hardsigmoid", x, IValue.from((PtNDArray) x));
     }
 
+    private static volatile Boolean nnpack;
+
+    /**
+     * Whether this libtorch has NNPACK and NNPACK runs on this CPU (it needs AVX2 and FMA3): libtorch 2.7.1's CPU build
+     * has it, and answers false where its initialisation fails.
+     */
+    public static boolean nnpackAvailable() {
+        Boolean v = nnpack;
+        if (v == null) {
+            try (IValue out = IValueUtils.runMethod(module(), "nnpack_available")) {
+                v = out.toBoolean();
+            }
+            nnpack = v;
+        }
+        return v;
+    }
+
+    /**
+     * One image's 3x3, stride-1 convolution by NNPACK's Winograd transform F(6x6, 3x3) ({@code nnp_convolution_inference}
+     * with its automatic algorithm, which is that for 3x3 kernels): x (1, C, H, W) row-major, weight (out, C, 3, 3)
+     * row-major, bias (out). The batch is one image so that every call takes the same NNPACK path (libtorch hands
+     * larger batches to another NNPACK function). NNPACK's workspace is per thread in libtorch, so threads may call this
+     * at once.
+     */
+    public static NDArray winograd(NDArray x, NDArray weight, NDArray bias, int padding) {
+        return run("winograd", x, IValue.from((PtNDArray) x), IValue.from((PtNDArray) weight), IValue.from((PtNDArray) bias),
+                IValue.listFrom((long) padding, (long) padding));
+    }
+
     /** Loads the module for the life of the process (a few kB of native memory), from memory: no file is written. */
     private static PtSymbolBlock load() {
         EngineLogging.apply();
@@ -202,6 +231,11 @@ public final class ScriptedOps {
                 + "    return torch.upsample_bilinear2d(x, size, False)\n"
                 + "  def hardswish(" + self + ",\n    x: Tensor) -> Tensor:\n"
                 + "    return torch.hardswish(x)\n"
+                + "  def nnpack_available(" + self + ") -> bool:\n"
+                + "    return torch._nnpack_available()\n"
+                + "  def winograd(" + self + ",\n    x: Tensor,\n    weight: Tensor,\n    bias: Tensor,\n"
+                + "    padding: List[int]) -> Tensor:\n"
+                + "    return torch._nnpack_spatial_convolution(x, torch.contiguous(weight), bias, padding, [1, 1])\n"
                 + "  def hardsigmoid(" + self + ",\n    x: Tensor) -> Tensor:\n"
                 + "    return torch.hardsigmoid(x)\n"
                 + "  def channels_last(" + self + ",\n    x: Tensor) -> Tensor:\n"

@@ -49,12 +49,12 @@ class MemoryLayoutTest {
                 assertThat(diff).as(s.describe()).isLessThan(1e-4);
             }
         }
-        ConvGuard.Verdict pointwise = guard.verdict(shapes.get(0), Gradients.NONE, Precision.FP32, MemoryLayout.NHWC);
+        ConvGuard.Verdict pointwise = guard.verdict(shapes.get(0), Gradients.NONE, Precision.FP32, MemoryLayout.NHWC, false);
         assertThat(pointwise.route()).isEqualTo(new ConvRoute.PointwiseProduct(false));
         assertThat(pointwise.workaround()).isFalse();
         assertThat(pointwise.describe()).contains("channels-last").contains("matrix product");
         // the strided 1x1 runs as its stride-1 version on the subsampled map, channels-last too
-        assertThat(guard.verdict(shapes.get(2), Gradients.NONE, Precision.FP32, MemoryLayout.NHWC).route())
+        assertThat(guard.verdict(shapes.get(2), Gradients.NONE, Precision.FP32, MemoryLayout.NHWC, false).route())
                 .isEqualTo(new ConvRoute.PointwiseProduct(false));
         assertThat(guard.verdict(shapes.get(0), Gradients.NONE).route()).isEqualTo(new ConvRoute.Direct());
         assertThat(guard.verdicts()).extracting(ConvGuard.Verdict::layout)

@@ -63,11 +63,11 @@ class ScriptedOpsTest {
         // as on a CPU whose bfloat16 kernel is wrong for 24 input channels only
         ConvGuard guard = new ConvGuard((route, shape, g, layout) -> route instanceof ConvRoute.Bfloat16 && shape.equals(wrong)
                 ? new ConvCheck.Errors(Double.NaN, -1, -1) : ConvCheck.run(route, shape, g, layout), null);
-        ConvGuard.Verdict ok = guard.verdict(right, Gradients.NONE, Precision.BF16, MemoryLayout.NCHW);
+        ConvGuard.Verdict ok = guard.verdict(right, Gradients.NONE, Precision.BF16, MemoryLayout.NCHW, false);
         assertThat(ok.route()).isEqualTo(new ConvRoute.Bfloat16());
         assertThat(ok.workaround()).isFalse();
         assertThat(ok.routeErrors().forward()).isGreaterThan(1e-5).isLessThan(ConvRoute.Bfloat16.TOLERANCE);
-        ConvGuard.Verdict fallback = guard.verdict(wrong, Gradients.NONE, Precision.BF16, MemoryLayout.NCHW);
+        ConvGuard.Verdict fallback = guard.verdict(wrong, Gradients.NONE, Precision.BF16, MemoryLayout.NCHW, false);
         assertThat(fallback.route()).isNotInstanceOf(ConvRoute.Bfloat16.class);
         assertThat(fallback.routeErrors().right()).isTrue(); // float32's tolerance
         assertThat(fallback.describe()).contains("bf16").contains("WRONG");

@@ -1,0 +1,141 @@
+package org.frcnn4j.nn;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.frcnn4j.nn.ConvCheck.Errors;
+import org.frcnn4j.nn.ConvCheck.Gradients;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Winograd route (NNPACK's F(6x6, 3x3)): its results against the definition in double precision on maps of many
+ * tiles, partial ones at the edges included; when the guard asks for it; and what the guard does when it is wrong.
+ */
+@Tag("numerics")
+class WinogradTest {
+
+    @Test
+    void theTransformEqualsTheDefinitionOnMapsOfManyTiles() {
+        assumeTrue(ScriptedOps.nnpackAvailable(), "NNPACK does not run on this CPU");
+        // (shape, batch, height, width): padded and unpadded, a batch of two (one NNPACK call per image), edges that
+        // cut tiles (6x6 outputs from 8x8 inputs), and the few input channels of a backbone's first layer
+        record Case(ConvShape shape, int n, int h, int w) {}
+        List<Case> cases = List.of(new Case(ConvShape.of(32, 24, 3, 1, 1), 1, 40, 53),
+                new Case(ConvShape.of(16, 8, 3, 1, 0), 2, 23, 31), new Case(ConvShape.of(3, 16, 3, 1, 1), 1, 37, 44));
+        Random random = new Random(15);
+        try (NDManager m = NDManager.newBaseManager()) {
+            for (Case c : cases) {
+                ConvShape s = c.shape();
+                float[] x = uniform(random, c.n() * s.inChannels() * c.h() * c.w(), 1);
+                float[] w = uniform(random, s.outChannels() * s.inChannels() * 9, (float) (1 / Math.sqrt(9.0 * s.inChannels())));
+                float[] b = uniform(random, s.outChannels(), 1);
+                ConvReference ref = new ConvReference(s, c.n(), c.h(), c.w(), x, w, b,
+                        new float[c.n() * s.outChannels() * s.outputSize(c.h()) * s.outputSize(c.w())]);
+                NDArray input = m.create(x, new Shape(c.n(), s.inChannels(), c.h(), c.w()));
+                NDArray weight = m.create(w, new Shape(s.outChannels(), s.inChannels(), 3, 3));
+                NDArray bias = m.create(b, new Shape(s.outChannels()));
+                NDArray y = new ConvRoute.Winograd().forward(input, weight, bias, s);
+                assertThat(y.getShape()).isEqualTo(new Shape(c.n(), s.outChannels(), s.outputSize(c.h()), s.outputSize(c.w())));
+                double error = ConvReference.relativeError(y.toFloatArray(), ref.output);
+                // float32's direct sums are near 1e-6; the transforms' rounding near 1e-5; a wrong tile would be ~1
+                assertThat(error).as(s.describe()).isLessThan(1e-4);
+                // without bias: the route supplies the zeros NNPACK needs
+                NDArray unbiased = new ConvRoute.Winograd().forward(input, weight, null, s);
+                assertThat(ConvReference.relativeError(unbiased.add(bias.reshape(1, -1, 1, 1)).toFloatArray(), ref.output))
+                        .isLessThan(1e-4);
+            }
+        }
+    }
+
+    @Test
+    void theRouteCoversThreeByThreeStrideOneConvolutionsAndPaysFromFortyTiles() {
+        ConvRoute.Winograd route = new ConvRoute.Winograd();
+        assertThat(route.covers(ConvShape.of(512, 512, 3, 1, 1))).isTrue();
+        assertThat(route.covers(ConvShape.of(64, 64, 3, 1, 0))).isTrue();
+        assertThat(route.covers(ConvShape.of(64, 64, 3, 2, 1))).isFalse(); // strided: not Winograd's
+        assertThat(route.covers(ConvShape.of(96, 256, 5, 1, 2))).isFalse();
+        assertThat(route.covers(new ConvShape(72, 72, 3, 1, 1, 1, 72, 0))).isFalse(); // depthwise
+        assertThat(route.covers(new ConvShape(64, 64, 3, 1, 2, 2, 1, 0))).isFalse(); // dilated
+        // tiles of 6x6 outputs, partial ones counted: 6 x 6 = 36 too few, 7 x 6 = 42 enough
+        assertThat(ConvRoute.Winograd.pays(36, 36)).isFalse();
+        assertThat(ConvRoute.Winograd.pays(37, 36)).isTrue();
+        assertThat(ConvRoute.Winograd.pays(38, 63)).isTrue(); // VGG-16's conv5 at 600 x 1000
+        assertThat(ConvRoute.Winograd.pays(19, 25)).isFalse();
+    }
+
+    @Test
+    void onlyFloat32InferenceOnRowMajorMapsAsksForIt() {
+        ConvShape s = ConvShape.of(64, 64, 3, 1, 1);
+        boolean here = EngineFacts.winogradConvolutions();
+        assertThat(ConvGuard.winograd(s, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW)).isEqualTo(here);
+        assertThat(ConvGuard.winograd(s, Gradients.WEIGHT, Precision.FP32, MemoryLayout.NCHW)).isFalse();
+        assertThat(ConvGuard.winograd(s, Gradients.BOTH, Precision.FP32, MemoryLayout.NCHW)).isFalse();
+        assertThat(ConvGuard.winograd(s, Gradients.NONE, Precision.BF16, MemoryLayout.NCHW)).isFalse();
+        assertThat(ConvGuard.winograd(s, Gradients.NONE, Precision.FP32, MemoryLayout.NHWC)).isFalse();
+        assertThat(ConvGuard.winograd(ConvShape.of(64, 64, 1, 1, 0), Gradients.NONE, Precision.FP32, MemoryLayout.NCHW))
+                .isFalse();
+        // the default follows oneDNN's ISA; the setting overrides it either way
+        assertThat(EngineFacts.winogradWanted(null, false)).isTrue();
+        assertThat(EngineFacts.winogradWanted("auto", true)).isFalse();
+        assertThat(EngineFacts.winogradWanted("on", true)).isTrue();
+        assertThat(EngineFacts.winogradWanted("OFF", false)).isFalse();
+        assertThatThrownBy(() -> EngineFacts.winogradWanted("fast", false)).hasMessageContaining("auto, on or off");
+    }
+
+    @Test
+    void theGuardChecksWinogradPerShapeAndFallsBackToTheEnginesRouteWhereItIsWrong() {
+        ConvShape right = ConvShape.of(64, 64, 3, 1, 1);
+        ConvShape wrong = ConvShape.of(128, 128, 3, 1, 1);
+        List<String> calls = new ArrayList<>();
+        ConvGuard guard = new ConvGuard((route, shape, g, layout) -> {
+            calls.add(route.describe(shape) + " " + shape.inChannels());
+            return route instanceof ConvRoute.Winograd && shape.equals(wrong) ? new Errors(0.3, -1, -1)
+                    : new Errors(route instanceof ConvRoute.Winograd ? 1.2e-5 : 1e-6, -1, -1);
+        }, null);
+        ConvGuard.Verdict fast = guard.verdict(right, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW, true);
+        assertThat(fast.route()).isEqualTo(new ConvRoute.Winograd());
+        assertThat(fast.workaround()).isFalse();
+        assertThat(fast.describe()).contains("large maps", "Winograd F(6x6, 3x3) (NNPACK), right (forward 1.2e-05)");
+        ConvGuard.Verdict fallback = guard.verdict(wrong, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW, true);
+        assertThat(fallback.route()).isEqualTo(new ConvRoute.Direct());
+        assertThat(fallback.workaround()).isTrue();
+        assertThat(fallback.describe()).contains("WRONG by Winograd (forward 3.0e-01); using the engine's convolution");
+        // small maps and training ask the engine's routes as before: verdicts of their own
+        assertThat(guard.verdict(right, Gradients.NONE).route()).isEqualTo(new ConvRoute.Direct());
+        assertThat(calls).containsExactly("Winograd F(6x6, 3x3) (NNPACK) 64", "Winograd F(6x6, 3x3) (NNPACK) 128",
+                "the engine's convolution 128", "the engine's convolution 64");
+        assertThat(guard.verdicts()).hasSize(3);
+    }
+
+    @Test
+    void aForcedRouteIsNotReplacedByWinograd() {
+        assumeTrue(EngineFacts.winogradConvolutions(), "Winograd is not this machine's default");
+        ConvGuard forced = new ConvGuard((route, shape, g, layout) -> {
+            throw new AssertionError("a forced route is not checked");
+        }, ConvGuard.forcedRoute("direct"));
+        ConvShape s = ConvShape.of(8, 8, 3, 1, 1);
+        try (NDManager m = NDManager.newBaseManager()) {
+            forced.forward(m.ones(new Shape(1, 8, 48, 48)), m.ones(new Shape(8, 8, 3, 3)), null, s, Gradients.NONE);
+        }
+        assertThat(forced.verdicts()).singleElement().satisfies(v -> {
+            assertThat(v.winograd()).isFalse();
+            assertThat(v.route()).isEqualTo(new ConvRoute.Direct());
+        });
+    }
+
+    private static float[] uniform(Random random, int n, float scale) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (random.nextFloat() * 2 - 1) * scale;
+        }
+        return v;
+    }
+}
