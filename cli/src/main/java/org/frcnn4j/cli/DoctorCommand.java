@@ -83,7 +83,7 @@ final class DoctorCommand implements Callable<Integer> {
             }
             long winograd = r.verdicts().stream().filter(v -> v.winograd() && !v.workaround()).count();
             out.println(org.frcnn4j.nn.EngineFacts.winogradConvolutions()
-                    ? "winograd: on (float32 inference): 3x3 stride-1 convolutions of large maps by NNPACK's Winograd "
+                    ? "winograd: on (float32 forward passes): 3x3 stride-1 convolutions of large maps by NNPACK's Winograd "
                             + "F(6x6, 3x3); " + winograd + " of the shapes above checked right by it"
                     : "winograd: off, oneDNN's direct kernels (" + (!org.frcnn4j.nn.ScriptedOps.nnpackAvailable()
                             ? "NNPACK does not run on this CPU" : org.frcnn4j.nn.EngineFacts.avx512Convolutions()

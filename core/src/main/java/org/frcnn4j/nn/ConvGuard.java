@@ -236,19 +236,19 @@ public final class ConvGuard {
     }
 
     /**
-     * Whether a call may use the Winograd route ({@link ConvRoute.Winograd}), whatever its map's size: float32 inference
-     * on a row-major map, a shape the route covers, and a machine where {@link EngineFacts#winogradConvolutions} says
-     * it is the faster algorithm. Decided from these facts alone, never from timing, so the arithmetic of a model on a
-     * machine does not change from run to run.
+     * Whether a call may use the Winograd route ({@link ConvRoute.Winograd}), whatever its map's size: a float32 forward
+     * pass (of inference or of training: its gradients are the engine's) on a row-major map, a shape the route covers,
+     * and a machine where {@link EngineFacts#winogradConvolutions} says it is the faster algorithm. Decided from these
+     * facts alone, never from timing, so the arithmetic of a model on a machine does not change from run to run.
      */
     static boolean winograd(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout) {
-        return gradients == Gradients.NONE && precision == Precision.FP32 && layout == MemoryLayout.NCHW
+        return precision == Precision.FP32 && layout == MemoryLayout.NCHW
                 && new ConvRoute.Winograd().covers(shape) && EngineFacts.winogradConvolutions();
     }
 
     /**
-     * Checks the shapes now (e.g. when a model is built), instead of at their first use; in inference, also the
-     * Winograd route of the shapes that may take it.
+     * Checks the shapes now (e.g. when a model is built), instead of at their first use; also the Winograd route of the
+     * shapes that may take it.
      */
     public void prepare(Collection<ConvShape> shapes, Gradients gradients, MemoryLayout layout) {
         for (ConvShape s : shapes) {

@@ -72,8 +72,8 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
      * A 3x3, stride-1 convolution by Winograd's minimal filtering F(6x6, 3x3) (Lavin and Gray, 2016): NNPACK's, which
      * libtorch carries and calls only for batches of 16 or more. Each 8x8 input tile and each kernel is transformed, the
      * transformed channels are multiplied as 64 matrix products, and each product is transformed back to 6x6 outputs:
-     * 2.25 multiply-adds per output and input channel instead of 9. Inference only (no gradients: the call runs
-     * without autograd), one image per call. Rounding differs from a direct sum (the transforms scale values by up to
+     * 64/36 multiplications per output and input channel instead of 9. The forward pass only: in training libtorch
+     * differentiates the call as any convolution, with the engine's backward kernels. One image per call. Rounding differs from a direct sum (the transforms scale values by up to
      * a few tens): errors near 1e-5 of the output's range against a float64 reference, where a direct float32 sum has
      * 1e-6; ConvCheck's tolerance (1e-4) holds.
      *

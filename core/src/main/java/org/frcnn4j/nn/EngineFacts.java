@@ -86,7 +86,7 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
     private static volatile Boolean winogradConvolutions;
 
     /**
-     * Whether float32 inference runs 3x3 stride-1 convolutions of large maps by Winograd's transform
+     * Whether float32 forward passes run 3x3 stride-1 convolutions of large maps by Winograd's transform
      * ({@link ConvRoute.Winograd}, NNPACK's AVX2 kernels) rather than oneDNN's direct kernels. By default where oneDNN
      * has no AVX-512 kernels to run ({@link #avx512Convolutions}), which is where it was measured faster (an AMD EPYC of
      * family 25: VGG-16's layers 1.4-2.3x), and where NNPACK runs at all. On AVX-512 CPUs oneDNN's direct kernels ran
@@ -100,6 +100,17 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
             winogradConvolutions = v;
         }
         return v;
+    }
+
+    /**
+     * Turns the Winograd route on or off for the rest of the process, as {@code -Dfrcnn.conv.winograd} does at start (on
+     * only where NNPACK runs): for a program, or a test, that wants the engine's direct arithmetic, which is
+     * torchvision's on these CPUs. Returns the setting before.
+     */
+    public static boolean setWinogradConvolutions(boolean on) {
+        boolean before = winogradConvolutions();
+        winogradConvolutions = on && ScriptedOps.nnpackAvailable();
+        return before;
     }
 
     /** What {@code -Dfrcnn.conv.winograd} (null: auto) asks for, given whether oneDNN has AVX-512 kernels here. */

@@ -1,6 +1,8 @@
 package org.frcnn4j.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
@@ -21,7 +23,8 @@ import java.util.zip.ZipOutputStream;
  * ({@link Precision#BF16}, float32 arrays in and out), an array's memory layout ({@link MemoryLayout}: whether it is
  * channels-last, and a copy that is), bilinear resizing without antialiasing (the image transform's), and the fused
  * hardswish and hardsigmoid of MobileNetV3, and NNPACK's Winograd convolution ({@link ConvRoute.Winograd}). Methods run
- * without autograd (DJL runs a module's methods so): none is for arrays that need gradients.
+ * without autograd (DJL runs a module's methods so): none but the Winograd convolution is for arrays that need
+ * gradients.
  *
  * <p>DJL cannot hold a bfloat16 array (its {@code toType(BFLOAT16)} aborts the JVM), and oneDNN's
  * {@code ONEDNN_DEFAULT_FPMATH_MODE=BF16} is ignored by its float32 convolutions on CPUs without AMX. So the cast, the
@@ -184,11 +187,47 @@ public final class ScriptedOps {
      * with its automatic algorithm, which is that for 3x3 kernels): x (1, C, H, W) row-major, weight (out, C, 3, 3)
      * row-major, bias (out). The batch is one image so that every call takes the same NNPACK path (libtorch hands
      * larger batches to another NNPACK function). NNPACK's workspace is per thread in libtorch, so threads may call this
-     * at once.
+     * at once. Inside a gradient collector the call is recorded: libtorch differentiates NNPACK's convolution as any
+     * convolution, with its own backward kernels (oneDNN's), so only the forward pass changes.
      */
     public static NDArray winograd(NDArray x, NDArray weight, NDArray bias, int padding) {
-        return run("winograd", x, IValue.from((PtNDArray) x), IValue.from((PtNDArray) weight), IValue.from((PtNDArray) bias),
-                IValue.listFrom((long) padding, (long) padding));
+        if (!nnpackAvailable()) {
+            // also initialises NNPACK, which the convolution itself does not do
+            throw new IllegalStateException("NNPACK does not run on this CPU");
+        }
+        String method = "winograd" + padding;
+        if (JniUtils.isGradMode()) {
+            // DJL runs a method with autograd on only through forward(NDList, train), which takes the method's name from
+            // an array's name and passes tensors only
+            NDManager m = x.getManager();
+            return IValueUtils.forward(module(), new NDList(unnamed(x, m), unnamed(weight, m), unnamed(bias, m),
+                    methodMarker(method)), true).singletonOrThrow();
+        }
+        return run(method, x, IValue.from((PtNDArray) x), IValue.from((PtNDArray) weight), IValue.from((PtNDArray) bias));
+    }
+
+    /**
+     * The array, or a view of it without its name when it has one, in {@code m}: forward(NDList, train) reads names
+     * with a dot (a parameter's, "backbone.conv1.weight") as entries of a dictionary argument.
+     */
+    private static NDArray unnamed(NDArray a, NDManager m) {
+        if (a.getName() == null) {
+            return a;
+        }
+        NDArray view = a.reshape(a.getShape());
+        view.attach(m);
+        return view;
+    }
+
+    private static final java.util.Map<String, NDArray> MARKERS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** An array named so that {@link IValueUtils#forward(PtSymbolBlock, NDList, boolean)} runs {@code method} (not passed). */
+    private static NDArray methodMarker(String method) {
+        return MARKERS.computeIfAbsent(method, k -> {
+            NDArray marker = ai.djl.ndarray.NDManager.newBaseManager().zeros(new Shape(1)); // lives with the process
+            marker.setName("module_method:" + k);
+            return marker;
+        });
     }
 
     /** Loads the module for the life of the process (a few kB of native memory), from memory: no file is written. */
@@ -200,6 +239,13 @@ public final class ScriptedOps {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot load the TorchScript module of frcnn4j's scripted operations", e);
         }
+    }
+
+    /** A method for NNPACK's convolution with {@code padding}: tensors only, so that autograd can record a call. */
+    private static String winograd(String self, int padding) {
+        return "  def winograd" + padding + "(" + self + ",\n    x: Tensor,\n    weight: Tensor,\n    bias: Tensor) -> Tensor:\n"
+                + "    return torch._nnpack_spatial_convolution(x, torch.contiguous(weight), bias, [" + padding + ", "
+                + padding + "], [1, 1])\n";
     }
 
     /** TorchScript's source for the module: each method casts its inputs to bfloat16 and its result back. */
@@ -233,9 +279,7 @@ public final class ScriptedOps {
                 + "    return torch.hardswish(x)\n"
                 + "  def nnpack_available(" + self + ") -> bool:\n"
                 + "    return torch._nnpack_available()\n"
-                + "  def winograd(" + self + ",\n    x: Tensor,\n    weight: Tensor,\n    bias: Tensor,\n"
-                + "    padding: List[int]) -> Tensor:\n"
-                + "    return torch._nnpack_spatial_convolution(x, torch.contiguous(weight), bias, padding, [1, 1])\n"
+                + winograd(self, 0) + winograd(self, 1) + winograd(self, 2)
                 + "  def hardsigmoid(" + self + ",\n    x: Tensor) -> Tensor:\n"
                 + "    return torch.hardsigmoid(x)\n"
                 + "  def channels_last(" + self + ",\n    x: Tensor) -> Tensor:\n"

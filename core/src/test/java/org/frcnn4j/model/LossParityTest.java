@@ -45,6 +45,33 @@ class LossParityTest {
      */
     @Test
     void gradientsMatchTorchvision() throws Exception {
+        // torchvision's arithmetic on these CPUs is oneDNN's direct convolution: the same here, at the tight bound
+        boolean winograd = org.frcnn4j.nn.EngineFacts.setWinogradConvolutions(false);
+        try {
+            checkGradients(2e-3);
+        } finally {
+            org.frcnn4j.nn.EngineFacts.setWinogradConvolutions(winograd);
+        }
+    }
+
+    /**
+     * With the forward pass's 3x3 convolutions by Winograd's transform (this project's default where oneDNN has only AVX2
+     * kernels) the gradients are the engine's own of slightly different activations: rounding near 1e-5 of the range,
+     * amplified where it moves a ReLU or a max pool's choice. Measured: the largest difference 3.1e-3 of the gradient's
+     * norm (conv1's bias, a sum with cancellation), all others within 2e-3.
+     */
+    @Test
+    void gradientsThroughWinogradsForwardPassStayWithinHalfAPercentOfTorchvisions() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(org.frcnn4j.nn.ScriptedOps.nnpackAvailable(), "no NNPACK here");
+        boolean winograd = org.frcnn4j.nn.EngineFacts.setWinogradConvolutions(true);
+        try {
+            checkGradients(5e-3);
+        } finally {
+            org.frcnn4j.nn.EngineFacts.setWinogradConvolutions(winograd);
+        }
+    }
+
+    void checkGradients(double tolerance) throws Exception {
         Path dir = TorchvisionParityTest.fixture("vgg16-align");
         JsonNode expected = new ObjectMapper().readTree(dir.resolve("losses.json").toFile());
         JsonNode gradients = new ObjectMapper().readTree(dir.resolve("gradients.json").toFile());
@@ -74,11 +101,11 @@ class LossParityTest {
                     sum += v;
                 }
                 double scale = g.get("norm").asDouble();
-                assertThat(Math.sqrt(norm)).as(name + " gradient norm").isCloseTo(scale, within(2e-3 * scale + 1e-6));
-                assertThat(sum).as(name + " gradient sum").isCloseTo(g.get("sum").asDouble(), within(2e-3 * scale + 1e-6));
+                assertThat(Math.sqrt(norm)).as(name + " gradient norm").isCloseTo(scale, within(tolerance * scale + 1e-6));
+                assertThat(sum).as(name + " gradient sum").isCloseTo(g.get("sum").asDouble(), within(tolerance * scale + 1e-6));
                 for (int i = 0; i < g.get("first").size(); i++) {
                     assertThat((double) ours[i]).as(name + " gradient [" + i + "]")
-                            .isCloseTo(g.get("first").get(i).asDouble(), within(2e-3 * scale + 1e-6));
+                            .isCloseTo(g.get("first").get(i).asDouble(), within(tolerance * scale + 1e-6));
                 }
                 checked++;
             }

@@ -56,6 +56,39 @@ class WinogradTest {
     }
 
     @Test
+    void inTrainingTheGradientsAreTheDefinitionsThroughTheTransformsForwardPass() {
+        assumeTrue(ScriptedOps.nnpackAvailable(), "NNPACK does not run on this CPU");
+        ConvShape s = ConvShape.of(12, 20, 3, 1, 1);
+        int n = 2;
+        int h = 26;
+        int w = 31;
+        Random random = new Random(16);
+        float[] x = uniform(random, n * 12 * h * w, 1);
+        float[] wt = uniform(random, 20 * 12 * 9, 0.1f);
+        float[] b = uniform(random, 20, 1);
+        float[] g = uniform(random, n * 20 * h * w, 1);
+        ConvReference ref = new ConvReference(s, n, h, w, x, wt, b, g);
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray input = m.create(x, new Shape(n, 12, h, w));
+            NDArray weight = m.create(wt, new Shape(20, 12, 3, 3));
+            NDArray bias = m.create(b, new Shape(20));
+            input.setRequiresGradient(true);
+            weight.setRequiresGradient(true);
+            bias.setRequiresGradient(true);
+            float[] y;
+            try (ai.djl.training.GradientCollector collector = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+                NDArray out = new ConvRoute.Winograd().forward(input, weight, bias, s);
+                y = out.toFloatArray();
+                collector.backward(out.mul(m.create(g, out.getShape())).sum());
+            }
+            assertThat(ConvReference.relativeError(y, ref.output)).isLessThan(1e-4);
+            assertThat(ConvReference.relativeError(input.getGradient().toFloatArray(), ref.inputGradient)).isLessThan(1e-5);
+            assertThat(ConvReference.relativeError(weight.getGradient().toFloatArray(), ref.weightGradient)).isLessThan(1e-5);
+            assertThat(ConvReference.relativeError(bias.getGradient().toFloatArray(), ref.biasGradient)).isLessThan(1e-5);
+        }
+    }
+
+    @Test
     void theRouteCoversThreeByThreeStrideOneConvolutionsAndPaysFromFortyTiles() {
         ConvRoute.Winograd route = new ConvRoute.Winograd();
         assertThat(route.covers(ConvShape.of(512, 512, 3, 1, 1))).isTrue();
@@ -72,12 +105,12 @@ class WinogradTest {
     }
 
     @Test
-    void onlyFloat32InferenceOnRowMajorMapsAsksForIt() {
+    void float32ForwardPassesOnRowMajorMapsAskForIt() {
         ConvShape s = ConvShape.of(64, 64, 3, 1, 1);
         boolean here = EngineFacts.winogradConvolutions();
         assertThat(ConvGuard.winograd(s, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW)).isEqualTo(here);
-        assertThat(ConvGuard.winograd(s, Gradients.WEIGHT, Precision.FP32, MemoryLayout.NCHW)).isFalse();
-        assertThat(ConvGuard.winograd(s, Gradients.BOTH, Precision.FP32, MemoryLayout.NCHW)).isFalse();
+        assertThat(ConvGuard.winograd(s, Gradients.WEIGHT, Precision.FP32, MemoryLayout.NCHW)).isEqualTo(here);
+        assertThat(ConvGuard.winograd(s, Gradients.BOTH, Precision.FP32, MemoryLayout.NCHW)).isEqualTo(here);
         assertThat(ConvGuard.winograd(s, Gradients.NONE, Precision.BF16, MemoryLayout.NCHW)).isFalse();
         assertThat(ConvGuard.winograd(s, Gradients.NONE, Precision.FP32, MemoryLayout.NHWC)).isFalse();
         assertThat(ConvGuard.winograd(ConvShape.of(64, 64, 1, 1, 0), Gradients.NONE, Precision.FP32, MemoryLayout.NCHW))
@@ -92,6 +125,7 @@ class WinogradTest {
 
     @Test
     void theGuardChecksWinogradPerShapeAndFallsBackToTheEnginesRouteWhereItIsWrong() {
+        // (fake checks: what the guard does with the answers, on any CPU)
         ConvShape right = ConvShape.of(64, 64, 3, 1, 1);
         ConvShape wrong = ConvShape.of(128, 128, 3, 1, 1);
         List<String> calls = new ArrayList<>();
