@@ -82,10 +82,23 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
      * 512 -> 512 at 37x62: 94-106 vs 56-65 ms); with fewer than about 40 tiles of 6x6 outputs the per-call kernel
      * transform outweighs the savings (512 -> 512 at 19x25: 30 vs 46 ms), so {@link #pays} leaves such maps to the
      * engine.
+     *
+     * <p>NNPACK holds the whole transformed input and output of a call, 256 bytes per tile and channel, in a workspace
+     * that libtorch keeps per thread and never frees (VGG-16's 64 -> 64 layer at 600x1000: 540 MB). So a large map runs
+     * as bands of output rows, each with its halo of input rows, small enough for {@code workspaceBytes}: the same sums,
+     * cut where the tiles are cut anyway.
      */
-    record Winograd() implements ConvRoute {
+    record Winograd(long workspaceBytes) implements ConvRoute {
         /** Fewest output tiles (6x6 each) at which the transform's saving outweighs its fixed cost. */
         static final int MIN_TILES = 40;
+        /** The transformed tiles' share of NNPACK's workspace per call (the kernel's transform comes on top). */
+        static final long WORKSPACE_BYTES = 128L << 20;
+        /** Bytes of NNPACK's workspace per tile and channel (input and output): an 8x8 tile of floats. */
+        private static final long BYTES_PER_TILE_CHANNEL = 64 * 4;
+
+        public Winograd() {
+            this(WORKSPACE_BYTES);
+        }
 
         @Override
         public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
@@ -93,13 +106,43 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
             NDArray b = bias != null ? bias : inManager(m.zeros(new Shape(s.outChannels())), m);
             long n = x.getShape().get(0);
             if (n == 1) {
-                return ScriptedOps.winograd(x, weight, b, s.padding());
+                return image(x, weight, b, s);
             }
             NDList images = new NDList((int) n);
             for (long i = 0; i < n; i++) {
-                images.add(ScriptedOps.winograd(x.get(new NDIndex("{}:{}", i, i + 1)), weight, b, s.padding()));
+                images.add(image(x.get(new NDIndex("{}:{}", i, i + 1)), weight, b, s));
             }
             return NDArrays.concat(images, 0);
+        }
+
+        /** One image, in bands of output rows where its workspace would pass {@link #workspaceBytes}. */
+        private NDArray image(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
+            int h = (int) x.getShape().get(2);
+            int p = s.padding();
+            int outRows = s.outputSize(h);
+            int band = bandRows(s, s.outputSize((int) x.getShape().get(3)));
+            if (band >= outRows) {
+                return ScriptedOps.winograd(x, weight, bias, p);
+            }
+            NDList bands = new NDList();
+            for (int r0 = 0; r0 < outRows; r0 += band) {
+                int r1 = Math.min(outRows, r0 + band);
+                // output rows [r0, r1) read input rows [r0 - p, r1 + 2 - p): zeros where those leave the map
+                int top = r0 - p;
+                int bottom = r1 + 2 - p;
+                NDArray rows = x.get(new NDIndex(":, :, {}:{}", Math.max(0, top), Math.min(h, bottom)));
+                if (top < 0 || bottom > h) {
+                    rows = rows.pad(new Shape(0, 0, Math.max(0, -top), Math.max(0, bottom - h)), 0);
+                }
+                bands.add(ScriptedOps.winograd(rows, weight, bias, 0, p));
+            }
+            return NDArrays.concat(bands, 2);
+        }
+
+        /** Output rows per band: whole tiles (six rows), as many as the workspace allows, at least one tile's. */
+        int bandRows(ConvShape s, int outColumns) {
+            long perTileRow = (outColumns + 5L) / 6 * (s.inChannels() + s.outChannels()) * BYTES_PER_TILE_CHANNEL;
+            return (int) Math.min(Integer.MAX_VALUE / 2, 6 * Math.max(1, workspaceBytes / perTileRow));
         }
 
         @Override

@@ -191,11 +191,16 @@ public final class ScriptedOps {
      * convolution, with its own backward kernels (oneDNN's), so only the forward pass changes.
      */
     public static NDArray winograd(NDArray x, NDArray weight, NDArray bias, int padding) {
+        return winograd(x, weight, bias, padding, padding);
+    }
+
+    /** {@link #winograd(NDArray, NDArray, NDArray, int)} with its own zero padding of rows and of columns (0 to 2). */
+    public static NDArray winograd(NDArray x, NDArray weight, NDArray bias, int paddingRows, int paddingColumns) {
         if (!nnpackAvailable()) {
             // also initialises NNPACK, which the convolution itself does not do
             throw new IllegalStateException("NNPACK does not run on this CPU");
         }
-        String method = "winograd" + padding;
+        String method = "winograd" + paddingRows + paddingColumns;
         if (JniUtils.isGradMode()) {
             // DJL runs a method with autograd on only through forward(NDList, train), which takes the method's name from
             // an array's name and passes tensors only
@@ -241,11 +246,14 @@ public final class ScriptedOps {
         }
     }
 
-    /** A method for NNPACK's convolution with {@code padding}: tensors only, so that autograd can record a call. */
-    private static String winograd(String self, int padding) {
-        return "  def winograd" + padding + "(" + self + ",\n    x: Tensor,\n    weight: Tensor,\n    bias: Tensor) -> Tensor:\n"
-                + "    return torch._nnpack_spatial_convolution(x, torch.contiguous(weight), bias, [" + padding + ", "
-                + padding + "], [1, 1])\n";
+    /**
+     * A method for NNPACK's convolution with {@code rows} and {@code columns} of zero padding: tensors only, so that
+     * autograd can record a call.
+     */
+    private static String winograd(String self, int rows, int columns) {
+        return "  def winograd" + rows + columns + "(" + self + ",\n    x: Tensor,\n    weight: Tensor,\n    bias: Tensor) -> Tensor:\n"
+                + "    return torch._nnpack_spatial_convolution(x, torch.contiguous(weight), bias, [" + rows + ", "
+                + columns + "], [1, 1])\n";
     }
 
     /** TorchScript's source for the module: each method casts its inputs to bfloat16 and its result back. */
@@ -279,7 +287,8 @@ public final class ScriptedOps {
                 + "    return torch.hardswish(x)\n"
                 + "  def nnpack_available(" + self + ") -> bool:\n"
                 + "    return torch._nnpack_available()\n"
-                + winograd(self, 0) + winograd(self, 1) + winograd(self, 2)
+                + winograd(self, 0, 0) + winograd(self, 1, 1) + winograd(self, 2, 2) + winograd(self, 0, 1)
+                + winograd(self, 0, 2)
                 + "  def hardsigmoid(" + self + ",\n    x: Tensor) -> Tensor:\n"
                 + "    return torch.hardsigmoid(x)\n"
                 + "  def channels_last(" + self + ",\n    x: Tensor) -> Tensor:\n"

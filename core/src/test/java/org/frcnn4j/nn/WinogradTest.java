@@ -29,7 +29,10 @@ class WinogradTest {
         // cut tiles (6x6 outputs from 8x8 inputs), and the few input channels of a backbone's first layer
         record Case(ConvShape shape, int n, int h, int w) {}
         List<Case> cases = List.of(new Case(ConvShape.of(32, 24, 3, 1, 1), 1, 40, 53),
-                new Case(ConvShape.of(16, 8, 3, 1, 0), 2, 23, 31), new Case(ConvShape.of(3, 16, 3, 1, 1), 1, 37, 44));
+                new Case(ConvShape.of(16, 8, 3, 1, 0), 2, 23, 31), new Case(ConvShape.of(3, 16, 3, 1, 1), 1, 37, 44),
+                new Case(ConvShape.of(8, 8, 3, 1, 2), 1, 29, 20));
+        // whole maps, and bands of six output rows (a workspace too small for more: the most cuts, a short last band)
+        List<ConvRoute.Winograd> routes = List.of(new ConvRoute.Winograd(), new ConvRoute.Winograd(1));
         Random random = new Random(15);
         try (NDManager m = NDManager.newBaseManager()) {
             for (Case c : cases) {
@@ -42,15 +45,17 @@ class WinogradTest {
                 NDArray input = m.create(x, new Shape(c.n(), s.inChannels(), c.h(), c.w()));
                 NDArray weight = m.create(w, new Shape(s.outChannels(), s.inChannels(), 3, 3));
                 NDArray bias = m.create(b, new Shape(s.outChannels()));
-                NDArray y = new ConvRoute.Winograd().forward(input, weight, bias, s);
-                assertThat(y.getShape()).isEqualTo(new Shape(c.n(), s.outChannels(), s.outputSize(c.h()), s.outputSize(c.w())));
-                double error = ConvReference.relativeError(y.toFloatArray(), ref.output);
-                // float32's direct sums are near 1e-6; the transforms' rounding near 1e-5; a wrong tile would be ~1
-                assertThat(error).as(s.describe()).isLessThan(1e-4);
-                // without bias: the route supplies the zeros NNPACK needs
-                NDArray unbiased = new ConvRoute.Winograd().forward(input, weight, null, s);
-                assertThat(ConvReference.relativeError(unbiased.add(bias.reshape(1, -1, 1, 1)).toFloatArray(), ref.output))
-                        .isLessThan(1e-4);
+                for (ConvRoute.Winograd route : routes) {
+                    NDArray y = route.forward(input, weight, bias, s);
+                    assertThat(y.getShape()).isEqualTo(new Shape(c.n(), s.outChannels(), s.outputSize(c.h()), s.outputSize(c.w())));
+                    double error = ConvReference.relativeError(y.toFloatArray(), ref.output);
+                    // float32's direct sums are near 1e-6; the transforms' rounding near 1e-5; a wrong tile would be ~1
+                    assertThat(error).as(s.describe() + " " + route).isLessThan(1e-4);
+                    // without bias: the route supplies the zeros NNPACK needs
+                    NDArray unbiased = route.forward(input, weight, null, s);
+                    assertThat(ConvReference.relativeError(unbiased.add(bias.reshape(1, -1, 1, 1)).toFloatArray(), ref.output))
+                            .isLessThan(1e-4);
+                }
             }
         }
     }
@@ -77,7 +82,7 @@ class WinogradTest {
             bias.setRequiresGradient(true);
             float[] y;
             try (ai.djl.training.GradientCollector collector = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
-                NDArray out = new ConvRoute.Winograd().forward(input, weight, bias, s);
+                NDArray out = new ConvRoute.Winograd(1).forward(input, weight, bias, s); // in bands: slices, pads, concat
                 y = out.toFloatArray();
                 collector.backward(out.mul(m.create(g, out.getShape())).sum());
             }
@@ -102,6 +107,11 @@ class WinogradTest {
         assertThat(ConvRoute.Winograd.pays(37, 36)).isTrue();
         assertThat(ConvRoute.Winograd.pays(38, 63)).isTrue(); // VGG-16's conv5 at 600 x 1000
         assertThat(ConvRoute.Winograd.pays(19, 25)).isFalse();
+        // bands keep NNPACK's workspace (256 bytes per tile and channel) near 128 MB: VGG-16's 64 -> 64 layer at
+        // 600x1000 (167 tiles a row, 128 channels: 5.5 MB a tile row) in bands of 24 tile rows; its 512 -> 512 layer at
+        // 37x62 whole
+        assertThat(route.bandRows(ConvShape.of(64, 64, 3, 1, 1), 1000)).isEqualTo(6 * 24);
+        assertThat(route.bandRows(ConvShape.of(512, 512, 3, 1, 1), 62)).isGreaterThan(37);
     }
 
     @Test
