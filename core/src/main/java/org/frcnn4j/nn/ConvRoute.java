@@ -115,13 +115,17 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
             return NDArrays.concat(images, 0);
         }
 
-        /** One image, in bands of output rows where its workspace would pass {@link #workspaceBytes}. */
+        /**
+         * One image, in bands of output rows where its workspace would pass {@link #workspaceBytes}. Not in training:
+         * autograd gives each band's slice a gradient the size of the whole input (VGG-16's iterations went from 10.9 to
+         * 13.8 s), and training runs on one long-lived thread, whose workspace is kept for its next iteration anyway.
+         */
         private NDArray image(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
             int h = (int) x.getShape().get(2);
             int p = s.padding();
             int outRows = s.outputSize(h);
             int band = bandRows(s, s.outputSize((int) x.getShape().get(3)));
-            if (band >= outRows) {
+            if (band >= outRows || ai.djl.pytorch.jni.JniUtils.isGradMode()) {
                 return ScriptedOps.winograd(x, weight, bias, p);
             }
             NDList bands = new NDList();

@@ -82,7 +82,7 @@ class WinogradTest {
             bias.setRequiresGradient(true);
             float[] y;
             try (ai.djl.training.GradientCollector collector = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
-                NDArray out = new ConvRoute.Winograd(1).forward(input, weight, bias, s); // in bands: slices, pads, concat
+                NDArray out = new ConvRoute.Winograd(1).forward(input, weight, bias, s); // whole: no bands in training
                 y = out.toFloatArray();
                 collector.backward(out.mul(m.create(g, out.getShape())).sum());
             }
