@@ -85,9 +85,7 @@ final class DoctorCommand implements Callable<Integer> {
             out.println(org.frcnn4j.nn.EngineFacts.winogradConvolutions()
                     ? "winograd: on (float32 forward passes): 3x3 stride-1 convolutions of large maps by NNPACK's Winograd "
                             + "F(6x6, 3x3); " + winograd + " of the shapes above checked right by it"
-                    : "winograd: off, oneDNN's direct kernels (" + (!org.frcnn4j.nn.ScriptedOps.nnpackAvailable()
-                            ? "NNPACK does not run on this CPU" : org.frcnn4j.nn.EngineFacts.avx512Convolutions()
-                            ? "AVX-512; -Dfrcnn.conv.winograd=on for NNPACK's" : "-Dfrcnn.conv.winograd=off") + ")");
+                    : "winograd: off, oneDNN's direct kernels (" + org.frcnn4j.nn.EngineFacts.winogradOffReason() + ")");
             java.nio.file.Path kept = guard.keptIn();
             out.println("verdicts kept for later runs on this machine: " + (kept == null ? "no (-Dfrcnn.conv.cache=false)" : kept));
         }

@@ -48,8 +48,8 @@ public final class ConvGuard {
     /**
      * The route chosen for a shape, its needed gradients and the precision asked for.
      *
-     * @param winograd     whether the Winograd transform was asked for ({@link ConvRoute.Winograd}: float32 inference on
-     *                     a large enough map, where {@link EngineFacts#winogradConvolutions} allows it)
+     * @param winograd     whether the Winograd transform was asked for ({@link ConvRoute.Winograd}: a float32 forward
+     *                     pass on a large enough map, where {@link EngineFacts#winogradConvolutions} allows it)
      * @param directErrors what the route asked for first gave: the engine's own convolution in that precision, or the
      *                     Winograd route (null when a route was forced)
      * @param routeErrors  what the chosen route gave (null when forced)
@@ -80,8 +80,8 @@ public final class ConvGuard {
                 return s + (route instanceof ConvRoute.PointwiseProduct || winograd ? route.describe(shape) + ", " : "")
                         + "right (" + routeErrors.describe() + ")";
             }
-            return s + (winograd ? "WRONG by Winograd (" : "WRONG in the engine (") + directErrors.describe() + "); using " + route.describe(shape) + " ("
-                    + routeErrors.describe() + ")";
+            return s + (winograd ? "WRONG by Winograd (" : "WRONG in the engine (") + directErrors.describe() + "); using "
+                    + route.describe(shape) + " (" + routeErrors.describe() + ")";
         }
     }
 
@@ -169,7 +169,7 @@ public final class ConvGuard {
         // bfloat16 is for inference: a call that needs gradients runs in float32
         Precision precision = gradients == Gradients.NONE ? Precision.current() : Precision.FP32;
         // a forced route is what the caller wants to see: no Winograd in its place
-        boolean winograd = forced == null && winograd(shape, gradients, precision, layout)
+        boolean winograd = forced == null && winograd(shape, precision, layout)
                 && ConvRoute.Winograd.pays(shape.outputSize((int) x.getShape().get(2)), shape.outputSize((int) x.getShape().get(3)));
         return verdict(shape, gradients, precision, layout, winograd).route().forward(x, weight, bias, shape);
     }
@@ -236,14 +236,14 @@ public final class ConvGuard {
     }
 
     /**
-     * Whether a call may use the Winograd route ({@link ConvRoute.Winograd}), whatever its map's size: a float32 forward
-     * pass (of inference or of training: its gradients are the engine's) on a row-major map, a shape the route covers,
+     * Whether a call may use the Winograd route ({@link ConvRoute.Winograd}), whatever its map's size and needed
+     * gradients (they stay the engine's): a float32 forward pass on a row-major map, a shape the route covers,
      * and a machine where {@link EngineFacts#winogradConvolutions} says it is the faster algorithm. Decided from these
      * facts alone, never from timing, so the arithmetic of a model on a machine does not change from run to run.
      */
-    static boolean winograd(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout) {
-        return precision == Precision.FP32 && layout == MemoryLayout.NCHW
-                && new ConvRoute.Winograd().covers(shape) && EngineFacts.winogradConvolutions();
+    static boolean winograd(ConvShape shape, Precision precision, MemoryLayout layout) {
+        return precision == Precision.FP32 && layout == MemoryLayout.NCHW && ConvRoute.Winograd.computes(shape)
+                && EngineFacts.winogradConvolutions();
     }
 
     /**
@@ -254,7 +254,7 @@ public final class ConvGuard {
         for (ConvShape s : shapes) {
             Precision precision = gradients == Gradients.NONE ? Precision.current() : Precision.FP32;
             verdict(s, gradients, precision, layout, false);
-            if (forced == null && winograd(s, gradients, precision, layout)) {
+            if (forced == null && winograd(s, precision, layout)) {
                 verdict(s, gradients, precision, layout, true);
             }
         }

@@ -108,9 +108,10 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
             if (n == 1) {
                 return image(x, weight, b, s);
             }
+            // split, not n slices: under autograd a slice's gradient is the whole batch's size, a split's a concat
             NDList images = new NDList((int) n);
-            for (long i = 0; i < n; i++) {
-                images.add(image(x.get(new NDIndex("{}:{}", i, i + 1)), weight, b, s));
+            for (NDArray one : x.split(n, 0)) {
+                images.add(image(one, weight, b, s));
             }
             return NDArrays.concat(images, 0);
         }
@@ -145,19 +146,29 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
 
         /** Output rows per band: whole tiles (six rows), as many as the workspace allows, at least one tile's. */
         int bandRows(ConvShape s, int outColumns) {
-            long perTileRow = (outColumns + 5L) / 6 * (s.inChannels() + s.outChannels()) * BYTES_PER_TILE_CHANNEL;
+            long perTileRow = tiles(outColumns) * (s.inChannels() + s.outChannels()) * BYTES_PER_TILE_CHANNEL;
             return (int) Math.min(Integer.MAX_VALUE / 2, 6 * Math.max(1, workspaceBytes / perTileRow));
         }
 
         @Override
         public boolean covers(ConvShape s) {
+            return computes(s);
+        }
+
+        /** {@link #covers}, without a route at hand (the guard asks on every call). */
+        static boolean computes(ConvShape s) {
             // NNPACK's padding must be smaller than the kernel
             return s.kernel() == 3 && s.stride() == 1 && s.dilation() == 1 && s.groups() == 1 && s.padding() <= 2;
         }
 
         /** Whether the transform saves time on an output of {@code height} x {@code width}. */
         static boolean pays(int height, int width) {
-            return (long) ((height + 5) / 6) * ((width + 5) / 6) >= MIN_TILES;
+            return tiles(height) * tiles(width) >= MIN_TILES;
+        }
+
+        /** 6x6 output tiles along a side of {@code outputs}, the last one partial. */
+        private static long tiles(int outputs) {
+            return (outputs + 5L) / 6;
         }
 
         @Override

@@ -113,6 +113,12 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
         return before;
     }
 
+    /** Why {@link #winogradConvolutions} is false here (for {@code frcnn doctor}). */
+    public static String winogradOffReason() {
+        return !ScriptedOps.nnpackAvailable() ? "NNPACK does not run on this CPU"
+                : avx512Convolutions() ? "AVX-512; -Dfrcnn.conv.winograd=on for NNPACK's" : "-Dfrcnn.conv.winograd=off";
+    }
+
     /** What {@code -Dfrcnn.conv.winograd} (null: auto) asks for, given whether oneDNN has AVX-512 kernels here. */
     static boolean winogradWanted(String setting, boolean avx512) {
         if (setting == null || setting.isBlank() || setting.equalsIgnoreCase("auto")) {

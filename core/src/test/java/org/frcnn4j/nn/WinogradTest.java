@@ -118,13 +118,10 @@ class WinogradTest {
     void float32ForwardPassesOnRowMajorMapsAskForIt() {
         ConvShape s = ConvShape.of(64, 64, 3, 1, 1);
         boolean here = EngineFacts.winogradConvolutions();
-        assertThat(ConvGuard.winograd(s, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW)).isEqualTo(here);
-        assertThat(ConvGuard.winograd(s, Gradients.WEIGHT, Precision.FP32, MemoryLayout.NCHW)).isEqualTo(here);
-        assertThat(ConvGuard.winograd(s, Gradients.BOTH, Precision.FP32, MemoryLayout.NCHW)).isEqualTo(here);
-        assertThat(ConvGuard.winograd(s, Gradients.NONE, Precision.BF16, MemoryLayout.NCHW)).isFalse();
-        assertThat(ConvGuard.winograd(s, Gradients.NONE, Precision.FP32, MemoryLayout.NHWC)).isFalse();
-        assertThat(ConvGuard.winograd(ConvShape.of(64, 64, 1, 1, 0), Gradients.NONE, Precision.FP32, MemoryLayout.NCHW))
-                .isFalse();
+        assertThat(ConvGuard.winograd(s, Precision.FP32, MemoryLayout.NCHW)).isEqualTo(here);
+        assertThat(ConvGuard.winograd(s, Precision.BF16, MemoryLayout.NCHW)).isFalse();
+        assertThat(ConvGuard.winograd(s, Precision.FP32, MemoryLayout.NHWC)).isFalse();
+        assertThat(ConvGuard.winograd(ConvShape.of(64, 64, 1, 1, 0), Precision.FP32, MemoryLayout.NCHW)).isFalse();
         // the default follows oneDNN's ISA; the setting overrides it either way
         assertThat(EngineFacts.winogradWanted(null, false)).isTrue();
         assertThat(EngineFacts.winogradWanted("auto", true)).isFalse();
