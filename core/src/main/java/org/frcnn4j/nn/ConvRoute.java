@@ -113,7 +113,7 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
             for (NDArray one : x.split(n, 0)) {
                 images.add(image(one, weight, b, s));
             }
-            return NDArrays.concat(images, 0);
+            return concatAndFree(images, 0);
         }
 
         /**
@@ -130,6 +130,7 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
                 return ScriptedOps.winograd(x, weight, bias, p);
             }
             NDList bands = new NDList();
+            NDList inputs = new NDList();
             for (int r0 = 0; r0 < outRows; r0 += band) {
                 int r1 = Math.min(outRows, r0 + band);
                 // output rows [r0, r1) read input rows [r0 - p, r1 + 2 - p): zeros where those leave the map
@@ -139,9 +140,23 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
                 if (top < 0 || bottom > h) {
                     rows = rows.pad(new Shape(0, 0, Math.max(0, -top), Math.max(0, bottom - h)), 0);
                 }
+                inputs.add(rows);
                 bands.add(ScriptedOps.winograd(rows, weight, bias, 0, p));
             }
-            return NDArrays.concat(bands, 2);
+            inputs.close(); // copies of the input's rows (a row slice of a C x H x W map is not contiguous)
+            return concatAndFree(bands, 2);
+        }
+
+        /**
+         * The parts joined along {@code axis}; outside autograd the parts are freed at once, not with the caller's step
+         * (which may be the whole forward pass: VGG-16's first layers at 600x1000 have 150 MB outputs).
+         */
+        private static NDArray concatAndFree(NDList parts, int axis) {
+            NDArray joined = NDArrays.concat(parts, axis);
+            if (!ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+                parts.close();
+            }
+            return joined;
         }
 
         /** Output rows per band: whole tiles (six rows), as many as the workspace allows, at least one tile's. */
