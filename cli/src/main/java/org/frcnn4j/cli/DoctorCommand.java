@@ -41,7 +41,8 @@ final class DoctorCommand implements Callable<Integer> {
         facts.lines().forEach(out::println);
         try {
             org.frcnn4j.nn.Precision.BF16.requireAvailable();
-            out.println("bf16: available (--precision bf16: bfloat16 convolutions and products, float32 sums)");
+            out.println("bf16: available (--precision bf16: bfloat16 convolutions and products, float32 sums"
+                    + (org.frcnn4j.nn.Precision.amxKernels() ? "; AMX, on channels-last maps)" : ")"));
         } catch (org.frcnn4j.nn.Precision.UnsupportedPrecisionException e) {
             out.println("bf16: not available: " + e.getMessage());
         }

@@ -41,12 +41,11 @@ public final class FasterRcnn implements AutoCloseable {
     private final DetectionPostprocessor postprocessor;
     private volatile Precision precision = Precision.FP32;
     /**
-     * The memory layout of inference's feature maps ({@link MemoryLayout}): row-major unless
-     * {@code -Dfrcnn.layout=nhwc}; training's stay row-major. Channels-last removes oneDNN's reorders but was no faster
-     * end to end on the AMD EPYC of family 26 (VGG-16's backbone 1669 against 1900 ms, medians of three, its fc6 slower;
-     * ResNet-50-FPN's backbone 1.13x slower), so it is not the default.
+     * The memory layout of inference's feature maps ({@link MemoryLayout}) as set by {@link #withLayout} or
+     * {@code -Dfrcnn.layout=nhwc|nchw}; null: {@link MemoryLayout#preferred} for the precision (channels-last for
+     * bfloat16 on AMX, row-major otherwise). Training's maps stay row-major.
      */
-    private volatile MemoryLayout layout = defaultLayout();
+    private volatile MemoryLayout layout = configuredLayout();
     /** Bfloat16 copies of the fully connected weights, made by {@link #withPrecision} (weight to kept index). */
     private volatile java.util.Map<NDArray, Integer> kept = java.util.Map.of();
 
@@ -76,7 +75,7 @@ public final class FasterRcnn implements AutoCloseable {
         if (p != Precision.FP32) {
             p.requireAvailable();
             try (Precision.Scope s = Precision.use(p)) {
-                ConvGuard.shared().prepare(params.convolutions(), ConvCheck.Gradients.NONE, layout);
+                ConvGuard.shared().prepare(params.convolutions(), ConvCheck.Gradients.NONE, layoutFor(p));
             }
         }
         forgetKept();
@@ -123,16 +122,24 @@ public final class FasterRcnn implements AutoCloseable {
         return this;
     }
 
+    /** The memory layout this model's inference runs in now. */
     public MemoryLayout layout() {
-        return layout;
+        return layoutFor(precision);
     }
 
-    private static MemoryLayout defaultLayout() {
-        String v = System.getProperty("frcnn.layout", "nchw");
+    private MemoryLayout layoutFor(Precision p) {
+        MemoryLayout l = layout;
+        return l != null ? l : MemoryLayout.preferred(p);
+    }
+
+    /** {@code -Dfrcnn.layout}, or null where unset (the precision's preferred layout). */
+    private static MemoryLayout configuredLayout() {
+        String v = System.getProperty("frcnn.layout", "auto");
         return switch (v.toLowerCase(java.util.Locale.ROOT)) {
+            case "auto", "" -> null;
             case "nhwc", "channels-last" -> MemoryLayout.NHWC;
             case "nchw" -> MemoryLayout.NCHW;
-            default -> throw new IllegalArgumentException("frcnn.layout must be nhwc or nchw, not '" + v + "'");
+            default -> throw new IllegalArgumentException("frcnn.layout must be auto, nhwc or nchw, not '" + v + "'");
         };
     }
 
@@ -200,7 +207,7 @@ public final class FasterRcnn implements AutoCloseable {
 
     private Forward forwardIn(ImageTransform.Transformed image, float[] rois) {
         long t0 = System.nanoTime();
-        FeatureMaps features = backbone.forward(layout.apply(image.tensor()), false);
+        FeatureMaps features = backbone.forward(layout().apply(image.tensor()), false);
         return afterBackbone(features, image.tensor(), image, rois, (System.nanoTime() - t0) / 1e6);
     }
 
@@ -412,7 +419,7 @@ public final class FasterRcnn implements AutoCloseable {
             for (java.util.List<Integer> group : bySize.values()) {
                 NDArray stacked = ImageTransform.batch(group.stream().map(i -> ts.get(i).tensor()).toList(),
                         config.transform().sizeDivisible());
-                FeatureMaps features = backbone.forward(layout.apply(stacked), false);
+                FeatureMaps features = backbone.forward(layout().apply(stacked), false);
                 for (int j = 0; j < group.size(); j++) {
                     ImageTransform.Transformed t = ts.get(group.get(j));
                     FeatureMaps own = group.size() == 1 ? features : features.image(j);
@@ -442,7 +449,7 @@ public final class FasterRcnn implements AutoCloseable {
             ImageTransform.Transformed t = transform.apply(image, step);
             ProposalGenerator.Proposals p;
             try (Precision.Scope s = inference()) {
-                FeatureMaps features = backbone.forward(layout.apply(t.tensor()), false);
+                FeatureMaps features = backbone.forward(layout().apply(t.tensor()), false);
                 p = rpn.forward(features, t.tensor(), t.height(), t.width(), t.scale(), false).proposals().top(topN);
             }
             return new ProposalGenerator.Proposals(toOriginal(p.boxes(), t), p.scores());

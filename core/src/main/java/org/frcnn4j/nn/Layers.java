@@ -120,11 +120,13 @@ public final class Layers {
         }
 
         /**
-         * The layer applied to (N, C, H, W) inputs flattened in that order. Where oneDNN has its AVX-512 kernels, computed
-         * as an H x W convolution without padding: the same weights and products (within float rounding), twice as fast
-         * as the BLAS behind {@code addmm} on an AVX-512 EPYC (fc6 of VGG-16 on 300 RoIs: 47 vs 80 ms). With AVX2 only
-         * (an EPYC of family 25) the convolution is 3-5 times slower than the product (300 x 25088 -> 1024: 580-860 vs
-         * 120-200 ms), so there it is the product, as torchvision computes it.
+         * The layer applied to (N, C, H, W) inputs flattened in that order. Where oneDNN has its AVX-512 kernels and the
+         * matrix products have not ({@link EngineFacts#avx512Products}: AMD EPYCs), computed as an H x W convolution
+         * without padding: the same weights and products (within float rounding), faster there than the BLAS behind
+         * {@code addmm} (fc6 of VGG-16 on 300 RoIs, EPYC of family 26: 47 vs 80 ms). Elsewhere the product, as
+         * torchvision computes it: with AVX2 only (EPYC of family 25) the convolution is 3-5 times slower (300 x 25088
+         * -> 1024: 580-860 vs 120-200 ms), and on an Intel Xeon with AVX-512, whose products run MKL's AVX-512 kernels,
+         * 1.5-1.9 times slower (133 vs 90 ms).
          */
         public NDArray forwardFlattened(NDArray x) {
             return forwardFlattened(x, flattenedAsConvolution());
@@ -132,7 +134,7 @@ public final class Layers {
 
         /** Whether {@link #forwardFlattened} runs float32 inputs as a convolution on this machine (see there). */
         public static boolean flattenedAsConvolution() {
-            return EngineFacts.avx512Convolutions();
+            return EngineFacts.avx512Convolutions() && !EngineFacts.avx512Products();
         }
 
         /** {@link #forwardFlattened} by the route asked for, whatever the machine (tests check both). */

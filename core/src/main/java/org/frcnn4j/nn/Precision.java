@@ -93,6 +93,24 @@ public enum Precision {
         return this;
     }
 
+    /**
+     * Whether oneDNN runs this process's bfloat16 convolutions on AMX tiles: the CPU has AMX_BF16 and
+     * {@code ONEDNN_MAX_CPU_ISA} does not cap oneDNN below it.
+     */
+    public static boolean amxKernels() {
+        String[] cpu = EngineFacts.thisCpu();
+        return List.of(cpu[1].split(" ")).contains("amx_bf16") && isaAllowsAmx(System.getenv("ONEDNN_MAX_CPU_ISA"));
+    }
+
+    /** Whether oneDNN, capped at this ISA (null: not capped), may use its AMX kernels. */
+    static boolean isaAllowsAmx(String isa) {
+        if (isa == null || isa.isBlank()) {
+            return true;
+        }
+        String v = isa.toUpperCase(Locale.ROOT);
+        return v.equals("ALL") || v.equals("DEFAULT") || v.contains("AMX");
+    }
+
     /** Whether oneDNN, capped at this ISA (null: not capped), may use its bfloat16 instructions. */
     public static boolean isaAllowsBf16(String isa) {
         if (isa == null || isa.isBlank()) {

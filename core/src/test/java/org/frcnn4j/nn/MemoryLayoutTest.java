@@ -79,4 +79,21 @@ class MemoryLayoutTest {
             }
         }
     }
+
+    @Test
+    void aModelsLayoutFollowsItsPrecisionUnlessSet() {
+        org.frcnn4j.model.FasterRcnnConfig c = org.frcnn4j.model.Presets.TINY.config(java.util.List.of("raccoon"));
+        try (NDManager m = NDManager.newBaseManager();
+             org.frcnn4j.model.FasterRcnn model = org.frcnn4j.model.FasterRcnn.create(c, m, 3)) {
+            assertThat(model.layout()).isEqualTo(MemoryLayout.NCHW);
+            if (Precision.BF16.availableWith(java.util.List.of(EngineFacts.thisCpu()[1].split(" ")))
+                    && Precision.isaAllowsBf16(System.getenv("ONEDNN_MAX_CPU_ISA"))) {
+                model.withPrecision(Precision.BF16);
+                assertThat(model.layout()).isEqualTo(MemoryLayout.preferred(Precision.BF16));
+                assertThat(model.withLayout(MemoryLayout.NCHW).layout()).isEqualTo(MemoryLayout.NCHW);
+                model.withPrecision(Precision.FP32);
+                assertThat(model.layout()).isEqualTo(MemoryLayout.NCHW);
+            }
+        }
+    }
 }

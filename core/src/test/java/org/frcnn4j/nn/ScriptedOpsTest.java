@@ -98,6 +98,13 @@ class ScriptedOpsTest {
         assertThat(Precision.isaAllowsBf16("AVX512_CORE_AMX")).isTrue();
         assertThat(Precision.isaAllowsBf16("AVX2")).isFalse();
         assertThat(Precision.isaAllowsBf16("AVX512_CORE_VNNI")).isFalse();
+        // AMX's kernels, and with them channels-last bfloat16 inference, only where the cap leaves them
+        assertThat(Precision.isaAllowsAmx(null)).isTrue();
+        assertThat(Precision.isaAllowsAmx("AVX512_CORE_AMX")).isTrue();
+        assertThat(Precision.isaAllowsAmx("avx512_core_bf16")).isFalse();
+        assertThat(MemoryLayout.preferred(Precision.FP32)).isEqualTo(MemoryLayout.NCHW);
+        assertThat(MemoryLayout.preferred(Precision.BF16))
+                .isEqualTo(Precision.amxKernels() ? MemoryLayout.NHWC : MemoryLayout.NCHW);
         String[] cpu = EngineFacts.thisCpu();
         if (Precision.BF16.availableWith(List.of(cpu[1].split(" ")))
                 && Precision.isaAllowsBf16(System.getenv("ONEDNN_MAX_CPU_ISA"))) {
