@@ -212,6 +212,53 @@ public final class ScriptedOps {
     }
 
     /**
+     * One step of torch.optim.SGD (v = mu v + (g + wd w), or v = g + wd w on the first step; w -= lr v) over parameters
+     * that share their hyperparameters, by libtorch's fused kernel ({@code _fused_sgd_}): one pass over each parameter,
+     * its gradient and its velocity, where the step written as array operations makes a dozen, each with a temporary
+     * array. The three lists are parallel; parameters and velocities are updated in place.
+     */
+    public static void sgdStep(java.util.List<NDArray> params, java.util.List<NDArray> grads,
+                               java.util.List<NDArray> velocities, double weightDecay, double momentum, double lr,
+                               boolean first) {
+        call("sgd_step", tensors(params), tensors(grads), tensors(velocities), IValue.from(weightDecay),
+                IValue.from(momentum), IValue.from(lr), IValue.from(first));
+    }
+
+    /** The norm of all the arrays together, as if concatenated (torch.nn.utils.clip_grad_norm_'s total norm). */
+    public static double gradNorm(java.util.List<NDArray> grads) {
+        IValue in = tensors(grads);
+        try (IValue out = IValueUtils.runMethod(module(), "grad_norm", in)) {
+            return out.toDouble();
+        } finally {
+            in.close();
+        }
+    }
+
+    /** Multiplies every array in place by {@code factor}. */
+    public static void scale(java.util.List<NDArray> arrays, double factor) {
+        call("scale_and_zero", tensors(arrays), IValue.from(factor), IValue.from(false));
+    }
+
+    /** Sets every array to zero in place. */
+    public static void zero(java.util.List<NDArray> arrays) {
+        call("scale_and_zero", tensors(arrays), IValue.from(0.0), IValue.from(true));
+    }
+
+    private static IValue tensors(java.util.List<NDArray> arrays) {
+        return IValue.listFrom(arrays.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+    }
+
+    private static void call(String method, IValue... inputs) {
+        try (IValue out = IValueUtils.runMethod(module(), method, inputs)) {
+            // nothing to read: the method works in place
+        } finally {
+            for (IValue v : inputs) {
+                v.close();
+            }
+        }
+    }
+
+    /**
      * The array, or a view of it without its name when it has one, in {@code m}: forward(NDList, train) reads names
      * with a dot (a parameter's, "backbone.conv1.weight") as entries of a dictionary argument.
      */
@@ -303,6 +350,20 @@ public final class ScriptedOps {
                 + "    _0 = torch.linear(torch.to(x, " + BFLOAT16 + "), torch.__getitem__(self.kept, index), torch.to(bias, "
                 + BFLOAT16 + "))\n"
                 + "    return torch.to(_0, " + FLOAT32 + ")\n"
+                + "  def sgd_step(" + self + ",\n    params: List[Tensor],\n    grads: List[Tensor],\n    velocities: List[Tensor],\n"
+                + "    weight_decay: float,\n    momentum: float,\n    lr: float,\n    first: bool) -> int:\n"
+                + "    _0 = torch._fused_sgd_(params, grads, velocities, weight_decay=weight_decay, momentum=momentum, lr=lr, "
+                + "dampening=0., nesterov=False, maximize=False, is_first_step=first)\n"
+                + "    return 0\n"
+                + "  def grad_norm(" + self + ",\n    grads: List[Tensor]) -> float:\n"
+                + "    _0 = torch.linalg_vector_norm(torch.stack(torch._foreach_norm(grads)))\n"
+                + "    return float(_0)\n"
+                + "  def scale_and_zero(" + self + ",\n    grads: List[Tensor],\n    factor: float,\n    zero: bool) -> int:\n"
+                + "    if zero:\n"
+                + "      _0 = torch._foreach_zero_(grads)\n"
+                + "    else:\n"
+                + "      _1 = torch._foreach_mul_(grads, factor)\n"
+                + "    return 0\n"
                 + "  def linear(" + self + ",\n    x: Tensor,\n    weight: Tensor,\n    bias: Tensor) -> Tensor:\n"
                 + "    _0 = torch.linear(torch.to(x, " + BFLOAT16 + "), torch.to(weight, " + BFLOAT16 + "), torch.to(bias, "
                 + BFLOAT16 + "))\n"

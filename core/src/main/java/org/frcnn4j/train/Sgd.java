@@ -4,16 +4,17 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.frcnn4j.nn.GradMode;
 import org.frcnn4j.nn.Parameters;
+import org.frcnn4j.nn.ScriptedOps;
 
 /**
  * SGD with momentum as torch.optim.SGD computes it (v = mu v + (g + wd w); w -= lr v), with py-faster-rcnn's habits:
@@ -31,44 +32,69 @@ public final class Sgd implements AutoCloseable {
         this.manager = parent.newSubManager();
     }
 
-    /** One update of the named parameters from their gradients, which are then zeroed. */
+    /**
+     * One update of the named parameters from their gradients, which are then zeroed. The parameters are grouped by
+     * their weight decay and rate (weights, normalisation parameters, biases) and each group is one call of libtorch's
+     * fused SGD: per parameter one pass over weight, gradient and velocity. Written as array operations the step took
+     * a fifth of a `small` iteration (~400 native calls, each with a temporary the size of its parameter).
+     */
     public void step(Parameters params, Collection<String> trainable, double lr) {
         // an update is not part of the graph (torch.optim's step runs under no_grad): with autograd on, libtorch
         // refuses in-place changes of leaves that require gradients, whatever mode the caller's thread was left in
         try (GradMode off = GradMode.set(false); NDScope scope = new NDScope()) {
-            double clip = 1.0;
+            List<NDArray> grads = new ArrayList<>(trainable.size());
+            for (String name : trainable) {
+                grads.add(params.all().get(name).getGradient());
+            }
             if (solver.clipGradNorm() > 0) {
-                double sq = 0;
-                for (String name : trainable) {
-                    sq += params.all().get(name).getGradient().square().sum().getFloat();
-                }
-                double norm = Math.sqrt(sq);
+                // torch.nn.utils.clip_grad_norm_: the norm of all gradients together, scaled down when above the bound
+                double norm = ScriptedOps.gradNorm(grads);
                 if (norm > solver.clipGradNorm()) {
-                    clip = solver.clipGradNorm() / norm;
+                    ScriptedOps.scale(grads, solver.clipGradNorm() / norm);
                 }
             }
+            Map<Group, Members> groups = new LinkedHashMap<>();
+            int i = 0;
             for (String name : trainable) {
                 NDArray w = params.all().get(name);
-                NDArray g = w.getGradient();
-                if (clip != 1.0) {
-                    g = g.mul((float) clip);
-                }
                 boolean norm = name.contains(".norm.");
                 boolean bias = name.endsWith(".bias") && !norm;
-                double decay = bias || norm ? 0 : solver.weightDecay();
-                NDArray d = decay > 0 ? g.add(w.mul((float) decay)) : g;
                 NDArray v = velocity.get(name);
-                if (v == null) {
-                    v = d.duplicate();
-                    NDScope.unregister(v);
-                    v.attach(manager);
+                boolean first = v == null;
+                if (solver.momentum() == 0) {
+                    v = null; // plain SGD keeps no velocity (the fused kernel then takes none)
+                } else if (first) {
+                    // torch.optim.SGD's buffer starts as the first step's direction: the fused kernel writes it
+                    v = manager.zeros(w.getShape());
+                    NDScope.unregister(v); // the velocity outlives this step's scope
                     velocity.put(name, v);
-                } else {
-                    v.muli((float) solver.momentum()).addi(d);
                 }
                 double rate = lr * (bias ? solver.biasLrFactor() : 1.0);
-                w.subi(v.mul((float) rate));
-                JniUtils.zeroGrad((PtNDArray) w);
+                Group g = new Group(bias || norm ? 0 : solver.weightDecay(), rate, first);
+                groups.computeIfAbsent(g, k -> new Members()).add(w, grads.get(i++), v);
+            }
+            for (Map.Entry<Group, Members> e : groups.entrySet()) {
+                Group g = e.getKey();
+                Members m = e.getValue();
+                ScriptedOps.sgdStep(m.params, m.grads, m.velocities, g.weightDecay, solver.momentum(), g.rate, g.first);
+            }
+            ScriptedOps.zero(grads);
+        }
+    }
+
+    /** Parameters updated with the same hyperparameters in one fused call. */
+    private record Group(double weightDecay, double rate, boolean first) {}
+
+    private static final class Members {
+        final List<NDArray> params = new ArrayList<>();
+        final List<NDArray> grads = new ArrayList<>();
+        final List<NDArray> velocities = new ArrayList<>();
+
+        void add(NDArray w, NDArray g, NDArray v) {
+            params.add(w);
+            grads.add(g);
+            if (v != null) {
+                velocities.add(v);
             }
         }
     }
