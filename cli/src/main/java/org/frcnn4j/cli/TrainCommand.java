@@ -122,10 +122,17 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "seed of initialisation, order, flips and sampling (default: 0)")
     Long seed;
 
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16", converter = Options.PrecisionConverter.class,
+            description = "arithmetic of the convolutions and their gradients: fp32, or bf16 (bfloat16 inputs, float32 "
+                    + "sums and weights, channels-last maps; for CPUs with AVX512_BF16 or AMX, refused on others; "
+                    + "default: ${DEFAULT-VALUE})")
+    org.frcnn4j.nn.Precision precision = org.frcnn4j.nn.Precision.FP32;
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Override
     public Integer call() throws Exception {
+        precision.requireAvailable(); // one line and exit 2 before anything is read or written
         JsonNode saved = resume ? savedRun() : null;
         JsonNode savedData = saved == null ? JSON.createObjectNode() : saved.path("dataset");
         Path dataPath = data != null ? data : savedData.hasNonNull("data") ? Path.of(savedData.get("data").asText()) : null;
@@ -222,7 +229,8 @@ final class TrainCommand implements Callable<Integer> {
                     w.flush();
                 }
             };
-            Trainer trainer = new Trainer(model, config, train, val, out, listener).withDataset(dataset).replacing(force);
+            Trainer trainer = new Trainer(model, config, train, val, out, listener).withDataset(dataset).replacing(force)
+                    .withPrecision(precision);
             if (initDir != null) {
                 trainer.withInitialWeights(initDir);
             } else if (backboneFile != null) {

@@ -142,6 +142,30 @@ class CliTest {
         assertThat(new ObjectMapper().readTree(eval.out()).get("mAP").asDouble()).isEqualTo(m.get("mAP").asDouble());
     }
 
+    /**
+     * {@code train --precision bf16} (issue #15): where the CPU has AVX512_BF16 or AMX it trains (two iterations of the
+     * tiny preset, finite losses, a model written); elsewhere one line, exit 2 and no run folder.
+     */
+    @Test
+    void trainInBfloat16OrRefused(@TempDir Path tmp) throws IOException {
+        Path out = tmp.resolve("bf16");
+        Run r = run("train", "--data", ROOT.resolve("datasets/raccoon").toString(), "--train-split", "test", "--preset",
+                "tiny", "--iterations", "2", "--precision", "bf16", "--out", out.toString());
+        String[] cpu = org.frcnn4j.nn.EngineFacts.thisCpu();
+        if (!org.frcnn4j.nn.Precision.BF16.availableWith(java.util.List.of(cpu[1].split(" ")))
+                || !org.frcnn4j.nn.Precision.isaAllowsBf16(System.getenv("ONEDNN_MAX_CPU_ISA"))) {
+            assertThat(r.code()).isEqualTo(Main.BAD_INPUT);
+            assertThat(r.err()).contains("--precision bf16 needs ");
+            assertThat(out).doesNotExist();
+            return;
+        }
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(out.resolve("model/config.json")).exists();
+        java.util.List<String> log = java.nio.file.Files.readAllLines(out.resolve("log.csv"));
+        assertThat(log).hasSize(3);
+        assertThat(Double.parseDouble(log.get(2).split(",")[7])).isFinite().isPositive();
+    }
+
     @Test
     void trainFromAnotherModelsWeightsWithOtherClassesAndScales(@TempDir Path tmp) throws IOException {
         Path raccoon = ROOT.resolve("datasets/raccoon");

@@ -166,12 +166,21 @@ public final class ConvGuard {
             layout = MemoryLayout.NCHW;
             x = MemoryLayout.rowMajorCopy(x);
         }
-        // bfloat16 is for inference: a call that needs gradients runs in float32
-        Precision precision = gradients == Gradients.NONE ? Precision.current() : Precision.FP32;
+        Precision precision = precisionFor(shape, gradients);
         // a forced route is what the caller wants to see: no Winograd in its place
         boolean winograd = forced == null && winograd(shape, precision, layout)
                 && ConvRoute.Winograd.pays(shape.outputSize((int) x.getShape().get(2)), shape.outputSize((int) x.getShape().get(3)));
         return verdict(shape, gradients, precision, layout, winograd).route().forward(x, weight, bias, shape);
+    }
+
+    /**
+     * The thread's precision ({@link Precision#current}) for a call: bfloat16 also for a call that needs gradients
+     * (bfloat16 training, {@link ConvRoute.Bfloat16}) where the scripted module has a training method for the shape,
+     * float32 otherwise.
+     */
+    static Precision precisionFor(ConvShape shape, Gradients gradients) {
+        Precision p = Precision.current();
+        return gradients == Gradients.NONE || p == Precision.FP32 || ScriptedOps.trains(shape) ? p : Precision.FP32;
     }
 
     /** Forward and backward work of every convolution run through a guard since the process started. */
@@ -252,7 +261,7 @@ public final class ConvGuard {
      */
     public void prepare(Collection<ConvShape> shapes, Gradients gradients, MemoryLayout layout) {
         for (ConvShape s : shapes) {
-            Precision precision = gradients == Gradients.NONE ? Precision.current() : Precision.FP32;
+            Precision precision = precisionFor(s, gradients);
             verdict(s, gradients, precision, layout, false);
             if (forced == null && winograd(s, precision, layout)) {
                 verdict(s, gradients, precision, layout, true);
@@ -282,9 +291,15 @@ public final class ConvGuard {
      * convolution where asked, then the Winograd route where asked, then float32's routes.
      */
     static List<ConvRoute> routes(Precision precision, MemoryLayout layout, boolean winograd) {
+        return routes(precision, layout, winograd, Gradients.NONE);
+    }
+
+    /** {@link #routes(Precision, MemoryLayout, boolean)} for calls that need {@code gradients}. */
+    static List<ConvRoute> routes(Precision precision, MemoryLayout layout, boolean winograd, Gradients gradients) {
         List<ConvRoute> out = new ArrayList<>();
         if (layout == MemoryLayout.NHWC) {
-            if (precision == Precision.BF16) {
+            // the bfloat16 product is a call autograd cannot record: inference only
+            if (precision == Precision.BF16 && gradients == Gradients.NONE) {
                 out.add(new ConvRoute.PointwiseProduct(true));
             }
             out.add(new ConvRoute.PointwiseProduct(false));
@@ -313,7 +328,7 @@ public final class ConvGuard {
 
     private Verdict choose(ConvShape shape, Gradients gradients, Precision precision, MemoryLayout layout,
                            boolean winograd) {
-        List<ConvRoute> routes = routes(precision, layout, winograd);
+        List<ConvRoute> routes = routes(precision, layout, winograd, gradients);
         if (forced != null) {
             // a shape the forced route does not change or cannot compute runs as the engine's own (channels-last 1x1
             // convolutions as products, bfloat16 as bfloat16)

@@ -49,7 +49,9 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
 
         @Override
         public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
-            return ScriptedOps.conv2d(x, weight, bias, s);
+            // with autograd on, the call autograd records (bfloat16 training); the inference call otherwise
+            return ai.djl.pytorch.jni.JniUtils.isGradMode() ? ScriptedOps.conv2dTrained(x, weight, bias, s)
+                    : ScriptedOps.conv2d(x, weight, bias, s);
         }
 
         @Override

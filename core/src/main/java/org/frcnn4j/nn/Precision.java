@@ -7,7 +7,9 @@ import java.util.Locale;
  * The arithmetic of inference. {@link #FP32} is the default and what every check and parity test holds to;
  * {@link #BF16} runs convolutions and fully connected layers with bfloat16 inputs and float32 sums (oneDNN's AVX512_BF16
  * or AMX kernels), about twice as fast where the CPU has those instructions and a little less exact (a bfloat16 has 8
- * significant bits). Training always runs in float32: a call that needs gradients ignores the setting.
+ * significant bits). Training runs in float32 unless asked otherwise ({@code Trainer.withPrecision}): then the
+ * convolutions and their gradients run in bfloat16 too, through a call autograd records ({@link ScriptedOps#conv2dTrained}),
+ * while the fully connected layers, the normalisation and the weights stay float32.
  *
  * <p>The precision in force is per thread ({@link #use}), so that two detectors in one process can differ; a model
  * sets it around its own forward pass.

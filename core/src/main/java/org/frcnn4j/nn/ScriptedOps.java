@@ -212,6 +212,27 @@ public final class ScriptedOps {
     }
 
     /**
+     * {@link #conv2d} for training: the convolution in bfloat16, recorded by autograd, so that both its gradients are
+     * computed in bfloat16 too (float32 sums) and come back as float32 arrays. The input's memory layout is kept: on a
+     * channels-last input oneDNN runs its AMX kernels where the CPU has them. Groups 1, dilation 1, stride up to
+     * {@value #MAX_TRAINED_STRIDE}, padding up to {@value #MAX_TRAINED_PADDING} ({@link #trains}).
+     */
+    public static NDArray conv2dTrained(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
+        if (!trains(s)) {
+            throw new IllegalArgumentException("no bfloat16 training method for " + s.describe());
+        }
+        NDManager m = x.getManager();
+        NDArray b = bias != null ? bias : m.zeros(new Shape(s.outChannels()));
+        return IValueUtils.forward(module(), new NDList(unnamed(x, m), unnamed(weight, m), unnamed(b, m),
+                methodMarker("bf16conv" + s.stride() + s.padding())), true).singletonOrThrow();
+    }
+
+    /** Whether {@link #conv2dTrained} has a method for this shape. */
+    public static boolean trains(ConvShape s) {
+        return s.groups() == 1 && s.dilation() == 1 && s.stride() <= MAX_TRAINED_STRIDE && s.padding() <= MAX_TRAINED_PADDING;
+    }
+
+    /**
      * One step of torch.optim.SGD (v = mu v + (g + wd w), or v = g + wd w on the first step; w -= lr v) over parameters
      * that share their hyperparameters, by libtorch's fused kernel ({@code _fused_sgd_}): one pass over each parameter,
      * its gradient and its velocity, where the step written as array operations makes a dozen, each with a temporary
@@ -303,6 +324,29 @@ public final class ScriptedOps {
                 + columns + "], [1, 1])\n";
     }
 
+    /** The largest stride and padding that {@link #conv2dTrained} has a method for. */
+    static final int MAX_TRAINED_STRIDE = 2;
+    static final int MAX_TRAINED_PADDING = 3;
+
+    /**
+     * Methods for {@link #conv2dTrained}, one per stride and padding (tensors only, so that autograd can record a call):
+     * input, weight and bias cast to bfloat16 keeping their memory layout, the result cast back to float32, likewise.
+     */
+    private static String bfloat16Trained(String self) {
+        StringBuilder b = new StringBuilder();
+        for (int stride = 1; stride <= MAX_TRAINED_STRIDE; stride++) {
+            for (int padding = 0; padding <= MAX_TRAINED_PADDING; padding++) {
+                b.append("  def bf16conv").append(stride).append(padding).append("(").append(self)
+                        .append(",\n    x: Tensor,\n    weight: Tensor,\n    bias: Tensor) -> Tensor:\n")
+                        .append("    _0 = torch.conv2d(torch.to(x, " + BFLOAT16 + "), torch.to(weight, " + BFLOAT16
+                                + ", False, False, " + CHANNELS_LAST + "), torch.to(bias, " + BFLOAT16 + "), [").append(stride).append(", ").append(stride)
+                        .append("], [").append(padding).append(", ").append(padding).append("], [1, 1], 1)\n")
+                        .append("    return torch.to(_0, " + FLOAT32 + ")\n");
+            }
+        }
+        return b.toString();
+    }
+
     /** TorchScript's source for the module: each method casts its inputs to bfloat16 and its result back. */
     static String source() {
         String self = "self: __torch__." + CLASS;
@@ -336,6 +380,7 @@ public final class ScriptedOps {
                 + "    return torch._nnpack_available()\n"
                 + winograd(self, 0, 0) + winograd(self, 1, 1) + winograd(self, 2, 2) + winograd(self, 0, 1)
                 + winograd(self, 0, 2)
+                + bfloat16Trained(self)
                 + "  def hardsigmoid(" + self + ",\n    x: Tensor) -> Tensor:\n"
                 + "    return torch.hardsigmoid(x)\n"
                 + "  def channels_last(" + self + ",\n    x: Tensor) -> Tensor:\n"

@@ -22,6 +22,7 @@ import org.frcnn4j.model.FasterRcnn.Train;
 import org.frcnn4j.model.FasterRcnnConfig;
 import org.frcnn4j.model.ModelFiles;
 import org.frcnn4j.nn.ConvGuard;
+import org.frcnn4j.nn.Precision;
 import org.frcnn4j.nn.Parameters;
 import org.frcnn4j.transform.ImageTransform;
 
@@ -126,6 +127,7 @@ public final class Trainer {
     private org.frcnn4j.proposals.ProposalCache precomputed;
     private InitialWeights initialWeights;
     private boolean replace;
+    private Precision precision = Precision.FP32;
     private java.util.Map<String, Object> dataset = java.util.Map.of();
     private final java.util.Map<Integer, ImageTransform> scaledTransforms = new java.util.HashMap<>();
 
@@ -184,6 +186,17 @@ public final class Trainer {
      */
     public Trainer withDataset(java.util.Map<String, Object> description) {
         this.dataset = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(description));
+        return this;
+    }
+
+    /**
+     * Trains with the convolutions and their gradients in bfloat16 ({@link Precision#BF16}: bfloat16 inputs, float32
+     * sums, float32 weights and updates; channels-last maps) where the CPU has AVX512_BF16 or AMX; refused elsewhere.
+     * Everything else (normalisation, the fully connected head, the losses, the step) stays float32. The default,
+     * float32, is what the parity tests hold to. Not part of the run's settings: a resumed run may change it.
+     */
+    public Trainer withPrecision(Precision p) {
+        this.precision = p.requireAvailable();
         return this;
     }
 
@@ -417,7 +430,11 @@ public final class Trainer {
                             Random random = RandomStreams.of(config.seed(), RandomStreams.Purpose.SAMPLING, it, b);
                             batch.add(new FasterRcnn.TrainingImage(t, t.toInput(ex.boxes()), ex.labels(), proposals, random));
                         }
-                        for (FasterRcnn.Losses l : model.trainingForward(batch, config.training(), what)) {
+                        List<FasterRcnn.Losses> losses;
+                        try (Precision.Scope arithmetic = Precision.use(precision)) {
+                            losses = model.trainingForward(batch, config.training(), what);
+                        }
+                        for (FasterRcnn.Losses l : losses) {
                             NDArray imageLoss = org.frcnn4j.nn.Scalars.div(l.total(), perIteration);
                             loss = loss == null ? imageLoss : loss.add(imageLoss);
                             accumulate(sums, l, perIteration);

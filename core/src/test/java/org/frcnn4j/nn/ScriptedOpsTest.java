@@ -74,13 +74,18 @@ class ScriptedOpsTest {
         // float32 verdicts are separate: the same shape in float32 is the engine's own
         assertThat(guard.verdict(right, Gradients.NONE).route()).isEqualTo(new ConvRoute.Direct());
 
-        // inside a bfloat16 scope, a call that needs gradients runs in float32 (exactly the engine's float32 result)
-        try (NDManager m = NDManager.newBaseManager(); Precision.Scope s = Precision.use(Precision.BF16)) {
+        // inside a bfloat16 scope a call that needs gradients runs in bfloat16 too (bfloat16 training), where the
+        // shape is right in bfloat16 with gradients; outside it, in float32, exactly the engine's float32 result
+        try (NDManager m = NDManager.newBaseManager()) {
             NDArray x = m.randomUniform(-1, 1, new Shape(1, 16, 6, 6));
             NDArray w = m.randomNormal(0, 0.2f, new Shape(16, 16, 3, 3), DataType.FLOAT32);
             NDArray direct = new ConvRoute.Direct().forward(x, w, null, right);
             assertThat(guard.forward(x, w, null, right, Gradients.INPUT).toFloatArray()).containsExactly(direct.toFloatArray());
-            assertThat(relative(guard.forward(x, w, null, right, Gradients.NONE), direct)).isGreaterThan(1e-5);
+            try (Precision.Scope s = Precision.use(Precision.BF16)) {
+                assertThat(relative(guard.forward(x, w, null, right, Gradients.INPUT), direct)).isGreaterThan(1e-5)
+                        .isLessThan(ConvRoute.Bfloat16.TOLERANCE);
+                assertThat(relative(guard.forward(x, w, null, right, Gradients.NONE), direct)).isGreaterThan(1e-5);
+            }
         }
         assertThat(Precision.current()).isEqualTo(Precision.FP32); // the scope restored it
     }
