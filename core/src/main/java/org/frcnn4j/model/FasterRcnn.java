@@ -116,7 +116,7 @@ public final class FasterRcnn implements AutoCloseable {
         return precision;
     }
 
-    /** Sets the memory layout of this model's inference ({@link MemoryLayout}); results are the same either way. */
+    /** Sets the memory layout of this model's inference and training ({@link MemoryLayout}); results are the same either way. */
     public FasterRcnn withLayout(MemoryLayout l) {
         this.layout = java.util.Objects.requireNonNull(l);
         return this;
@@ -306,12 +306,9 @@ public final class FasterRcnn implements AutoCloseable {
     public java.util.List<Losses> trainingForward(java.util.List<TrainingImage> batch, Training train, Train what) {
         NDArray canvas = ImageTransform.batch(batch.stream().map(b -> b.image().tensor()).toList(),
                 config.transform().sizeDivisible());
-        if (Precision.current() == Precision.BF16) {
-            // bfloat16 training: channels-last maps, on which oneDNN runs its AMX kernels for the convolutions and
-            // their gradients (ReLU and max pooling keep the layout); a permuted view of a (N, H, W, C) copy
-            canvas = canvas.transpose(0, 2, 3, 1).duplicate().transpose(0, 3, 1, 2);
-        }
-        FeatureMaps features = backbone.forward(canvas, true);
+        // in the layout of the precision training runs in: channels-last for bfloat16 on AMX, whose kernels then
+        // compute the convolutions and both gradients on the maps as they lie (ReLU and max pooling keep the layout)
+        FeatureMaps features = backbone.forward(layoutFor(Precision.current()).apply(canvas), true);
         // MultiScaleRoIAlign infers the levels' scales from the largest image of the batch, as torchvision's does
         int batchHeight = batch.stream().mapToInt(b -> b.image().height()).max().orElse(0);
         java.util.List<Losses> out = new java.util.ArrayList<>();

@@ -10,7 +10,7 @@ import ai.djl.ndarray.NDArray;
  * {@link ConvGuard} checks each shape in the layout it is called with.
  */
 public enum MemoryLayout {
-    /** Row-major (N, C, H, W): DJL's arrays and every training pass. */
+    /** Row-major (N, C, H, W): DJL's arrays and float32 training passes. */
     NCHW,
     /** Channels-last: (N, C, H, W) in shape, (N, H, W, C) in memory. */
     NHWC;
@@ -38,7 +38,10 @@ public enum MemoryLayout {
     /** {@code x} in this layout: itself when it already is, else a copy in {@code x}'s manager. */
     public NDArray apply(NDArray x) {
         if (this == NHWC) {
-            return ScriptedOps.channelsLast(x);
+            // a row-major copy of the (N, H, W, C) view, viewed back as (N, C, H, W) (a duplicate would keep the
+            // view's strides, i.e. row-major): DJL's own operators, so the result is an ordinary array that autograd
+            // may save for a backward pass (bfloat16 training); the scripted module's results may not be saved
+            return of(x) == NHWC ? x : rowMajorCopy(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2);
         }
         return ScriptedOps.layoutCode(x) == 0 ? x : rowMajorCopy(x);
     }

@@ -81,11 +81,6 @@ public final class ScriptedOps {
         }
     }
 
-    /** A channels-last copy of a 4-D array (the array itself when it already is one), in its manager. */
-    static NDArray channelsLast(NDArray x) {
-        return run("channels_last", x, IValue.from((PtNDArray) x));
-    }
-
     /**
      * Keeps a bfloat16 copy of a weight inside the module, so that a large layer's weight (VGG-16's fc6: 103 million
      * values) is rounded once, not on every call; {@link #linearKept} uses it, {@link #forget} frees it.
@@ -257,12 +252,12 @@ public final class ScriptedOps {
 
     /** Multiplies every array in place by {@code factor}. */
     public static void scale(java.util.List<NDArray> arrays, double factor) {
-        call("scale_and_zero", tensors(arrays), IValue.from(factor), IValue.from(false));
+        call("scale", tensors(arrays), IValue.from(factor));
     }
 
     /** Sets every array to zero in place. */
     public static void zero(java.util.List<NDArray> arrays) {
-        call("scale_and_zero", tensors(arrays), IValue.from(0.0), IValue.from(true));
+        call("zero", tensors(arrays));
     }
 
     private static IValue tensors(java.util.List<NDArray> arrays) {
@@ -383,8 +378,6 @@ public final class ScriptedOps {
                 + bfloat16Trained(self)
                 + "  def hardsigmoid(" + self + ",\n    x: Tensor) -> Tensor:\n"
                 + "    return torch.hardsigmoid(x)\n"
-                + "  def channels_last(" + self + ",\n    x: Tensor) -> Tensor:\n"
-                + "    return torch.contiguous(x, memory_format=" + CHANNELS_LAST + ")\n"
                 + "  def keep(" + self + ",\n    weight: Tensor) -> int:\n"
                 + "    _0 = torch.append(self.kept, torch.to(weight, " + BFLOAT16 + "))\n"
                 + "    return torch.sub(torch.len(self.kept), 1)\n"
@@ -403,11 +396,11 @@ public final class ScriptedOps {
                 + "  def grad_norm(" + self + ",\n    grads: List[Tensor]) -> float:\n"
                 + "    _0 = torch.linalg_vector_norm(torch.stack(torch._foreach_norm(grads)))\n"
                 + "    return float(_0)\n"
-                + "  def scale_and_zero(" + self + ",\n    grads: List[Tensor],\n    factor: float,\n    zero: bool) -> int:\n"
-                + "    if zero:\n"
-                + "      _0 = torch._foreach_zero_(grads)\n"
-                + "    else:\n"
-                + "      _1 = torch._foreach_mul_(grads, factor)\n"
+                + "  def scale(" + self + ",\n    arrays: List[Tensor],\n    factor: float) -> int:\n"
+                + "    _0 = torch._foreach_mul_(arrays, factor)\n"
+                + "    return 0\n"
+                + "  def zero(" + self + ",\n    arrays: List[Tensor]) -> int:\n"
+                + "    _0 = torch._foreach_zero_(arrays)\n"
                 + "    return 0\n"
                 + "  def linear(" + self + ",\n    x: Tensor,\n    weight: Tensor,\n    bias: Tensor) -> Tensor:\n"
                 + "    _0 = torch.linear(torch.to(x, " + BFLOAT16 + "), torch.to(weight, " + BFLOAT16 + "), torch.to(bias, "

@@ -43,8 +43,25 @@ public final class Sgd implements AutoCloseable {
         // refuses in-place changes of leaves that require gradients, whatever mode the caller's thread was left in
         try (GradMode off = GradMode.set(false); NDScope scope = new NDScope()) {
             List<NDArray> grads = new ArrayList<>(trainable.size());
+            Map<Group, Members> groups = new LinkedHashMap<>();
             for (String name : trainable) {
-                grads.add(params.all().get(name).getGradient());
+                NDArray w = params.all().get(name);
+                NDArray g = w.getGradient();
+                grads.add(g);
+                boolean norm = name.contains(".norm.");
+                boolean bias = name.endsWith(".bias") && !norm;
+                // torch.optim.SGD's velocity starts as the first step's direction, which the fused kernel writes into
+                // a fresh buffer; without momentum there is none
+                NDArray v = solver.momentum() == 0 ? null : velocity.get(name);
+                boolean first = solver.momentum() != 0 && v == null;
+                if (first) {
+                    v = manager.zeros(w.getShape());
+                    NDScope.unregister(v); // the velocity outlives this step's scope
+                    velocity.put(name, v);
+                }
+                Group group = new Group(bias || norm ? 0 : solver.weightDecay(), lr * (bias ? solver.biasLrFactor() : 1.0),
+                        first);
+                groups.computeIfAbsent(group, k -> new Members()).add(w, g, v);
             }
             if (solver.clipGradNorm() > 0) {
                 // torch.nn.utils.clip_grad_norm_: the norm of all gradients together, scaled down when above the bound
@@ -53,31 +70,8 @@ public final class Sgd implements AutoCloseable {
                     ScriptedOps.scale(grads, solver.clipGradNorm() / norm);
                 }
             }
-            Map<Group, Members> groups = new LinkedHashMap<>();
-            int i = 0;
-            for (String name : trainable) {
-                NDArray w = params.all().get(name);
-                boolean norm = name.contains(".norm.");
-                boolean bias = name.endsWith(".bias") && !norm;
-                NDArray v = velocity.get(name);
-                boolean first = v == null;
-                if (solver.momentum() == 0) {
-                    v = null; // plain SGD keeps no velocity (the fused kernel then takes none)
-                } else if (first) {
-                    // torch.optim.SGD's buffer starts as the first step's direction: the fused kernel writes it
-                    v = manager.zeros(w.getShape());
-                    NDScope.unregister(v); // the velocity outlives this step's scope
-                    velocity.put(name, v);
-                }
-                double rate = lr * (bias ? solver.biasLrFactor() : 1.0);
-                Group g = new Group(bias || norm ? 0 : solver.weightDecay(), rate, first);
-                groups.computeIfAbsent(g, k -> new Members()).add(w, grads.get(i++), v);
-            }
-            for (Map.Entry<Group, Members> e : groups.entrySet()) {
-                Group g = e.getKey();
-                Members m = e.getValue();
-                ScriptedOps.sgdStep(m.params, m.grads, m.velocities, g.weightDecay, solver.momentum(), g.rate, g.first);
-            }
+            groups.forEach((g, m) -> ScriptedOps.sgdStep(m.params, m.grads, m.velocities, g.weightDecay,
+                    solver.momentum(), g.rate, g.first));
             ScriptedOps.zero(grads);
         }
     }

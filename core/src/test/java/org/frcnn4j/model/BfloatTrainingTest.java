@@ -99,6 +99,8 @@ class BfloatTrainingTest {
                 assertThat(v.precision()).isEqualTo(Precision.BF16);
                 assertThat(v.gradients()).isNotEqualTo(ConvCheck.Gradients.NONE);
                 assertThat(v.route()).isInstanceOf(ConvRoute.Bfloat16.class);
+                // channels-last where AMX reads it as it lies (the canvas made so, as an array autograd can save)
+                assertThat(v.layout()).isEqualTo(org.frcnn4j.nn.MemoryLayout.preferred(Precision.BF16));
             });
         }
     }
