@@ -99,6 +99,12 @@ final class DoctorCommand implements Callable<Integer> {
             org.frcnn4j.nn.Ceiling.Peak peak = org.frcnn4j.nn.Ceiling.measure(m);
             out.printf(java.util.Locale.ROOT, "ceiling: a 3x3 convolution %.0f GFLOP/s, a matrix product %.0f GFLOP/s "
                     + "(float32, the fastest run of a second after a second of warm-up, each)%n", peak.convGflops(), peak.gemmGflops());
+            if (!Double.isNaN(peak.stolenShare())) {
+                // a shared machine's hypervisor can take half its time on some days: every timing is then that much slower
+                out.printf(java.util.Locale.ROOT, "steal: %.0f%% of this machine's busy CPU time went to other guests of its "
+                        + "hypervisor while measuring%s%n", 100 * peak.stolenShare(),
+                        peak.stolenShare() > 0.1 ? " (timings now are slower than this CPU can run: compare only within one run)" : "");
+            }
         }
         out.println(ok ? "result: ok" : "result: problems found");
         out.flush();
