@@ -34,7 +34,7 @@ import picocli.CommandLine.Option;
  * training images, evaluates VOC07 mAP on its 40 test images, and writes a report folder.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Train the 'small' preset on the bundled raccoon train split (15-27 minutes on 2 cores with AVX-512, about 42 with AVX2 only), "
+        description = "Train the 'small' preset on the bundled raccoon train split (15-33 minutes on 2 cores with AVX-512, about 42 with AVX2 only), "
                 + "evaluate VOC07 mAP on the 40 test images, and write a report folder (index.html, loss.png, "
                 + "metrics.json, model/).")
 final class DemoCommand implements Callable<Integer> {
