@@ -22,9 +22,9 @@ import java.util.zip.ZipOutputStream;
  * Operations libtorch has and DJL does not expose: convolutions and fully connected layers with bfloat16 inputs
  * ({@link Precision#BF16}, float32 arrays in and out), an array's memory layout ({@link MemoryLayout}: whether it is
  * channels-last, and a copy that is), bilinear resizing without antialiasing (the image transform's), and the fused
- * hardswish and hardsigmoid of MobileNetV3, and NNPACK's Winograd convolution ({@link ConvRoute.Winograd}). Methods run
- * without autograd (DJL runs a module's methods so): none but the Winograd convolution is for arrays that need
- * gradients.
+ * hardswish and hardsigmoid of MobileNetV3, NNPACK's Winograd convolution ({@link ConvRoute.Winograd}), and weighted
+ * sums of rows (RoIAlign's). Methods run without autograd (DJL runs a module's methods so), except the Winograd
+ * convolution, the bfloat16 training convolution and the weighted sums, which a gradient collector records.
  *
  * <p>DJL cannot hold a bfloat16 array (its {@code toType(BFLOAT16)} aborts the JVM), and oneDNN's
  * {@code ONEDNN_DEFAULT_FPMATH_MODE=BF16} is ignored by its float32 convolutions on CPUs without AMX. So the cast, the
@@ -207,6 +207,23 @@ public final class ScriptedOps {
     }
 
     /**
+     * Sums of weighted rows: output row r is the sum over entries e in [offsets[r], offsets[r + 1]) of
+     * {@code weights[e] * table[indices[e]]} (libtorch's {@code embedding_bag} in sum mode, whose CPU kernel runs a
+     * vectorised, multi-threaded loop over contiguous rows). table (T, D) float32, any strides (copied row-major inside);
+     * indices and offsets int64; weights float32 (one per index). Inside a gradient collector the call is recorded, and
+     * the table receives its gradient; the weights are constants.
+     */
+    public static NDArray weightedBags(NDArray table, NDArray indices, NDArray offsets, NDArray weights) {
+        if (JniUtils.isGradMode()) {
+            NDManager m = table.getManager();
+            return IValueUtils.forward(module(), new NDList(unnamed(table, m), unnamed(indices, m), unnamed(offsets, m),
+                    unnamed(weights, m), methodMarker("weighted_bags")), true).singletonOrThrow();
+        }
+        return run("weighted_bags", table, IValue.from((PtNDArray) table), IValue.from((PtNDArray) indices),
+                IValue.from((PtNDArray) offsets), IValue.from((PtNDArray) weights));
+    }
+
+    /**
      * {@link #conv2d} for training: the convolution in bfloat16, recorded by autograd, so that both its gradients are
      * computed in bfloat16 too (float32 sums) and come back as float32 arrays. The input's memory layout is kept: on a
      * channels-last input oneDNN runs its AMX kernels where the CPU has them. Groups 1, dilation 1, stride up to
@@ -376,6 +393,10 @@ public final class ScriptedOps {
                 + winograd(self, 0, 0) + winograd(self, 1, 1) + winograd(self, 2, 2) + winograd(self, 0, 1)
                 + winograd(self, 0, 2)
                 + bfloat16Trained(self)
+                + "  def weighted_bags(" + self + ",\n    table: Tensor,\n    indices: Tensor,\n    offsets: Tensor,\n"
+                + "    weights: Tensor) -> Tensor:\n"
+                + "    _0, _1, _2, _3 = torch.embedding_bag(torch.contiguous(table), indices, offsets, False, 0, False, weights)\n"
+                + "    return _0\n"
                 + "  def hardsigmoid(" + self + ",\n    x: Tensor) -> Tensor:\n"
                 + "    return torch.hardsigmoid(x)\n"
                 + "  def keep(" + self + ",\n    weight: Tensor) -> int:\n"

@@ -149,4 +149,29 @@ class ScriptedOpsTest {
             }
         }
     }
+    /** RoIAlign's weighted sums of rows: exact sums, an empty bag of zeros, and the table's gradient S^T g. */
+    @Test
+    void weightedBagsSumWeightedRowsAndGiveTheTableItsGradient() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            // the table as RoIAlign passes it: the transposed view of a (C, T) map
+            NDArray table = m.create(new float[] {1, 2, 3, 4, 10, 20, 30, 40}, new Shape(2, 4)).transpose(1, 0); // (4, 2)
+            NDArray cells = m.create(new long[] {0, 3, 1, 3});
+            NDArray starts = m.create(new long[] {0, 2, 2}); // bags {0, 3}, {}, {1, 3}
+            NDArray weights = m.create(new float[] {0.5f, 0.25f, 2f, 1f});
+            NDArray out = ScriptedOps.weightedBags(table, cells, starts, weights);
+            assertThat(out.getShape()).isEqualTo(new Shape(3, 2));
+            assertThat(out.toFloatArray()).containsExactly(0.5f * 1 + 0.25f * 4, 0.5f * 10 + 0.25f * 40, 0, 0,
+                    2f * 2 + 4, 2f * 20 + 40);
+            NDArray leaf = m.create(new float[] {1, 2, 3, 4, 10, 20, 30, 40}, new Shape(2, 4));
+            leaf.setRequiresGradient(true);
+            try (ai.djl.training.GradientCollector gc = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+                NDArray y = ScriptedOps.weightedBags(leaf.transpose(1, 0), cells, starts, weights);
+                gc.backward(y.mul(m.create(new float[] {1, 100, 7, 7, 3, 300}, new Shape(3, 2))).sum());
+            }
+            // d/d table[t, c] = sum over entries e with cell t of weight[e] * g[bag(e), c]; leaf is (C, T)
+            assertThat(leaf.getGradient().toFloatArray()).containsExactly(
+                    0.5f, 2f * 3, 0, 0.25f + 3,
+                    50f, 2f * 300, 0, 25f + 300);
+        }
+    }
 }
