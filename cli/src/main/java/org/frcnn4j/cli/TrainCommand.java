@@ -100,6 +100,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--images-per-iteration", description = "images averaged in one update (default: the preset's)")
     Integer imagesPerIteration;
 
+    @Option(names = "--rois-per-image", description = "RoIs sampled per image for the Fast R-CNN head's losses, at most a "
+            + "quarter foreground (128 in py-faster-rcnn, 512 in torchvision; default: the preset's)")
+    Integer roisPerImage;
+
     @Option(names = "--checkpoint-every", description = "iterations between checkpoints (default: the preset's)")
     Integer checkpointEvery;
 
@@ -327,6 +331,12 @@ final class TrainCommand implements Callable<Integer> {
         }
         if (imagesPerIteration != null) {
             c = c.withImagesPerIteration(imagesPerIteration);
+        }
+        if (roisPerImage != null) {
+            if (roisPerImage <= 0) {
+                throw new BadInputException("--rois-per-image must be positive, got " + roisPerImage);
+            }
+            c = c.withTraining(c.rpn(), c.head().withSampling(roisPerImage, c.head().positiveFraction()));
         }
         if (trainScales != null) {
             c = c.withTrainScales(trainScales.isBlank() || trainScales.equals("none") ? new int[0]

@@ -174,13 +174,15 @@ class CliTest {
         assertThat(first.code()).as(first.err()).isZero();
         // 20 VOC classes on top of a 1-class model: its class layers start fresh, the rest is carried over
         Run second = run("train", "--data", ROOT.resolve("datasets/voc-mini100").toString(), "--preset", "tiny",
-                "--init", tmp.resolve("a/model").toString(), "--train-scales", "96,128", "--iterations", "2",
-                "--out", tmp.resolve("b").toString());
+                "--init", tmp.resolve("a/model").toString(), "--train-scales", "96,128", "--rois-per-image", "128",
+                "--iterations", "2", "--out", tmp.resolve("b").toString());
         assertThat(second.code()).as(second.err()).isZero();
         String config = java.nio.file.Files.readString(tmp.resolve("b/model/config.json"));
         assertThat(config).contains("\"numClasses\" : 21").contains("aeroplane");
         assertThat(new ObjectMapper().readTree(tmp.resolve("b/run.json").toFile()).get("train").get("trainScales").toString())
                 .isEqualTo("[96,128]");
+        assertThat(new ObjectMapper().readTree(tmp.resolve("b/run.json").toFile()).get("train").get("head").get("batchSize").asInt())
+                .isEqualTo(128);
 
         Run wrongArch = run("train", "--data", raccoon.toString(), "--init", tmp.resolve("a/model").toString(),
                 "--backbone", "vgg16", "--out", tmp.resolve("c").toString());
@@ -190,6 +192,9 @@ class CliTest {
                 "--out", tmp.resolve("d").toString());
         assertThat(badScales.code()).isEqualTo(2);
         assertThat(badScales.err()).contains("'big' is not a size");
+        Run badRois = run("train", "--data", raccoon.toString(), "--rois-per-image", "0", "--out", tmp.resolve("f").toString());
+        assertThat(badRois.code()).isEqualTo(2);
+        assertThat(badRois.err()).contains("--rois-per-image must be positive");
         Run noModel = run("train", "--data", raccoon.toString(), "--init", tmp.resolve("nope").toString(),
                 "--out", tmp.resolve("e").toString());
         assertThat(noModel.code()).isEqualTo(2);
