@@ -23,8 +23,9 @@ import java.util.zip.ZipOutputStream;
  * ({@link Precision#BF16}, float32 arrays in and out), an array's memory layout ({@link MemoryLayout}: whether it is
  * channels-last, and a copy that is), bilinear resizing without antialiasing (the image transform's), and the fused
  * hardswish and hardsigmoid of MobileNetV3, NNPACK's Winograd convolution ({@link ConvRoute.Winograd}), and weighted
- * sums of rows (RoIAlign's). Methods run without autograd (DJL runs a module's methods so), except the Winograd
- * convolution, the bfloat16 training convolution and the weighted sums, which a gradient collector records.
+ * sums of rows (RoIAlign's), group normalisation. Methods run without autograd (DJL runs a module's methods so),
+ * except the Winograd convolution, the bfloat16 training convolution, the weighted sums and group normalisation, which
+ * a gradient collector records.
  *
  * <p>DJL cannot hold a bfloat16 array (its {@code toType(BFLOAT16)} aborts the JVM), and oneDNN's
  * {@code ONEDNN_DEFAULT_FPMATH_MODE=BF16} is ignored by its float32 convolutions on CPUs without AMX. So the cast, the
@@ -204,6 +205,22 @@ public final class ScriptedOps {
                     methodMarker(method)), true).singletonOrThrow();
         }
         return run(method, x, IValue.from((PtNDArray) x), IValue.from((PtNDArray) weight), IValue.from((PtNDArray) bias));
+    }
+
+    /**
+     * Group normalisation with its per-channel scale and shift in libtorch's fused kernels ({@code group_norm}, eps
+     * 1e-5): x (N, C, H, W), weight and bias (C). Inside a gradient collector the call is recorded (x, weight and bias
+     * receive gradients).
+     */
+    public static NDArray groupNorm(NDArray x, int groups, NDArray weight, NDArray bias) {
+        NDManager m = x.getManager();
+        NDArray g = m.create((long) groups);
+        if (JniUtils.isGradMode()) {
+            return IValueUtils.forward(module(), new NDList(unnamed(x, m), g, unnamed(weight, m), unnamed(bias, m),
+                    methodMarker("group_norm")), true).singletonOrThrow();
+        }
+        return run("group_norm", x, IValue.from((PtNDArray) x), IValue.from((PtNDArray) g), IValue.from((PtNDArray) weight),
+                IValue.from((PtNDArray) bias));
     }
 
     /**
@@ -393,6 +410,8 @@ public final class ScriptedOps {
                 + winograd(self, 0, 0) + winograd(self, 1, 1) + winograd(self, 2, 2) + winograd(self, 0, 1)
                 + winograd(self, 0, 2)
                 + bfloat16Trained(self)
+                + "  def group_norm(" + self + ",\n    x: Tensor,\n    groups: Tensor,\n    weight: Tensor,\n    bias: Tensor) -> Tensor:\n"
+                + "    return torch.group_norm(x, int(groups), weight, bias, 1.0000000000000001e-05, True)\n"
                 + "  def weighted_bags(" + self + ",\n    table: Tensor,\n    indices: Tensor,\n    offsets: Tensor,\n"
                 + "    weights: Tensor) -> Tensor:\n"
                 + "    _0, _1, _2, _3 = torch.embedding_bag(torch.contiguous(table), indices, offsets, False, 0, False, weights)\n"
