@@ -3,9 +3,9 @@
 on a VOCdevkit split and writes its detections on another split as COCO results JSON (image_id = file stem,
 category_id = 1-based class), for `frcnn eval`.
 
-`small`: ZF at 0.75 width with GroupNorm after every conv (no LRN), Caffe-style pooling; anchors 32..512 x ratios
-0.5/1/2; RPN with a 256-channel 3x3 conv, 2000 -> 1000 proposals in training, 1000 -> 300 at test; RoIAlign 7x7; 512-d two-layer head; 256 RoIs
-per image; input 320/640; class scores and box deltas initialised N(0, 0.01) and N(0, 0.001) with zero biases.
+`small`: ZF at 0.5 width (0.75 before 2026-12-03) with GroupNorm after every conv (no LRN), Caffe-style pooling; anchors
+32..512 x ratios 0.5/1/2; RPN with a 256-channel 3x3 conv, 2000 -> 1000 proposals in training, 1000 -> 300 at test;
+RoIAlign 7x7; 512-d two-layer head; 128 RoIs per image (256 before 2026-12-03); input 320/640; class scores and box deltas initialised N(0, 0.01) and N(0, 0.001) with zero biases.
 Training: SGD lr 0.02, momentum 0.9, weight decay 1e-4 on conv and linear weights only (biases and GroupNorm
 parameters are not decayed, frcnn4j's Sgd habit from py-faster-rcnn), 100-iteration linear warm-up from
 0.1% then cosine, two images per iteration, horizontal flips, gradient norm clipped at 10, and (with --train-scales,
@@ -81,10 +81,10 @@ class RpnHead(nn.Module):
         return logits, deltas
 
 
-def cpu_preset_model(width, rpn_channels, fc, num_classes, min_size, max_size):
-    """torchvision's FasterRCNN with the architecture of frcnn4j's CPU presets (`small`: 0.75, 256, 512, 320, 640;
-    `tiny`: 0.125, 32, 64, 128, 192): 15 anchors per position, 2000 -> 1000 proposals in training, 1000 -> 300 at
-    test, RoIAlign 7x7, 256 RoIs per image."""
+def cpu_preset_model(width, rpn_channels, fc, num_classes, min_size, max_size, rois_per_image=256):
+    """torchvision's FasterRCNN with the architecture of frcnn4j's CPU presets (`small`: 0.5, 256, 512, 320, 640, 128;
+    `tiny`: 0.125, 32, 64, 128, 192, 256): 15 anchors per position, 2000 -> 1000 proposals in training, 1000 -> 300
+    at test, RoIAlign 7x7."""
     backbone = small_backbone(width)
     c = backbone.out_channels
     return FasterRCNN(
@@ -94,7 +94,7 @@ def cpu_preset_model(width, rpn_channels, fc, num_classes, min_size, max_size):
         box_roi_pool=MultiScaleRoIAlign(["0"], 7, 2), box_head=TwoMLPHead(c * 49, fc),
         box_predictor=FastRCNNPredictor(fc, num_classes), min_size=min_size, max_size=max_size,
         rpn_pre_nms_top_n_train=2000, rpn_post_nms_top_n_train=1000, rpn_pre_nms_top_n_test=1000,
-        rpn_post_nms_top_n_test=300, box_batch_size_per_image=256)
+        rpn_post_nms_top_n_test=300, box_batch_size_per_image=rois_per_image)
 
 
 def read_split(root, split):
@@ -123,8 +123,8 @@ def main():
     rng = random.Random(seed)
     train, classes = read_split(root, train_split)
     test, _ = read_split(root, test_split)
-    model = cpu_preset_model(0.75, 256, 512, len(classes) + 1,
-                             (256, 288, 352, 384, 320) if "--train-scales" in sys.argv else 320, 640)
+    model = cpu_preset_model(0.5, 256, 512, len(classes) + 1,
+                             (256, 288, 352, 384, 320) if "--train-scales" in sys.argv else 320, 640, 128)
     # frcnn4j's FastRcnnHead draws the predictors as py-faster-rcnn does; torchvision's Linear default would not
     predictor = model.roi_heads.box_predictor
     for layer, std in ((predictor.cls_score, 0.01), (predictor.bbox_pred, 0.001)):

@@ -34,16 +34,19 @@ import picocli.CommandLine.Option;
  * training images, evaluates VOC07 mAP on its 40 test images, and writes a report folder.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Train the 'small' preset on the bundled raccoon train split (15-33 minutes on 2 cores with AVX-512, about 42 with AVX2 only), "
+        description = "Train the 'small' preset on the bundled raccoon train split (about 12 minutes on 2 quiet cores with AVX-512, twice that with AVX2 only or when the hypervisor takes half the machine), "
                 + "evaluate VOC07 mAP on the 40 test images, and write a report folder (index.html, loss.png, "
                 + "metrics.json, model/).")
 final class DemoCommand implements Callable<Integer> {
     /**
-     * The demo's length: 0.46-0.57 s an iteration on this project's 2 AVX-512 cores on quiet days (about twice that when
-     * the hypervisor steals half the machine). Half of it, 1,400 iterations of the same schedule, reached VOC07 mAP 0.748
-     * against 0.768-0.836 for the full length (one seed each), so the length stays.
+     * The demo's length. Until 2026-12-03 the demo trained ZF at 3/4 width with 256 RoIs per image for 2,800 iterations
+     * (0.46-0.57 s each on 2 quiet AVX-512 cores: 22-33 minutes; VOC07 mAP 0.768-0.836 over builds; 1,400 iterations
+     * of it reached 0.748). Measured that day on the Intel Xeon with AMX (seeds 0 and 1, one thread each): at 1/2 width
+     * 2,800 iterations gave 0.788 and 0.779, and with 128 RoIs per image too 2,000 iterations gave 0.751 and 0.793,
+     * each iteration about 0.55x the time of the 3/4-width one. So the `small` preset became that, and the demo 2,000
+     * iterations: about 12 minutes on a quiet machine.
      */
-    static final int ITERATIONS = 2800;
+    static final int ITERATIONS = 2000;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -64,7 +64,7 @@ public enum Presets {
             case PAPER_ZF -> paper(Architecture.ZF, 256, numClasses, classNames);
             case PAPER_VGG16 -> paper(Architecture.VGG16, 512, numClasses, classNames);
             case TORCHVISION -> torchvision(numClasses, classNames);
-            case SMALL -> cpu(id, 0.75, 320, 640, 256, 512, numClasses, classNames);
+            case SMALL -> cpu(id, 0.5, 320, 640, 256, 512, numClasses, classNames);
             case TINY -> cpu(id, 0.125, 128, 192, 32, 64, numClasses, classNames);
             case RESNET50_FPN -> resnetFpn(id, false, numClasses, classNames);
             case RESNET50_FPN_V2 -> resnetFpn(id, true, numClasses, classNames);

@@ -264,7 +264,9 @@ class ModelFilesTest {
         assertThat(old.rpn().convDepth()).isEqualTo(1);
         assertThat(old.rpn().scoreThreshold()).isZero();
         assertThat(old.head().convLayers()).isEmpty();
-        assertThat(old.backbone()).isEqualTo(now.backbone());
+        // the small preset of then: ZF at 3/4 width (1/2 since 2026-12-03)
+        assertThat(old.backbone()).isEqualTo(new org.frcnn4j.backbone.BackboneConfig(now.backbone().architecture(), 0.75,
+                now.backbone().ceilMode(), now.backbone().groupNorm()));
         assertThat(old.rpn()).isEqualTo(now.rpn());
         assertThat(old.classNames()).containsExactly("raccoon");
     }
