@@ -49,9 +49,14 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
 
         @Override
         public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
-            // with autograd on, the call autograd records (bfloat16 training); the inference call otherwise
-            return ai.djl.pytorch.jni.JniUtils.isGradMode() ? ScriptedOps.conv2dTrained(x, weight, bias, s)
-                    : ScriptedOps.conv2d(x, weight, bias, s);
+            // with autograd on, the call autograd records (bfloat16 training), where there is one for the shape; a
+            // shape without one (a grouped convolution: the paper ZF's LRN as a depthwise average) trains in float32,
+            // which autograd records too; the inference call otherwise
+            if (ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+                return ScriptedOps.trains(s) ? ScriptedOps.conv2dTrained(x, weight, bias, s)
+                        : new Direct().forward(x, weight, bias, s);
+            }
+            return ScriptedOps.conv2d(x, weight, bias, s);
         }
 
         @Override

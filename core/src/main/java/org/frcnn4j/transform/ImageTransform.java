@@ -120,6 +120,12 @@ public final class ImageTransform {
         x = ScriptedOps.resizeBilinear(x, size[0], size[1]);
         if (ph != size[0] || pw != size[1]) {
             x = x.pad(new Shape(0, pw - size[1], 0, ph - size[0]), 0);
+        } else if (ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            // the scripted call's result is an inference tensor, which autograd may not save (the first convolution's
+            // weight gradient needs its input): a copy is an ordinary one. Unpadded inputs (the paper presets) only;
+            // the padding above makes one anyway. Without it, training paper-zf/paper-vgg16 from the command line
+            // ended at the first convolution.
+            x = x.duplicate();
         }
         return new Transformed(x, size[0], size[1], h, w);
     }

@@ -105,6 +105,43 @@ class BfloatTrainingTest {
         }
     }
 
+    /**
+     * The paper's ZF (its LRN runs as a depthwise average, a grouped convolution with no bfloat16 training method) in
+     * bfloat16: preparing it for inference (with autograd on, as a command's thread may have it), detecting, and a
+     * training step whose gradients pass back through the grouped layer, which trains in float32. CliTest's paper-zf
+     * case runs the command that once ended with an internal error here.
+     */
+    @Test
+    void thePapersZfWithItsGroupedLrnRunsAndTrainsInBfloat16() {
+        assumeTrue(bfloat16Here(), "this CPU has no bfloat16 kernels");
+        FasterRcnnConfig config = Presets.PAPER_ZF.config(List.of("raccoon"));
+        config = config.with(new org.frcnn4j.backbone.BackboneConfig(org.frcnn4j.backbone.BackboneConfig.Architecture.ZF,
+                        0.125, true, false))
+                .with(config.transform().withSizes(160, 240))
+                .with(new org.frcnn4j.head.HeadConfig(2, 32, true, config.head().boxWeights(), 0.0f, 0.3f, 100, 0f));
+        Dataset d = Dataset.open(SharedData.bundled("raccoon"), "train", null);
+        Annotation a = d.images().get(0);
+        try (NDManager m = NDManager.newBaseManager(); FasterRcnn model = FasterRcnn.create(config, m, 4)) {
+            // autograd's mode is per thread and leaks (GradMode); the CLI's bench prepared the model with it on
+            try (org.frcnn4j.nn.GradMode on = org.frcnn4j.nn.GradMode.set(true)) {
+                model.withPrecision(Precision.BF16);
+            }
+            assertThat(model.detect(Images.readRgb(a.imageFile())).scores().length).isGreaterThanOrEqualTo(0);
+            model.parameters().all().values().forEach(w -> w.setRequiresGradient(true));
+            try (NDManager step = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector();
+                 Precision.Scope s = Precision.use(Precision.BF16)) {
+                ImageTransform.Transformed t = new ImageTransform(config.transform()).apply(Images.readRgb(a.imageFile()), step);
+                List<FasterRcnn.Losses> out = model.trainingForward(List.of(new FasterRcnn.TrainingImage(t,
+                        t.toInput(GroundTruth.boxes(a)), GroundTruth.labels(a), null, new Random(1))),
+                        TrainPresets.of(Presets.PAPER_ZF).training(), FasterRcnn.Train.BOTH);
+                gc.backward(out.get(0).total());
+                assertThat(Double.isFinite(out.get(0).total().getFloat())).isTrue();
+            }
+            // conv1's gradient passes back through LRN 1, the grouped layer
+            assertThat(model.parameters().all().get("backbone.0.weight").getGradient().abs().sum().getFloat()).isPositive();
+        }
+    }
+
     private static boolean bfloat16Here() {
         try {
             Precision.BF16.requireAvailable();
