@@ -34,7 +34,7 @@ import picocli.CommandLine.Option;
  * training images, evaluates VOC07 mAP on its 40 test images, and writes a report folder.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Train the 'small' preset on the bundled raccoon train split (about 12 minutes on 2 quiet cores with AVX-512, twice that with AVX2 only or when the hypervisor takes half the machine), "
+        description = "Train the 'small' preset on the bundled raccoon train split (about 15 minutes on 2 quiet cores with AVX-512, twice that with AVX2 only or when the hypervisor takes half the machine), "
                 + "evaluate VOC07 mAP on the 40 test images, and write a report folder (index.html, loss.png, "
                 + "metrics.json, model/).")
 final class DemoCommand implements Callable<Integer> {
@@ -43,8 +43,9 @@ final class DemoCommand implements Callable<Integer> {
      * (0.46-0.57 s each on 2 quiet AVX-512 cores: 22-33 minutes; VOC07 mAP 0.768-0.836 over builds; 1,400 iterations
      * of it reached 0.748). Measured that day on the Intel Xeon with AMX (seeds 0 and 1, one thread each): at 1/2 width
      * 2,800 iterations gave 0.788 and 0.779, and with 128 RoIs per image too 2,000 iterations gave 0.751 and 0.793,
-     * each iteration about 0.55x the time of the 3/4-width one. So the `small` preset became that, and the demo 2,000
-     * iterations: about 12 minutes on a quiet machine.
+     * each iteration 0.58-0.64x the time of the 3/4-width one side by side. So the `small` preset became that, and the
+     * demo 2,000 iterations: 0.45 s each at 2-5% steal (validation included), about 15 minutes; the 12 minutes of
+     * issue #15 are not reached on this CPU.
      */
     static final int ITERATIONS = 2000;
 
