@@ -63,7 +63,6 @@ public final class Layers {
      * over each group, then scaled and shifted per channel ({@code name.weight}, {@code name.bias}). Up to 32 groups.
      */
     public record GroupNorm(NDArray gamma, NDArray beta, int groups) {
-        static final boolean FUSED = Boolean.getBoolean("frcnn.gnfused");
         public static GroupNorm create(Parameters p, String name, int channels) {
             int g = Math.min(32, channels);
             while (channels % g != 0) {

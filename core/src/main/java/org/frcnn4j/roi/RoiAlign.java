@@ -31,9 +31,9 @@ public final class RoiAlign implements RoiFeatureExtractor {
      * several threads at once (DJL predictors) must not see another call's weights.
      */
     private static final class Scratch {
-        long[] index = new long[0];
-        float[] value = new float[0];
-        long[] offsets = new long[0];
+        long[] cells = new long[0];
+        float[] weights = new float[0];
+        long[] starts = new long[0];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -91,25 +91,31 @@ public final class RoiAlign implements RoiFeatureExtractor {
             xs[i] = w[1];
             nnz += ys[i].nonZeros() * xs[i].nonZeros();
         }
-        // one pass to count, one to fill: the index is (2, nnz) = all rows, then all columns; the buffers are reused
-        // across calls, so that a detection leaves no large garbage on the Java heap
+        // one pass to count, one to fill: bin r's entries are [starts[r], starts[r + 1]) of cells and weights (a bin of
+        // a region outside the map has none and stays 0); the buffers are reused across calls, so that a detection
+        // leaves no large garbage on the Java heap
+        int rows = n * size * size;
         Scratch scratch = SCRATCH.get();
-        if (scratch.index.length < 2 * nnz) {
-            scratch.index = new long[2 * nnz];
-            scratch.value = new float[nnz];
+        if (scratch.cells.length < nnz) {
+            scratch.cells = new long[nnz];
+            scratch.weights = new float[nnz];
         }
-        long[] index = scratch.index;
-        float[] value = scratch.value;
+        if (scratch.starts.length < rows) {
+            scratch.starts = new long[rows];
+        }
+        long[] cells = scratch.cells;
+        float[] weights = scratch.weights;
+        long[] starts = scratch.starts;
         int k = 0;
         for (int i = 0; i < n; i++) {
             AxisWeights wy = ys[i];
             AxisWeights wx = xs[i];
-            if (wy == null) {
-                continue;
-            }
             for (int ph = 0; ph < size; ph++) {
                 for (int pw = 0; pw < size; pw++) {
-                    long row = ((long) i * size + ph) * size + pw;
+                    starts[(i * size + ph) * size + pw] = k;
+                    if (wy == null) {
+                        continue;
+                    }
                     for (int a = 0; a < wy.count; a++) {
                         float vy = wy.weights[ph * wy.count + a];
                         if (vy == 0f) {
@@ -119,34 +125,19 @@ public final class RoiAlign implements RoiFeatureExtractor {
                         for (int b = 0; b < wx.count; b++) {
                             float vx = wx.weights[pw * wx.count + b];
                             if (vx != 0f) {
-                                index[k] = row;
-                                index[nnz + k] = cellRow + wx.first + b;
-                                value[k++] = vy * vx;
+                                cells[k] = cellRow + wx.first + b;
+                                weights[k++] = vy * vx;
                             }
                         }
                     }
                 }
             }
         }
-        // bin r sums entries [offsets[r], offsets[r + 1]) (entries are in bin order; a bin of a region outside the map
-        // has none and stays 0). The map as (H * W, C) rows; the native call makes it row-major.
-        long rows = (long) n * size * size;
-        if (scratch.offsets.length < rows) {
-            scratch.offsets = new long[(int) rows];
-        }
-        long[] offsets = scratch.offsets;
-        for (int r = 0, e = 0; r < rows; r++) {
-            while (e < nnz && index[e] < r) {
-                e++;
-            }
-            offsets[r] = e;
-        }
+        // the map as (H * W, C) rows (the native call makes them row-major); the native copies of the lists live in the
+        // step's manager: in training the backward pass reads them after this method returns
         NDArray map = features.reshape(channels, (long) height * width).transpose(1, 0);
-        // native copies in the step's manager: in training the backward pass reads them after this method returns
-        NDArray cells = NativeArrays.of(manager, index, 2 * nnz, new Shape(2, nnz)).get(1);
-        NDArray starts = NativeArrays.of(manager, offsets, (int) rows, new Shape(rows));
-        NDArray weights = NativeArrays.of(manager, value, nnz, new Shape(nnz));
-        NDArray pooled = ScriptedOps.weightedBags(map, cells, starts, weights); // (n * size * size, C)
+        NDArray pooled = ScriptedOps.weightedBags(map, NativeArrays.of(manager, cells, nnz, new Shape(nnz)),
+                NativeArrays.of(manager, starts, rows, new Shape(rows)), NativeArrays.of(manager, weights, nnz, new Shape(nnz)));
         return pooled.reshape(n, size, size, channels).transpose(0, 3, 1, 2);
     }
 
