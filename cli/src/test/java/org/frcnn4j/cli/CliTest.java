@@ -212,6 +212,13 @@ class CliTest {
                     "--precision", "bf16");
             assertThat(bench.code()).as(bench.err()).isZero();
         }
+        // on images smaller than the paper's smallest anchor (128 px) no anchor lies inside: the RPN's losses are 0 and
+        // training goes on with one line saying why (it once stopped at iteration 1 on a NaN loss, blaming the rate)
+        Run small = run("train", "--data", raccoon.toString(), "--train-split", "test", "--preset", "paper-zf",
+                "--width-scale", "0.125", "--min-size", "96", "--max-size", "120", "--iterations", "2",
+                "--out", tmp.resolve("h").toString());
+        assertThat(small.code()).as(small.err()).isZero();
+        assertThat(small.out()).containsOnlyOnce("no anchor lies inside its").contains("--min-size");
         Run badRois = run("train", "--data", raccoon.toString(), "--rois-per-image", "0", "--out", tmp.resolve("f").toString());
         assertThat(badRois.code()).isEqualTo(2);
         assertThat(badRois.err()).contains("--rois-per-image must be positive");

@@ -109,6 +109,10 @@ public final class FastRcnnHead {
     public record Losses(NDArray classifier, NDArray box) {}
 
     public Losses losses(Output out, ProposalTargets.Sample s, HeadTraining training) {
+        if (s.labels().length == 0) {
+            // nothing sampled (no proposal and no ground truth): nothing to learn, rather than the NaN mean of nothing
+            return new Losses(org.frcnn4j.nn.Losses.zero(out.classLogits()), org.frcnn4j.nn.Losses.zero(out.boxDeltas()));
+        }
         NDArray cls = org.frcnn4j.nn.Losses.softmaxLogLoss(out.classLogits(), s.labels());
         if (s.foreground() == 0) {
             return new Losses(cls, org.frcnn4j.nn.Losses.zero(out.boxDeltas()));

@@ -254,8 +254,10 @@ public final class FasterRcnn implements AutoCloseable {
      * @param rpnBox        lambda * smooth L1 over the positive anchors
      * @param classifier    log loss over the sampled RoIs
      * @param boxRegression smooth L1 over the foreground RoIs' class deltas
+     * @param sampledAnchors the anchors the RPN's losses were taken over (-1 when the RPN is not trained)
      */
-    public record Losses(NDArray rpnObjectness, NDArray rpnBox, NDArray classifier, NDArray boxRegression) {
+    public record Losses(NDArray rpnObjectness, NDArray rpnBox, NDArray classifier, NDArray boxRegression,
+                         int sampledAnchors) {
         public NDArray total() {
             NDArray sum = null;
             for (NDArray a : new NDArray[] {rpnObjectness, rpnBox, classifier, boxRegression}) {
@@ -376,7 +378,8 @@ public final class FasterRcnn implements AutoCloseable {
             }
             RegionProposalNetwork.Losses rpnLosses = st.rpn();
             out.add(new Losses(rpnLosses == null ? null : rpnLosses.objectness(), rpnLosses == null ? null : rpnLosses.box(),
-                    headLosses == null ? null : headLosses.classifier(), headLosses == null ? null : headLosses.box()));
+                    headLosses == null ? null : headLosses.classifier(), headLosses == null ? null : headLosses.box(),
+                    rpnLosses == null ? -1 : rpnLosses.sampledAnchors()));
         }
         return out;
     }

@@ -153,10 +153,12 @@ public final class RegionProposalNetwork {
      * The RPN's two training losses for one image (paper, equation 1): log loss over the sampled anchors, and lambda
      * times smooth L1 over the positive anchors' deltas, normalised as configured.
      *
-     * @param objectness log loss over the sampled anchors
-     * @param box        the weighted box regression loss
+     * @param objectness     log loss over the sampled anchors
+     * @param box            the weighted box regression loss
+     * @param sampledAnchors how many anchors were sampled (0 when none lies inside the image and the preset ignores
+     *                       cross-boundary anchors: both losses are then 0)
      */
-    public record Losses(NDArray objectness, NDArray box) {}
+    public record Losses(NDArray objectness, NDArray box, int sampledAnchors) {}
 
     /** The losses of {@code r}, computed for an image of the given size and its ground truth (input pixels). */
     public Losses losses(Result r, float[] gtBoxes, int imageHeight, int imageWidth, RpnTraining training, Random random) {
@@ -180,13 +182,20 @@ public final class RegionProposalNetwork {
             NDArray target = pred.getManager().create(s.regression());
             box = Scalars.mul(org.frcnn4j.nn.Losses.smoothL1Sum(pred, target, training.beta()), training.lambda() / norm);
         }
-        return new Losses(objectness, box);
+        return new Losses(objectness, box, sampled);
     }
 
-    /** Log loss of the sampled anchors: binary on torchvision's single logit, two-class softmax on the paper's pair. */
+    /**
+     * Log loss of the sampled anchors: binary on torchvision's single logit, two-class softmax on the paper's pair. With
+     * no anchor sampled (an image smaller than every anchor, cross-boundary anchors ignored) it is 0, as Caffe's loss
+     * layer in py-faster-rcnn divides by at least 1; the mean of nothing would be NaN and stop training.
+     */
     private NDArray objectnessLoss(NDArray logits, AnchorTargets.Sample s) {
         int p = s.positives().length;
         int q = s.negatives().length;
+        if (p + q == 0) {
+            return org.frcnn4j.nn.Losses.zero(logits);
+        }
         long[] idx = new long[p + q];
         int[] labels = new int[p + q];
         for (int i = 0; i < p; i++) {

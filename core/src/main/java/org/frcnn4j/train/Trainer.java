@@ -420,8 +420,10 @@ public final class Trainer {
                     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                         NDArray loss = null;
                         List<FasterRcnn.TrainingImage> batch = new ArrayList<>();
+                        List<String> ids = new ArrayList<>();
                         for (int b = 0; b < perIteration; b++) {
                             TrainingData.Example ex = data.next();
+                            ids.add(ex.imageId());
                             ImageTransform.Transformed t = transformFor(model, it, b).apply(ex.image(), scope);
                             float[] proposals = proposer == null ? null : proposer.trainingProposals(t);
                             if (precomputed != null) {
@@ -434,7 +436,11 @@ public final class Trainer {
                         try (Precision.Scope arithmetic = Precision.use(precision)) {
                             losses = model.trainingForward(batch, config.training(), what);
                         }
-                        for (FasterRcnn.Losses l : losses) {
+                        for (int b = 0; b < losses.size(); b++) {
+                            FasterRcnn.Losses l = losses.get(b);
+                            if (l.sampledAnchors() == 0) {
+                                reportNoAnchors(ids.get(b), batch.get(b).image());
+                            }
                             NDArray imageLoss = org.frcnn4j.nn.Scalars.div(l.total(), perIteration);
                             loss = loss == null ? imageLoss : loss.add(imageLoss);
                             accumulate(sums, l, perIteration);
@@ -488,6 +494,21 @@ public final class Trainer {
             sums[4] += v;
         }
     }
+
+    /**
+     * Says once per run that an image gave the RPN nothing to learn: with cross-boundary anchors ignored (paper, section
+     * 3.1.3) an input smaller than the smallest anchor has no anchor inside it. Its RPN losses are 0; training goes on.
+     */
+    private void reportNoAnchors(String imageId, ImageTransform.Transformed image) {
+        if (!noAnchorsReported) {
+            noAnchorsReported = true;
+            listener.message("image " + imageId + ": no anchor lies inside its " + image.width() + "x" + image.height()
+                    + " input (anchors crossing the border are ignored), so the RPN learns nothing from it;"
+                    + " a larger --min-size or smaller anchors fix this (reported once)");
+        }
+    }
+
+    private boolean noAnchorsReported;
 
     private static void checkFinite(int it, double[] sums, Train what) {
         for (int i = 0; i < 4; i++) {
