@@ -16,8 +16,10 @@ import ai.djl.pytorch.jni.JniUtils;
  * maxima, ZF's two 86 ms and 21 ms; the values are the same (a maximum does not round). Torchvision runs the
  * slow kernel too, so this is a lead over the peer, not catching up.
  *
- * <p>With autograd on (training), libtorch's pool runs: its gradient goes to the first maximal element of each window,
- * as torchvision's does, where the gradient of a maximum would split ties. Inference turns autograd off.
+ * <p>With autograd on (training), the gradient must go to the first maximal element of each window, as torchvision's
+ * does, where the gradient of a maximum would split ties: 3x3 windows run {@link ScriptedOps#maxPoolTrained} (the
+ * positions from libtorch's channels-last kernel, the values and gradient by a gather), others libtorch's own pool.
+ * Inference turns autograd off.
  */
 public final class MaxPool {
     private final int kernel;
@@ -37,6 +39,9 @@ public final class MaxPool {
 
     /** The pooled map of {@code x} (N, C, H, W). */
     public NDArray forward(NDArray x) {
+        if (kernel > 1 && needsGradient() && ScriptedOps.hasTrainedMaxPool(kernel, stride, padding)) {
+            return ScriptedOps.maxPoolTrained(x, kernel, stride, padding, ceilMode);
+        }
         if (kernel == 1 || needsGradient()) {
             return Pool.maxPool2d(x, new Shape(kernel, kernel), new Shape(stride, stride), new Shape(padding, padding),
                     ceilMode);

@@ -68,6 +68,41 @@ class MaxPoolTest {
     }
 
     @Test
+    void trainingPoolOf3x3WindowsHasLibtorchsValuesAndGradientsExactly() {
+        int[][] sizes = {{8, 8}, {9, 7}, {5, 6}, {3, 4}, {17, 31}, {40, 54}};
+        try (NDManager m = NDManager.newBaseManager()) {
+            for (int padding = 0; padding <= 1; padding++) {
+                for (boolean ceil : new boolean[] {false, true}) {
+                    MaxPool pool = new MaxPool(3, 2, padding, ceil);
+                    for (int[] hw : sizes) {
+                        String what = "3x3/2 pad " + padding + (ceil ? " ceil " : " floor ") + hw[0] + "x" + hw[1];
+                        // ties (a few levels, zeros as after a ReLU) and negative values; an upstream gradient that
+                        // differs per output, so that a gradient sent to the wrong element of a window shows
+                        NDArray base = m.randomUniform(-2, 4, new Shape(2, 3, hw[0], hw[1])).round();
+                        float[][] values = new float[2][];
+                        float[][] grads = new float[2][];
+                        for (int route = 0; route < 2; route++) {
+                            NDArray leaf = base.duplicate();
+                            leaf.setRequiresGradient(true);
+                            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                                NDArray x = leaf.mul(1f); // computed, as a layer's output is
+                                NDArray y = route == 0 ? Pool.maxPool2d(x, new Shape(3, 3), new Shape(2, 2),
+                                        new Shape(padding, padding), ceil) : pool.forward(x);
+                                NDArray upstream = m.arange((float) y.getShape().size()).reshape(y.getShape()).sin();
+                                values[route] = y.toFloatArray();
+                                gc.backward(y.mul(upstream).sum());
+                            }
+                            grads[route] = leaf.getGradient().toFloatArray();
+                        }
+                        assertThat(values[1]).as(what).containsExactly(values[0]);
+                        assertThat(grads[1]).as(what).containsExactly(grads[0]);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void refusesWindowsThatPaddingCouldFill() {
         assertThatThrownBy(() -> new MaxPool(2, 2, 2, false)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new MaxPool(0, 2, 0, false)).isInstanceOf(IllegalArgumentException.class);
