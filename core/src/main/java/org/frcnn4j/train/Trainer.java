@@ -129,7 +129,7 @@ public final class Trainer {
     private boolean replace;
     private Precision precision = Precision.FP32;
     private java.util.Map<String, Object> dataset = java.util.Map.of();
-    private final java.util.Map<Integer, ImageTransform> scaledTransforms = new java.util.HashMap<>();
+    private final java.util.Map<Integer, ImageTransform> scaledTransforms = new java.util.concurrent.ConcurrentHashMap<>();
 
     public Trainer(FasterRcnnConfig modelConfig, TrainConfig config, Dataset train, Dataset validation, Path runDir,
                    Listener listener) {
@@ -400,7 +400,8 @@ public final class Trainer {
         int perIteration = config.imagesPerIteration();
         try (Sgd sgd = new Sgd(config.solver(), manager);
              TrainingData data = new TrainingData(train, config.seed(), config.flip(), modelConfig.plusOne(),
-                     (long) from * perIteration)) {
+                     (long) from * perIteration).withInput((k, image, m) -> transformFor(model,
+                     Math.toIntExact(k / perIteration), (int) (k % perIteration)).applyForTraining(image, m))) {
             if (resumed != null) {
                 Checkpoints.loadOptimizer(resumed, sgd);
             }
@@ -424,7 +425,8 @@ public final class Trainer {
                         for (int b = 0; b < perIteration; b++) {
                             TrainingData.Example ex = data.next();
                             ids.add(ex.imageId());
-                            ImageTransform.Transformed t = transformFor(model, it, b).apply(ex.image(), scope);
+                            ImageTransform.Transformed t = ex.input();
+                            t.tensor().attach(scope);
                             float[] proposals = proposer == null ? null : proposer.trainingProposals(t);
                             if (precomputed != null) {
                                 proposals = t.toInput(ex.frame(precomputed.proposals(byId.get(ex.imageId())), modelConfig.plusOne()));

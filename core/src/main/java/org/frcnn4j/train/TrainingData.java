@@ -1,5 +1,8 @@
 package org.frcnn4j.train;
 
+import ai.djl.ndarray.NDManager;
+import org.frcnn4j.transform.ImageTransform;
+
 import java.awt.geom.AffineTransform;
 import java.awt.image.AffineTransformOp;
 import java.awt.image.BufferedImage;
@@ -35,6 +38,8 @@ public final class TrainingData implements AutoCloseable {
     private long queuedUpTo;
     private int[] order;
     private long orderEpoch = -1;
+    private Input input;
+    private NDManager inputs;
 
     /**
      * One prepared training image.
@@ -42,7 +47,8 @@ public final class TrainingData implements AutoCloseable {
      * @param boxes  ground truth in the (possibly flipped) original image's pixels (m x 4)
      * @param labels 1..K per box
      */
-    public record Example(String imageId, BufferedImage image, float[] boxes, int[] labels, boolean flipped) {
+    public record Example(String imageId, BufferedImage image, float[] boxes, int[] labels, boolean flipped,
+                          ImageTransform.Transformed input) {
         /** Boxes of the unflipped image (n x 4, continuous or +1 pixels as the run's convention) in this example's frame. */
         public float[] frame(float[] boxes, boolean plusOne) {
             if (!flipped) {
@@ -79,13 +85,36 @@ public final class TrainingData implements AutoCloseable {
         });
     }
 
+    /**
+     * The network input of the run's k-th image, made in the background threads too: the pixel normalisation, resize
+     * and padding were a tenth of the training iteration on the main thread, while a core sat idle in the serial
+     * parts of the pass.
+     */
+    @FunctionalInterface
+    public interface Input {
+        ImageTransform.Transformed of(long k, BufferedImage image, NDManager manager);
+    }
+
+    /**
+     * Makes each example's network input ahead as well ({@link Example#input()}; otherwise null). The arrays belong
+     * to this object until the caller attaches them to its own manager; those never taken are freed on close.
+     */
+    public TrainingData withInput(Input input) {
+        if (queuedUpTo != next) {
+            throw new IllegalStateException("set the input before the first image");
+        }
+        this.input = input;
+        this.inputs = NDManager.newBaseManager();
+        return this;
+    }
+
     /** The next image (blocking until decoded); decoding errors surface here with the file named. */
     public Example next() {
         while (queuedUpTo < next + PREFETCH) {
             long k = queuedUpTo++;
             Annotation a = images.get(indexOf(k));
             boolean flipped = flip && RandomStreams.of(seed, RandomStreams.Purpose.FLIP, k).nextBoolean();
-            queue.add(pool.submit(() -> prepare(a, flipped)));
+            queue.add(pool.submit(() -> prepare(a, flipped, k)));
         }
         next++;
         try {
@@ -122,7 +151,7 @@ public final class TrainingData implements AutoCloseable {
         return order[(int) (k % images.size())];
     }
 
-    private Example prepare(Annotation a, boolean flipped) {
+    private Example prepare(Annotation a, boolean flipped, long k) {
         BufferedImage img = Images.readRgb(a.imageFile());
         List<GroundTruthBox> kept = a.objects().stream().filter(o -> !o.difficult() && !o.crowd()).toList();
         float[] boxes = new float[4 * kept.size()];
@@ -143,11 +172,29 @@ public final class TrainingData implements AutoCloseable {
             img = new AffineTransformOp(t, AffineTransformOp.TYPE_NEAREST_NEIGHBOR).filter(img, null);
             img = Images.toRgb(img);
         }
-        return new Example(a.imageId(), img, boxes, labels, flipped);
+        return new Example(a.imageId(), img, boxes, labels, flipped, input == null ? null : input(k, img));
+    }
+
+    /** The input, alone in this object's manager: the arrays made on the way (the unresized copy) are freed here. */
+    private ImageTransform.Transformed input(long k, BufferedImage img) {
+        try (NDManager work = inputs.newSubManager()) {
+            ImageTransform.Transformed t = input.of(k, img, work);
+            t.tensor().attach(inputs);
+            return t;
+        }
     }
 
     @Override
     public void close() {
         pool.shutdownNow();
+        if (inputs != null) {
+            try {
+                // a task still making an input would add it to a closed manager
+                pool.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            inputs.close();
+        }
     }
 }

@@ -91,6 +91,18 @@ public final class ImageTransform {
     }
 
     public Transformed apply(BufferedImage image, NDManager manager) {
+        return apply(image, manager, ai.djl.pytorch.jni.JniUtils.isGradMode());
+    }
+
+    /**
+     * {@link #apply} for a training input made on another thread (whose autograd mode says nothing about its use):
+     * always an array that autograd may save.
+     */
+    public Transformed applyForTraining(BufferedImage image, NDManager manager) {
+        return apply(image, manager, true);
+    }
+
+    private Transformed apply(BufferedImage image, NDManager manager, boolean saveable) {
         BufferedImage rgb = Images.toRgb(image);
         int h = rgb.getHeight();
         int w = rgb.getWidth();
@@ -120,7 +132,7 @@ public final class ImageTransform {
         x = ScriptedOps.resizeBilinear(x, size[0], size[1]);
         if (ph != size[0] || pw != size[1]) {
             x = x.pad(new Shape(0, pw - size[1], 0, ph - size[0]), 0);
-        } else if (ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+        } else if (saveable) {
             // the scripted call's result is an inference tensor, which autograd may not save (the first convolution's
             // weight gradient needs its input): a copy is an ordinary one. Unpadded inputs (the paper presets) only;
             // the padding above makes one anyway. Without it, training paper-zf/paper-vgg16 from the command line
