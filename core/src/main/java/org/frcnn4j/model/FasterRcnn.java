@@ -309,13 +309,36 @@ public final class FasterRcnn implements AutoCloseable {
      * records). A batch of one is the image's own input.
      */
     public java.util.List<Losses> trainingForward(java.util.List<TrainingImage> batch, Training train, Train what) {
-        NDArray canvas = ImageTransform.batch(batch.stream().map(b -> b.image().tensor()).toList(),
+        return trainingForward(batch, train, what, canvasSize(batch), batchHeight(batch));
+    }
+
+    /** The (height, width) of the zero canvas that a training batch's images share ({@link ImageTransform#batch}). */
+    public long[] canvasSize(java.util.List<TrainingImage> batch) {
+        return ImageTransform.canvasSize(batch.stream().map(b -> b.image().tensor()).toList(),
                 config.transform().sizeDivisible());
+    }
+
+    /** MultiScaleRoIAlign infers the levels' scales from the largest image of the batch, as torchvision's does. */
+    public static int batchHeight(java.util.List<TrainingImage> batch) {
+        return batch.stream().mapToInt(b -> b.image().height()).max().orElse(0);
+    }
+
+    /**
+     * One image's share of {@link #trainingForward(java.util.List, Training, Train)} for a batch whose canvas and
+     * largest height are given: the image alone on a canvas of the batch's size, so that it sees what it would see in
+     * the batch (padding included). Images of a batch can so run on threads of their own (data-parallel training:
+     * their gradients add up in the parameters as the batch's would).
+     */
+    public Losses trainingShare(TrainingImage image, Training train, Train what, long[] canvasSize, int batchHeight) {
+        return trainingForward(java.util.List.of(image), train, what, canvasSize, batchHeight).get(0);
+    }
+
+    private java.util.List<Losses> trainingForward(java.util.List<TrainingImage> batch, Training train, Train what,
+                                                   long[] canvasSize, int batchHeight) {
+        NDArray canvas = ImageTransform.batch(batch.stream().map(b -> b.image().tensor()).toList(), canvasSize);
         // in the layout of the precision training runs in: channels-last for bfloat16 on AMX, whose kernels then
         // compute the convolutions and both gradients on the maps as they lie (ReLU and max pooling keep the layout)
         FeatureMaps features = backbone.forward(layoutFor(Precision.current()).apply(canvas), true);
-        // MultiScaleRoIAlign infers the levels' scales from the largest image of the batch, as torchvision's does
-        int batchHeight = batch.stream().mapToInt(b -> b.image().height()).max().orElse(0);
         java.util.List<ImageStage> stages = new java.util.ArrayList<>();
         for (int i = 0; i < batch.size(); i++) {
             TrainingImage b = batch.get(i);

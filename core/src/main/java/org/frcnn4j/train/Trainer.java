@@ -398,6 +398,7 @@ public final class Trainer {
         java.util.Map<String, org.frcnn4j.data.Annotation> byId = new java.util.HashMap<>();
         train.images().forEach(a -> byId.put(a.imageId(), a));
         int perIteration = config.imagesPerIteration();
+        java.util.concurrent.ExecutorService workers = dataParallelWorkers(perIteration);
         try (Sgd sgd = new Sgd(config.solver(), manager);
              TrainingData data = new TrainingData(train, config.seed(), config.flip(), modelConfig.plusOne(),
                      (long) from * perIteration).withInput((k, image, m) -> transformFor(model,
@@ -418,38 +419,29 @@ public final class Trainer {
                 double lr = config.solver().learningRate(it - first, end - first);
                 double[] sums = new double[5];
                 try (NDManager scope = model.parameters().manager().newSubManager()) {
-                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        NDArray loss = null;
-                        List<FasterRcnn.TrainingImage> batch = new ArrayList<>();
-                        List<String> ids = new ArrayList<>();
-                        for (int b = 0; b < perIteration; b++) {
-                            TrainingData.Example ex = data.next();
-                            ids.add(ex.imageId());
-                            ImageTransform.Transformed t = ex.input();
-                            t.tensor().attach(scope);
-                            float[] proposals = proposer == null ? null : proposer.trainingProposals(t);
-                            if (precomputed != null) {
-                                proposals = t.toInput(ex.frame(precomputed.proposals(byId.get(ex.imageId())), modelConfig.plusOne()));
-                            }
-                            Random random = RandomStreams.of(config.seed(), RandomStreams.Purpose.SAMPLING, it, b);
-                            batch.add(new FasterRcnn.TrainingImage(t, t.toInput(ex.boxes()), ex.labels(), proposals, random));
+                    List<FasterRcnn.TrainingImage> batch = new ArrayList<>();
+                    List<String> ids = new ArrayList<>();
+                    for (int b = 0; b < perIteration; b++) {
+                        TrainingData.Example ex = data.next();
+                        ids.add(ex.imageId());
+                        ImageTransform.Transformed t = ex.input();
+                        t.tensor().attach(scope);
+                        float[] proposals = proposer == null ? null : proposer.trainingProposals(t);
+                        if (precomputed != null) {
+                            proposals = t.toInput(ex.frame(precomputed.proposals(byId.get(ex.imageId())), modelConfig.plusOne()));
                         }
-                        List<FasterRcnn.Losses> losses;
-                        try (Precision.Scope arithmetic = Precision.use(precision)) {
-                            losses = model.trainingForward(batch, config.training(), what);
-                        }
-                        for (int b = 0; b < losses.size(); b++) {
-                            FasterRcnn.Losses l = losses.get(b);
-                            if (l.sampledAnchors() == 0) {
-                                reportNoAnchors(ids.get(b), batch.get(b).image());
-                            }
-                            NDArray imageLoss = org.frcnn4j.nn.Scalars.div(l.total(), perIteration);
-                            loss = loss == null ? imageLoss : loss.add(imageLoss);
-                            accumulate(sums, l, perIteration);
-                        }
-                        checkFinite(it, sums, what);
-                        gc.backward(loss);
+                        Random random = RandomStreams.of(config.seed(), RandomStreams.Purpose.SAMPLING, it, b);
+                        batch.add(new FasterRcnn.TrainingImage(t, t.toInput(ex.boxes()), ex.labels(), proposals, random));
                     }
+                    List<ImageLosses> losses = workers != null ? inParallel(model, batch, what, workers)
+                            : together(model, batch, what);
+                    for (int b = 0; b < losses.size(); b++) {
+                        if (losses.get(b).sampledAnchors() == 0) {
+                            reportNoAnchors(ids.get(b), batch.get(b).image());
+                        }
+                        accumulate(sums, losses.get(b), perIteration);
+                    }
+                    checkFinite(it, sums, what);
                     sgd.step(model.parameters(), names, lr);
                 }
                 double seconds = (System.nanoTime() - t0) / 1e9;
@@ -478,23 +470,136 @@ public final class Trainer {
                     validate(it + 1, model);
                 }
             }
+        } finally {
+            if (workers != null) {
+                workers.shutdownNow();
+            }
         }
     }
 
     private static final String[] LOSS_NAMES = {"rpn_objectness", "rpn_box", "classifier", "box_regression"};
 
     /** Adds one image's losses (divided by the images per iteration); a loss the step does not train stays NaN. */
-    private static void accumulate(double[] sums, FasterRcnn.Losses l, int n) {
-        NDArray[] parts = {l.rpnObjectness(), l.rpnBox(), l.classifier(), l.boxRegression()};
+    private static void accumulate(double[] sums, ImageLosses l, int n) {
         for (int i = 0; i < 4; i++) {
-            if (parts[i] == null) {
+            if (!l.trained()[i]) {
                 sums[i] = Double.NaN;
                 continue;
             }
-            double v = parts[i].getFloat() / n;
+            double v = l.values()[i] / n;
             sums[i] += v;
             sums[4] += v;
         }
+    }
+
+    /**
+     * One image's four losses as numbers, which of them the step trains (an array, not null), and the anchors its RPN
+     * loss was taken over.
+     */
+    private record ImageLosses(double[] values, boolean[] trained, int sampledAnchors) {
+        static ImageLosses of(FasterRcnn.Losses l) {
+            NDArray[] parts = {l.rpnObjectness(), l.rpnBox(), l.classifier(), l.boxRegression()};
+            double[] values = new double[4];
+            boolean[] trained = new boolean[4];
+            for (int i = 0; i < 4; i++) {
+                trained[i] = parts[i] != null;
+                values[i] = trained[i] ? parts[i].getFloat() : Double.NaN;
+            }
+            return new ImageLosses(values, trained, l.sampledAnchors());
+        }
+
+        /** Whether every trained loss is finite: only then do its gradients go into the parameters. */
+        boolean finite() {
+            for (int i = 0; i < 4; i++) {
+                if (trained[i] && !Double.isFinite(values[i])) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    /** The iteration's images as one batch through the network, and one backward pass of their mean loss. */
+    private List<ImageLosses> together(FasterRcnn model, List<FasterRcnn.TrainingImage> batch, Train what) {
+        List<ImageLosses> out = new ArrayList<>();
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            List<FasterRcnn.Losses> losses;
+            try (Precision.Scope arithmetic = Precision.use(precision)) {
+                losses = model.trainingForward(batch, config.training(), what);
+            }
+            NDArray loss = null;
+            for (FasterRcnn.Losses l : losses) {
+                NDArray imageLoss = org.frcnn4j.nn.Scalars.div(l.total(), batch.size());
+                loss = loss == null ? imageLoss : loss.add(imageLoss);
+                out.add(ImageLosses.of(l));
+            }
+            if (out.stream().allMatch(ImageLosses::finite)) {
+                gc.backward(loss);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Data-parallel: each image of the iteration through the network on a thread of its own, each thread with one
+     * engine thread, each on the batch's canvas ({@link FasterRcnn#trainingShare}); their backward passes add into the
+     * parameters' gradients, as one pass over the batch would. On 2 cores the one-at-a-time pass leaves a core idle
+     * for a fifth of the time (Java between operators, single-threaded small operators, the autograd engine's own
+     * work); two images side by side fill it. Two images only: gradients then arrive as a + b or b + a, the same
+     * float sum, so runs stay deterministic.
+     */
+    private List<ImageLosses> inParallel(FasterRcnn model, List<FasterRcnn.TrainingImage> batch, Train what,
+                                         java.util.concurrent.ExecutorService workers) {
+        long[] canvas = model.canvasSize(batch);
+        int batchHeight = FasterRcnn.batchHeight(batch);
+        List<java.util.concurrent.Future<ImageLosses>> futures = new ArrayList<>();
+        for (FasterRcnn.TrainingImage image : batch) {
+            futures.add(workers.submit(() -> {
+                try (org.frcnn4j.nn.GradMode on = org.frcnn4j.nn.GradMode.set(true);
+                     Precision.Scope arithmetic = Precision.use(precision)) {
+                    FasterRcnn.Losses l = model.trainingShare(image, config.training(), what, canvas, batchHeight);
+                    ImageLosses values = ImageLosses.of(l);
+                    if (values.finite()) {
+                        NDArray imageLoss = org.frcnn4j.nn.Scalars.div(l.total(), batch.size());
+                        ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) imageLoss,
+                                (ai.djl.pytorch.engine.PtNDArray) imageLoss.onesLike(), false, false);
+                    }
+                    return values;
+                }
+            }));
+        }
+        List<ImageLosses> out = new ArrayList<>();
+        for (java.util.concurrent.Future<ImageLosses> f : futures) {
+            try {
+                out.add(f.get());
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Threads for {@link #inParallel}, or null to run the iteration's images as one batch: two images per iteration
+     * on a machine with two cores or more, unless {@code -Dfrcnn.dataParallel=false}.
+     */
+    private static java.util.concurrent.ExecutorService dataParallelWorkers(int perIteration) {
+        if (perIteration != 2 || Runtime.getRuntime().availableProcessors() < 2
+                || !Boolean.parseBoolean(System.getProperty("frcnn.dataParallel", "true"))) {
+            return null;
+        }
+        return java.util.concurrent.Executors.newFixedThreadPool(perIteration, r -> {
+            Thread t = new Thread(() -> {
+                // one engine thread each: two threads of two would fight over two cores
+                ai.djl.pytorch.jni.JniUtils.setNumThreads(1);
+                r.run();
+            }, "frcnn4j-train");
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     /**

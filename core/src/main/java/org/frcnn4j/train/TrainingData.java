@@ -28,6 +28,13 @@ import org.frcnn4j.data.Images;
 public final class TrainingData implements AutoCloseable {
     private static final int PREFETCH = 4;
 
+    /**
+     * Each data thread computes with one engine thread: the inputs it makes are small, the pass's threads need the
+     * cores, and a thread's count must not depend on when it started (libtorch gives a new thread the process-wide
+     * count of the moment, and training's own threads change that), or inputs could differ between runs.
+     */
+    private static final Runnable ENGINE_THREADS = () -> ai.djl.pytorch.jni.JniUtils.setNumThreads(1);
+
     private final List<Annotation> images;
     private final long seed;
     private final boolean flip;
@@ -79,7 +86,10 @@ public final class TrainingData implements AutoCloseable {
         this.next = start;
         this.queuedUpTo = start;
         this.pool = Executors.newFixedThreadPool(2, r -> {
-            Thread t = new Thread(r, "frcnn4j-data");
+            Thread t = new Thread(() -> {
+                ENGINE_THREADS.run();
+                r.run();
+            }, "frcnn4j-data");
             t.setDaemon(true);
             return t;
         });

@@ -149,6 +149,11 @@ public final class ImageTransform {
      * input that needs no padding is returned as it is.
      */
     public static NDArray batch(java.util.List<NDArray> inputs, int sizeDivisible) {
+        return batch(inputs, canvasSize(inputs, sizeDivisible));
+    }
+
+    /** The (height, width) of {@link #batch}'s canvas for these inputs. */
+    public static long[] canvasSize(java.util.List<NDArray> inputs, int sizeDivisible) {
         long height = 0;
         long width = 0;
         for (NDArray t : inputs) {
@@ -159,6 +164,13 @@ public final class ImageTransform {
             height = (height + sizeDivisible - 1) / sizeDivisible * sizeDivisible;
             width = (width + sizeDivisible - 1) / sizeDivisible * sizeDivisible;
         }
+        return new long[] {height, width};
+    }
+
+    /** The inputs on a zero canvas of the given (height, width), as large as {@link #canvasSize} or larger. */
+    public static NDArray batch(java.util.List<NDArray> inputs, long[] canvasSize) {
+        long height = canvasSize[0];
+        long width = canvasSize[1];
         NDArray first = inputs.get(0);
         if (inputs.size() == 1 && first.getShape().get(2) == height && first.getShape().get(3) == width) {
             return first;

@@ -1,6 +1,7 @@
 package org.frcnn4j.train;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDManager;
@@ -72,7 +73,9 @@ class TrainerTest {
     @Test
     void resumeGivesTheUninterruptedResult(@TempDir Path tmp) throws Exception {
         Dataset d = fewImages();
-        TrainConfig c = quick(20).withTrainScales(96, 128, 160); // multi-scale: the sizes drawn must resume too
+        // multi-scale: the sizes drawn must resume too; two images per iteration: each on its own thread (data-
+        // parallel), whose gradients must add up the same way every time
+        TrainConfig c = quick(20).withTrainScales(96, 128, 160).withImagesPerIteration(2);
         try (NDManager m = NDManager.newBaseManager()) {
             float[] straight;
             // a collection every iteration: constants freed under the autograd graph once made runs differ (Scalars)
@@ -183,6 +186,49 @@ class TrainerTest {
     }
 
     @Test
+    void imagesOnTheirOwnThreadsTrainAsTheBatchDoes(@TempDir Path tmp) throws Exception {
+        Dataset d = fewImages();
+        TrainConfig c = quick(6).withTrainScales(96, 128, 160).withImagesPerIteration(2);
+        float[][] weights = new float[2][];
+        List<List<Trainer.IterationLog>> logs = new ArrayList<>();
+        try (NDManager m = NDManager.newBaseManager()) {
+            for (int parallel = 0; parallel < 2; parallel++) {
+                System.setProperty("frcnn.dataParallel", Boolean.toString(parallel == 1));
+                Recorder r = new Recorder();
+                try (FasterRcnn model = new Trainer(tiny(d), c, d, null, tmp.resolve("p" + parallel), r).run(m, false)) {
+                    weights[parallel] = model.parameters().all().get("roi_heads.box_predictor.cls_score.weight").toFloatArray();
+                }
+                logs.add(r.logs);
+            }
+        } finally {
+            System.clearProperty("frcnn.dataParallel");
+        }
+        // the same images, canvases, samples and losses; only the order of float sums inside the convolutions differs
+        for (int i = 0; i < 6; i++) {
+            Trainer.IterationLog a = logs.get(0).get(i);
+            Trainer.IterationLog b = logs.get(1).get(i);
+            assertThat(b.rpnObjectness()).as("iteration " + (i + 1)).isCloseTo(a.rpnObjectness(), within(1e-4));
+            assertThat(b.rpnBox()).as("iteration " + (i + 1)).isCloseTo(a.rpnBox(), within(1e-4));
+            assertThat(b.classifier()).as("iteration " + (i + 1)).isCloseTo(a.classifier(), within(1e-4));
+            assertThat(b.boxRegression()).as("iteration " + (i + 1)).isCloseTo(a.boxRegression(), within(1e-4));
+        }
+        double largest = 0;
+        double change = 0;
+        float[] initial;
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn fresh = FasterRcnn.create(tiny(d), m, c.seed())) {
+            initial = fresh.parameters().all().get("roi_heads.box_predictor.cls_score.weight").toFloatArray();
+        }
+        for (int i = 0; i < initial.length; i++) {
+            largest = Math.max(largest, Math.abs(weights[1][i] - weights[0][i]));
+            change = Math.max(change, Math.abs(weights[0][i] - initial[i]));
+        }
+        // six updates moved the class scores; both ways moved them alike
+        assertThat(change).isGreaterThan(1e-3);
+        assertThat(largest).as("largest difference, against the largest change " + change).isLessThan(change * 1e-2);
+    }
+
+    @Test
     void residentMemoryStaysFlatOver500Iterations(@TempDir Path tmp) throws Exception {
         Dataset d = fewImages();
         long[] rss = new long[500];
@@ -193,7 +239,8 @@ class TrainerTest {
             heap[log.iteration() - 1] = jvm.getHeapMemoryUsage().getCommitted() / 1024;
         };
         try (NDManager m = NDManager.newBaseManager();
-             FasterRcnn model = new Trainer(tiny(d), quick(500).withIntervals(0, 0), d, null, tmp, record).run(m, false)) {
+             FasterRcnn model = new Trainer(tiny(d), quick(500).withIntervals(0, 0).withImagesPerIteration(2), d, null,
+                     tmp, record).run(m, false)) {
             // The floor of the resident set (the allocator swings it between calls) after warm-up vs at the end. The
             // GC may enlarge its heap when the machine is busy (the POM pre-touches it, so that shows in the resident
             // set at once); that growth is bounded by -Xmx and is not a leak, so it is taken out of the comparison.
