@@ -568,16 +568,37 @@ public final class Trainer {
                 }
             }));
         }
+        // every image finished before anything is thrown: the iteration's arrays are freed when the caller's scope
+        // closes, which must not happen under a thread still computing with them
         List<ImageLosses> out = new ArrayList<>();
+        Throwable failure = null;
+        boolean interrupted = false;
         for (java.util.concurrent.Future<ImageLosses> f : futures) {
-            try {
-                out.add(f.get());
-            } catch (java.util.concurrent.ExecutionException e) {
-                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
+            while (true) {
+                try {
+                    out.add(f.get());
+                    break;
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (failure == null) {
+                        failure = e.getCause();
+                    }
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // wait on: the thread is using this iteration's arrays
+                }
             }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (failure instanceof RuntimeException r) {
+            throw r;
+        }
+        if (failure instanceof Error err) {
+            throw err;
+        }
+        if (failure != null) {
+            throw new IllegalStateException(failure);
         }
         return out;
     }

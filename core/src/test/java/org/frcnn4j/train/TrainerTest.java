@@ -163,7 +163,7 @@ class TrainerTest {
     void nonFiniteLossStopsWithAClearMessage(@TempDir Path tmp) throws Exception {
         Dataset d = fewImages();
         TrainConfig c = quick(30).withSolver(new TrainConfig.Solver(1e9, 0.9, 0, 1.0, TrainConfig.Decay.STEP,
-                new double[0], 0.1, 0, 1.0, 0)).withIntervals(1, 0);
+                new double[0], 0.1, 0, 1.0, 0)).withIntervals(1, 0).withImagesPerIteration(2); // on two threads
         try (NDManager m = NDManager.newBaseManager()) {
             Recorder r = new Recorder();
             Trainer.TrainingException e = org.junit.jupiter.api.Assertions.assertThrows(Trainer.TrainingException.class,
