@@ -28,6 +28,9 @@ public final class Norms {
                     p.get(name + ".running_var", s, new Parameters.Constant(1f)), eps, frozen);
             p.markBuffer(name + ".running_mean");
             p.markBuffer(name + ".running_var");
+            if (!frozen) {
+                p.markBatchStatistics();
+            }
             if (frozen) {
                 p.markBuffer(name + ".weight");
                 p.markBuffer(name + ".bias");

@@ -132,6 +132,21 @@ public final class Parameters implements AutoCloseable {
         buffers.add(name);
     }
 
+    /**
+     * Records that a layer normalises with the batch's statistics in training and updates running ones (BatchNorm2d
+     * not frozen): such a model's training images must share one pass, so that the statistics are the batch's.
+     */
+    public void markBatchStatistics() {
+        batchStatistics = true;
+    }
+
+    /** Whether some layer normalises with the batch's statistics in training ({@link #markBatchStatistics}). */
+    public boolean hasBatchStatistics() {
+        return batchStatistics;
+    }
+
+    private volatile boolean batchStatistics;
+
     /** Whether the named array is a buffer ({@link #markBuffer}) rather than a trainable parameter. */
     public boolean isBuffer(String name) {
         return buffers.contains(name);

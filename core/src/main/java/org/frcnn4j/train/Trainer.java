@@ -398,7 +398,9 @@ public final class Trainer {
         java.util.Map<String, org.frcnn4j.data.Annotation> byId = new java.util.HashMap<>();
         train.images().forEach(a -> byId.put(a.imageId(), a));
         int perIteration = config.imagesPerIteration();
-        java.util.concurrent.ExecutorService workers = dataParallelWorkers(perIteration);
+        // batch statistics (the v2 model's batch norms) must be the batch's: those models keep the batched pass
+        java.util.concurrent.ExecutorService workers = model.parameters().hasBatchStatistics() ? null
+                : dataParallelWorkers(perIteration);
         try (Sgd sgd = new Sgd(config.solver(), manager);
              TrainingData data = new TrainingData(train, config.seed(), config.flip(), modelConfig.plusOne(),
                      (long) from * perIteration).withInput((k, image, m) -> transformFor(model,
@@ -605,7 +607,9 @@ public final class Trainer {
 
     /**
      * Threads for {@link #inParallel}, or null to run the iteration's images as one batch: two images per iteration
-     * on a machine with two cores or more, unless {@code -Dfrcnn.dataParallel=false}.
+     * on a machine with two cores or more, unless {@code -Dfrcnn.dataParallel=false} (and never for a model whose
+     * batch norms train with the batch's statistics: there each image alone would see only its own, and both threads
+     * would update the running statistics at once).
      */
     private static java.util.concurrent.ExecutorService dataParallelWorkers(int perIteration) {
         if (perIteration != 2 || Runtime.getRuntime().availableProcessors() < 2

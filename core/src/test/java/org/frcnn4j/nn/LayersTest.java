@@ -138,4 +138,17 @@ class LayersTest {
         assertThat(EngineFacts.isaAllowsAvx512("AVX2")).isFalse();
         assertThat(EngineFacts.isaAllowsAvx512("AVX2_VNNI_2")).isFalse();
     }
+
+    @Test
+    void onlyBatchNormsThatTrainWithTheBatchsStatisticsAreRecorded() {
+        // data-parallel training runs each image alone, which such a norm must not (Trainer keeps the batched pass)
+        try (NDManager m = NDManager.newBaseManager();
+             Parameters frozen = new Parameters(m, 1);
+             Parameters trained = new Parameters(m, 1)) {
+            Norms.BatchNorm.create(frozen, "bn", 4, 1e-5f, true);
+            Norms.BatchNorm.create(trained, "bn", 4, 1e-5f, false);
+            assertThat(frozen.hasBatchStatistics()).isFalse();
+            assertThat(trained.hasBatchStatistics()).isTrue();
+        }
+    }
 }
