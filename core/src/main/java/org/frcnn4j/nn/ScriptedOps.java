@@ -384,19 +384,18 @@ public final class ScriptedOps {
      */
     private static String maxPoolTrained(String self) {
         StringBuilder b = new StringBuilder();
-        for (int kernel = 3; kernel <= 3; kernel++) {
-            for (int padding = 0; padding <= 1; padding++) {
-                for (int ceil = 0; ceil <= 1; ceil++) {
-                    b.append("  def ").append(maxPoolMethod(kernel, 2, padding, ceil == 1)).append("(").append(self)
-                            .append(",\n    x: Tensor) -> Tensor:\n")
-                            .append("    _0 = torch.contiguous(torch.detach(x), memory_format=" + CHANNELS_LAST + ")\n")
-                            .append("    _1, _2 = torch.max_pool2d_with_indices(_0, [").append(kernel).append(", ").append(kernel)
-                            .append("], [2, 2], [").append(padding).append(", ").append(padding).append("], [1, 1], ")
-                            .append(ceil == 1 ? "True" : "False").append(")\n")
-                            .append("    _3 = torch.contiguous(_2)\n")
-                            .append("    _4 = torch.gather(torch.flatten(x, 2), 2, torch.flatten(_3, 2))\n")
-                            .append("    return torch.view(_4, torch.size(_3))\n");
-                }
+        int kernel = 3;
+        for (int padding = 0; padding <= 1; padding++) {
+            for (int ceil = 0; ceil <= 1; ceil++) {
+                b.append("  def ").append(maxPoolMethod(kernel, 2, padding, ceil == 1)).append("(").append(self)
+                        .append(",\n    x: Tensor) -> Tensor:\n")
+                        .append("    _0 = torch.contiguous(torch.detach(x), memory_format=" + CHANNELS_LAST + ")\n")
+                        .append("    _1, _2 = torch.max_pool2d_with_indices(_0, [").append(kernel).append(", ").append(kernel)
+                        .append("], [2, 2], [").append(padding).append(", ").append(padding).append("], [1, 1], ")
+                        .append(ceil == 1 ? "True" : "False").append(")\n")
+                        .append("    _3 = torch.contiguous(_2)\n")
+                        .append("    _4 = torch.gather(torch.flatten(x, 2), 2, torch.flatten(_3, 2))\n")
+                        .append("    return torch.view(_4, torch.size(_3))\n");
             }
         }
         return b.toString();

@@ -616,15 +616,9 @@ public final class Trainer {
                 || !Boolean.parseBoolean(System.getProperty("frcnn.dataParallel", "true"))) {
             return null;
         }
-        return java.util.concurrent.Executors.newFixedThreadPool(perIteration, r -> {
-            Thread t = new Thread(() -> {
-                // one engine thread each: two threads of two would fight over two cores
-                ai.djl.pytorch.jni.JniUtils.setNumThreads(1);
-                r.run();
-            }, "frcnn4j-train");
-            t.setDaemon(true);
-            return t;
-        });
+        // one engine thread each: two threads of two would fight over two cores
+        return java.util.concurrent.Executors.newFixedThreadPool(perIteration,
+                org.frcnn4j.nn.EngineThreads.single("frcnn4j-train"));
     }
 
     /**

@@ -1,7 +1,6 @@
 package org.frcnn4j.train;
 
 import ai.djl.ndarray.NDManager;
-import org.frcnn4j.transform.ImageTransform;
 
 import java.awt.geom.AffineTransform;
 import java.awt.image.AffineTransformOp;
@@ -16,6 +15,7 @@ import org.frcnn4j.data.Annotation;
 import org.frcnn4j.data.Dataset;
 import org.frcnn4j.data.GroundTruthBox;
 import org.frcnn4j.data.Images;
+import org.frcnn4j.transform.ImageTransform;
 
 /**
  * The training images in a seeded order, with their ground truth and random horizontal flips, decoded ahead of use in
@@ -28,12 +28,6 @@ import org.frcnn4j.data.Images;
 public final class TrainingData implements AutoCloseable {
     private static final int PREFETCH = 4;
 
-    /**
-     * Each data thread computes with one engine thread: the inputs it makes are small, the pass's threads need the
-     * cores, and a thread's count must not depend on when it started (libtorch gives a new thread the process-wide
-     * count of the moment, and training's own threads change that), or inputs could differ between runs.
-     */
-    private static final Runnable ENGINE_THREADS = () -> ai.djl.pytorch.jni.JniUtils.setNumThreads(1);
 
     private final List<Annotation> images;
     private final long seed;
@@ -85,14 +79,8 @@ public final class TrainingData implements AutoCloseable {
         this.plusOne = plusOne;
         this.next = start;
         this.queuedUpTo = start;
-        this.pool = Executors.newFixedThreadPool(2, r -> {
-            Thread t = new Thread(() -> {
-                ENGINE_THREADS.run();
-                r.run();
-            }, "frcnn4j-data");
-            t.setDaemon(true);
-            return t;
-        });
+        // one engine thread each: the inputs are small, and the pass's threads need the cores
+        this.pool = Executors.newFixedThreadPool(2, org.frcnn4j.nn.EngineThreads.single("frcnn4j-data"));
     }
 
     /**
