@@ -130,9 +130,9 @@ def randomise_batch_norm(model, seed):
                 m.bias.copy_(torch.randn(n, generator=g) * 0.2)
 
 
-def run(model, image_path):
-    """Every stage, on one image."""
-    img = torchvision.transforms.functional.to_tensor(Image.open(image_path).convert("RGB"))
+def run(model, image_path, dtype=torch.float32):
+    """Every stage, on one image (dtype: the model's parameters' type; float64 gives full_size_check its reference)."""
+    img = torchvision.transforms.functional.to_tensor(Image.open(image_path).convert("RGB")).to(dtype)
     with torch.no_grad():
         images, _ = model.transform([img])
         features = model.backbone(images.tensors)
