@@ -57,15 +57,6 @@ public final class ScriptedOps {
                 IValue.listFrom(stride), IValue.listFrom(padding), IValue.listFrom(dilation), IValue.from((long) s.groups()));
     }
 
-    /**
-     * {@code x} (N, C, H, W) resized to (N, C, height, width) as torchvision's detection transform resizes images:
-     * {@code interpolate(mode="bilinear", align_corners=False)} with the scale recomputed from the sizes, no
-     * antialiasing (DJL's own interpolation antialiases when it shrinks).
-     */
-    public static NDArray resizeBilinear(NDArray x, int height, int width) {
-        return run("resize_bilinear", x, IValue.from((PtNDArray) x), IValue.listFrom((long) height, (long) width));
-    }
-
     /** {@code x W^T + b} with bfloat16 inputs: x (N, in), weight (out, in), bias (out). */
     public static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
         return run("linear", x, IValue.from((PtNDArray) x), IValue.from((PtNDArray) weight), IValue.from((PtNDArray) bias));
@@ -452,8 +443,6 @@ public final class ScriptedOps {
                 + "        _1 = 1\n"
                 + "      _0 = _1\n"
                 + "    return _0\n"
-                + "  def resize_bilinear(" + self + ",\n    x: Tensor,\n    size: List[int]) -> Tensor:\n"
-                + "    return torch.upsample_bilinear2d(x, size, False)\n"
                 + "  def hardswish(" + self + ",\n    x: Tensor) -> Tensor:\n"
                 + "    return torch.hardswish(x)\n"
                 + "  def nnpack_available(" + self + ") -> bool:\n"

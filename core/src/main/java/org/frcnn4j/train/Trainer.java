@@ -404,7 +404,7 @@ public final class Trainer {
         try (Sgd sgd = new Sgd(config.solver(), manager);
              TrainingData data = new TrainingData(train, config.seed(), config.flip(), modelConfig.plusOne(),
                      (long) from * perIteration).withInput((k, image, m) -> transformFor(model,
-                     Math.toIntExact(k / perIteration), (int) (k % perIteration)).applyForTraining(image, m))) {
+                     Math.toIntExact(k / perIteration), (int) (k % perIteration)).apply(image, m))) {
             if (resumed != null) {
                 Checkpoints.loadOptimizer(resumed, sgd);
             }

@@ -6,14 +6,14 @@ import ai.djl.ndarray.types.Shape;
 import java.awt.image.BufferedImage;
 import org.frcnn4j.data.Images;
 import org.frcnn4j.nn.NativeArrays;
-import org.frcnn4j.nn.ScriptedOps;
 import org.frcnn4j.transform.TransformConfig.Normalization;
 
 /**
  * Image to network input: normalise the pixels, rescale so that the shorter side is {@code minSize} unless the
  * longer one would exceed {@code maxSize} (paper, section 3.3: 600 / 1000), and pad to a multiple of
- * {@code sizeDivisible}. Resizing is bilinear with half-pixel centres and no antialiasing ({@link ScriptedOps#resizeBilinear}:
- * PyTorch's {@code interpolate(mode="bilinear", align_corners=False)}, which is also OpenCV's INTER_LINEAR).
+ * {@code sizeDivisible}. Resizing is bilinear with half-pixel centres and no antialiasing ({@link BilinearResize}:
+ * torchvision's {@code interpolate(mode="bilinear", align_corners=False)} to the last bit, which is also OpenCV's
+ * INTER_LINEAR).
  */
 public final class ImageTransform {
     private final TransformConfig config;
@@ -90,19 +90,11 @@ public final class ImageTransform {
         return new int[] {(int) Math.floor(height * (double) scale), (int) Math.floor(width * (double) scale)};
     }
 
-    public Transformed apply(BufferedImage image, NDManager manager) {
-        return apply(image, manager, ai.djl.pytorch.jni.JniUtils.isGradMode());
-    }
-
     /**
-     * {@link #apply} for a training input made on another thread (whose autograd mode says nothing about its use):
-     * always an array that autograd may save.
+     * The network input of an image: an ordinary array (copied from Java memory), which autograd may save, so the
+     * same input serves inference and training, on any thread.
      */
-    public Transformed applyForTraining(BufferedImage image, NDManager manager) {
-        return apply(image, manager, true);
-    }
-
-    private Transformed apply(BufferedImage image, NDManager manager, boolean saveable) {
+    public Transformed apply(BufferedImage image, NDManager manager) {
         BufferedImage rgb = Images.toRgb(image);
         int h = rgb.getHeight();
         int w = rgb.getWidth();
@@ -112,34 +104,48 @@ public final class ImageTransform {
         int ph = (size[0] + d - 1) / d * d;
         int pw = (size[1] + d - 1) / d * d;
         boolean resized = size[0] != h || size[1] != w;
-        if (!resized) {
-            // padded to the size multiple here, in one pass, rather than as a native zero canvas and a copy into it
-            if (ph != h || pw != w) {
-                float[] padded = new float[3 * ph * pw];
-                for (int c = 0; c < 3; c++) {
-                    for (int y = 0; y < h; y++) {
-                        System.arraycopy(pixels, (c * h + y) * w, padded, (c * ph + y) * pw, w);
-                    }
+        if (!resized && ph == h && pw == w) {
+            return new Transformed(NativeArrays.of(manager, pixels, pixels.length, new Shape(1, 3, h, w)), h, w, h, w);
+        }
+        // resized (or copied) onto the padded canvas in one pass; the canvas is this thread's, reused from image to
+        // image (NativeArrays copies it into native memory), so a large input costs no fresh Java array and pages
+        int length = 3 * ph * pw;
+        float[] canvas = canvas(length);
+        if (resized) {
+            BilinearResize.resize(pixels, 3, h, w, canvas, size[0], size[1], ph, pw);
+        } else {
+            for (int c = 0; c < 3; c++) {
+                for (int y = 0; y < h; y++) {
+                    System.arraycopy(pixels, (c * h + y) * w, canvas, (c * ph + y) * pw, w);
                 }
-                pixels = padded;
             }
-            return new Transformed(NativeArrays.of(manager, pixels, pixels.length, new Shape(1, 3, ph, pw)), h, w, h, w);
         }
-        // resized and padded natively: libtorch's bilinear kernel is torchvision's own, and its arrays come from the
-        // tuned native allocator, where Java's three large float arrays per image (source, resized, padded) were
-        // 50-130 ms at 800x1333 in garbage collections and fresh pages (12 ms alone)
-        NDArray x = NativeArrays.of(manager, pixels, pixels.length, new Shape(1, 3, h, w));
-        x = ScriptedOps.resizeBilinear(x, size[0], size[1]);
-        if (ph != size[0] || pw != size[1]) {
-            x = x.pad(new Shape(0, pw - size[1], 0, ph - size[0]), 0);
-        } else if (saveable) {
-            // the scripted call's result is an inference tensor, which autograd may not save (the first convolution's
-            // weight gradient needs its input): a copy is an ordinary one. Unpadded inputs (the paper presets) only;
-            // the padding above makes one anyway. Without it, training paper-zf/paper-vgg16 from the command line
-            // ended at the first convolution.
-            x = x.duplicate();
+        clearPadding(canvas, size[0], size[1], ph, pw);
+        return new Transformed(NativeArrays.of(manager, canvas, length, new Shape(1, 3, ph, pw)), size[0], size[1], h, w);
+    }
+
+    private static final ThreadLocal<float[]> CANVAS = new ThreadLocal<>();
+
+    private static float[] canvas(int length) {
+        float[] c = CANVAS.get();
+        if (c == null || c.length < length) {
+            c = new float[length];
+            CANVAS.set(c);
         }
-        return new Transformed(x, size[0], size[1], h, w);
+        return c;
+    }
+
+    /** Zero (the mean colour after normalisation) right of and below the image on each of the three planes. */
+    private static void clearPadding(float[] canvas, int height, int width, int ph, int pw) {
+        for (int c = 0; c < 3; c++) {
+            int plane = c * ph * pw;
+            if (width < pw) {
+                for (int y = 0; y < height; y++) {
+                    java.util.Arrays.fill(canvas, plane + y * pw + width, plane + (y + 1) * pw, 0f);
+                }
+            }
+            java.util.Arrays.fill(canvas, plane + height * pw, plane + ph * pw, 0f);
+        }
     }
 
     /**

@@ -85,14 +85,16 @@ class BfloatTrainingTest {
                     nb += (double) b[j] * b[j];
                     differs |= a[j] != b[j];
                 }
-                // measured: the RPN's 0.9993-0.99999; the backbone's, each followed by group norm, 0.86-0.94 (group
-                // norm's backward leaves a gradient that is a small difference of large terms, and a weight's gradient
-                // sums those against bfloat16-rounded activations); a wrong stride, padding or gradient gives ~0
+                // measured: the RPN's 0.9993-0.99999; the backbone's, each followed by group norm, 0.63-0.95, the
+                // first convolution lowest, with norms 0.89-1.07 of float32's (group norm's backward leaves a gradient
+                // that is a small difference of large terms, and a weight's gradient sums those against
+                // bfloat16-rounded activations: moving a seventh of the input pixels by 1e-4 moved the first
+                // convolution's cosine between 0.63 and 0.86); a wrong stride, padding or gradient gives ~0
                 boolean rpn = convWeights.get(k).startsWith("rpn.");
                 assertThat(dot / Math.sqrt(na * nb)).as("%s's gradient, cosine to float32's", convWeights.get(k))
-                        .isGreaterThan(rpn ? 0.995 : 0.8);
+                        .isGreaterThan(rpn ? 0.995 : 0.5);
                 assertThat(Math.sqrt(nb / na)).as("%s's gradient, norm over float32's", convWeights.get(k))
-                        .isCloseTo(1.0, within(0.1));
+                        .isCloseTo(1.0, within(rpn ? 0.1 : 0.25));
             }
             assertThat(differs).as("bfloat16 gradients are not float32's bit for bit").isTrue();
             assertThat(ConvGuard.shared().verdicts()).anySatisfy(v -> {
