@@ -81,14 +81,27 @@ public final class ImageTransform {
             if (Math.round(scale * longer) > config.maxSize()) {
                 scale = (double) config.maxSize() / longer;
             }
-            return new int[] {(int) Math.round(height * scale), (int) Math.round(width * scale)};
+            return new int[] {atLeastOne(Math.round(height * scale)), atLeastOne(Math.round(width * scale))};
         }
         // torchvision 0.14's _resize_image_and_masks: scale = min(min_size / shorter, max_size / longer) as float32
         // tensors, where torch evaluates `python_float / tensor` as tensor.reciprocal() * python_float; then the
         // size is floor(side * scale) in double
         float scale = Math.min((1f / shorter) * config.minSize(), (1f / longer) * config.maxSize());
-        return new int[] {(int) Math.floor(height * (double) scale), (int) Math.floor(width * (double) scale)};
+        return new int[] {atLeastOne((long) Math.floor(height * (double) scale)),
+            atLeastOne((long) Math.floor(width * (double) scale))};
     }
+
+    /** A side the rules round to nothing (a 4000 x 1 strip) keeps one pixel; torchvision's resize would fail there. */
+    private static int atLeastOne(long side) {
+        return (int) Math.max(1, side);
+    }
+
+    /**
+     * The least padded input side: the deepest backbones here halve their maps five times (stride 32, a 1 x 1 map
+     * at 32 px), and a map smaller than a layer's kernel is an engine error. Only strips and specks are this small
+     * after resizing; they are padded with the mean colour, and their detections clipped to the image as always.
+     */
+    static final int MIN_INPUT_SIDE = 32;
 
     /**
      * The network input of an image: an ordinary array (copied from Java memory), which autograd may save, so the
@@ -101,8 +114,8 @@ public final class ImageTransform {
         float[] pixels = normalisedPixels(rgb);
         int[] size = resizedSize(h, w);
         int d = Math.max(1, config.sizeDivisible());
-        int ph = (size[0] + d - 1) / d * d;
-        int pw = (size[1] + d - 1) / d * d;
+        int ph = Math.max(MIN_INPUT_SIDE, (size[0] + d - 1) / d * d);
+        int pw = Math.max(MIN_INPUT_SIDE, (size[1] + d - 1) / d * d);
         boolean resized = size[0] != h || size[1] != w;
         if (!resized && ph == h && pw == w) {
             return new Transformed(NativeArrays.of(manager, pixels, pixels.length, new Shape(1, 3, h, w)), h, w, h, w);

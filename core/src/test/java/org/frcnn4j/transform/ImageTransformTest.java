@@ -65,6 +65,38 @@ class ImageTransformTest {
         assertThat(canvas).containsExactly(0, 1, -7, 2, 3, -7, -7, -7, -7, 4, 5, -7, 6, 7, -7, -7, -7, -7);
     }
 
+    /**
+     * A strip that the resize rules round to a side of 0 keeps one pixel, and every input is padded to at least 32 px,
+     * where the deepest backbones still have a 1 x 1 map: the paper presets, which pad nothing, once ended in an
+     * engine error ("kernel size can't be greater than actual input size") on a 3000 x 1 image.
+     */
+    @Test
+    void stripsAndSpecksGetAnInputEveryBackboneRunsOn() {
+        for (var preset : new Presets[] {Presets.PAPER_ZF, Presets.PAPER_VGG16, Presets.TINY}) {
+            ImageTransform t = new ImageTransform(preset.config(java.util.List.of("a")).transform());
+            for (int[] size : new int[][] {{3000, 1}, {1, 2000}, {1, 1}}) {
+                BufferedImage img = new BufferedImage(size[0], size[1], BufferedImage.TYPE_INT_RGB);
+                try (NDManager m = NDManager.newBaseManager()) {
+                    ImageTransform.Transformed in = t.apply(img, m);
+                    assertThat(in.height()).as("%s %dx%d", preset, size[0], size[1]).isPositive();
+                    assertThat(in.width()).isPositive();
+                    assertThat(in.tensor().getShape().get(2)).isGreaterThanOrEqualTo(ImageTransform.MIN_INPUT_SIDE);
+                    assertThat(in.tensor().getShape().get(3)).isGreaterThanOrEqualTo(ImageTransform.MIN_INPUT_SIDE);
+                }
+            }
+        }
+        // and the paper's ZF runs on the strip, its detections on the image
+        try (NDManager m = NDManager.newBaseManager();
+             org.frcnn4j.model.FasterRcnn zf = org.frcnn4j.model.FasterRcnn.create(
+                     Presets.PAPER_ZF.config(java.util.List.of("a")), m, 1)) {
+            var result = zf.detect(new BufferedImage(3000, 1, BufferedImage.TYPE_INT_RGB));
+            float[] boxes = result.boxes();
+            for (int i = 0; i < result.count(); i++) {
+                assertThat(boxes[4 * i + 3]).isLessThanOrEqualTo(1f);
+            }
+        }
+    }
+
     private static float[] resized(float[] planes, int channels, int height, int width, int outHeight, int outWidth) {
         float[] out = new float[channels * outHeight * outWidth];
         BilinearResize.resize(planes, channels, height, width, out, outHeight, outWidth, outHeight, outWidth);
