@@ -139,11 +139,16 @@ public final class ImageTransform {
 
     private static final ThreadLocal<float[]> CANVAS = new ThreadLocal<>();
 
+    /** Canvases kept per thread up to this many floats (64 MB: 3 x 2000 x 2666); a larger input gets its own. */
+    private static final int KEPT_CANVAS = 1 << 24;
+
     private static float[] canvas(int length) {
         float[] c = CANVAS.get();
         if (c == null || c.length < length) {
             c = new float[length];
-            CANVAS.set(c);
+            if (length <= KEPT_CANVAS) {
+                CANVAS.set(c);
+            }
         }
         return c;
     }
