@@ -51,6 +51,34 @@ class ImageTransformTest {
         }
     }
 
+    /**
+     * Every byte value of every channel becomes what torchvision's {@code to_tensor} and {@code normalize} make of it
+     * in float32 ((v / 255 - mean) / std; the paper presets: BGR order, v - mean), to the last bit.
+     */
+    @Test
+    void normalisationIsTorchvisionsFormulaForEveryByte() {
+        for (var preset : new Presets[] {Presets.TINY, Presets.PAPER_VGG16}) {
+            TransformConfig c = preset.config(java.util.List.of("a")).transform();
+            boolean bgr = c.normalization() == TransformConfig.Normalization.BGR_MEAN;
+            BufferedImage img = new BufferedImage(256, 1, BufferedImage.TYPE_INT_RGB);
+            for (int v = 0; v < 256; v++) {
+                img.setRGB(v, 0, (v << 16) | (((v * 7) & 0xff) << 8) | ((255 - v) & 0xff)); // r = v, g = 7v, b = 255 - v
+            }
+            float[] out = new ImageTransform(c).normalisedPixels(img);
+            float range = bgr ? 1f : 255f;
+            for (int v = 0; v < 256; v++) {
+                float r = v / range;
+                float g = ((v * 7) & 0xff) / range;
+                float b = (255 - v) / range;
+                float[] planes = bgr ? new float[] {b, g, r} : new float[] {r, g, b};
+                for (int k = 0; k < 3; k++) {
+                    assertThat(out[k * 256 + v]).as("%s plane %d byte %d", preset, k, v)
+                            .isEqualTo((planes[k] - c.mean()[k]) / c.std()[k]);
+                }
+            }
+        }
+    }
+
     @Test
     void resizingIsPyTorchsBilinearWithoutAntialiasing() {
         // enlarging: half-pixel centres, sources clamped at the border
