@@ -28,7 +28,6 @@ import org.frcnn4j.transform.ImageTransform;
 public final class TrainingData implements AutoCloseable {
     private static final int PREFETCH = 4;
 
-
     private final List<Annotation> images;
     private final long seed;
     private final boolean flip;

@@ -17,9 +17,12 @@ import org.frcnn4j.transform.TransformConfig.Normalization;
  */
 public final class ImageTransform {
     private final TransformConfig config;
+    /** For planes 0-2, the normalised value of each byte ({@link #normalisationTable}). */
+    private final float[][] normalisation;
 
     public ImageTransform(TransformConfig config) {
         this.config = config;
+        this.normalisation = normalisationTable(config);
     }
 
     /**
@@ -219,12 +222,9 @@ public final class ImageTransform {
         int plane = h * w;
         float[] out = new float[3 * plane];
         boolean bgr = config.normalization() == Normalization.BGR_MEAN;
-        // each plane's value of each byte, computed once per image by the per-pixel formula ((v / range - mean) / std
-        // in float32, as torchvision's to_tensor and normalize do), then looked up: 8 -> 2 ms for 1000x600
-        float[][] table = normalisationTable(bgr);
-        float[] t0 = table[0];
-        float[] t1 = table[1];
-        float[] t2 = table[2];
+        float[] t0 = normalisation[0];
+        float[] t1 = normalisation[1];
+        float[] t2 = normalisation[2];
         int shift0 = bgr ? 0 : 16;
         int shift2 = bgr ? 16 : 0;
         for (int i = 0; i < plane; i++) {
@@ -236,8 +236,13 @@ public final class ImageTransform {
         return out;
     }
 
-    /** For planes 0-2 (the input's channel order), the normalised value of each byte 0-255. */
-    private float[][] normalisationTable(boolean bgr) {
+    /**
+     * For planes 0-2 (the input's channel order), the normalised value of each byte 0-255 by the per-pixel formula
+     * ((v / range - mean) / std in float32, as torchvision's to_tensor and normalize compute it), computed once and
+     * then looked up (8 -> 5 ms for a 1000x600 image).
+     */
+    private static float[][] normalisationTable(TransformConfig config) {
+        boolean bgr = config.normalization() == Normalization.BGR_MEAN;
         float[] mean = config.mean();
         float[] std = config.std();
         float range = bgr ? 1f : 255f;
