@@ -35,6 +35,16 @@ class FineTuneCliTest {
         return t.floats();
     }
 
+    /** The reduced fixture of {@code variant} imported as a 5-class model at 128/192 pixels, into tmp/imported. */
+    private static Path importFixture(String variant, Path tmp) {
+        Path imported = tmp.resolve("imported");
+        CliTest.Run imp = CliTest.run("import-torchvision", "--weights", FIXTURES.resolve(variant).resolve("model.pth")
+                .toString(), "--arch", "fasterrcnn_" + variant, "--num-classes", "5", "--min-size", "128", "--max-size",
+                "192", "--out", imported.toString());
+        assertThat(imp.code()).as(imp.err()).isZero();
+        return imported;
+    }
+
     @Test
     void resnetFromAnImageNetCheckpoint(@TempDir Path tmp) throws IOException {
         Path pth = FIXTURES.resolve("imagenet/resnet.pth"); // torch.save's legacy format, as resnet50's download
@@ -74,12 +84,7 @@ class FineTuneCliTest {
 
     @Test
     void importedDetectorOntoOtherClasses(@TempDir Path tmp) throws IOException {
-        Path fx = FIXTURES.resolve("resnet50_fpn");
-        Path imported = tmp.resolve("imported");
-        CliTest.Run imp = CliTest.run("import-torchvision", "--weights", fx.resolve("model.pth").toString(), "--arch",
-                "fasterrcnn_resnet50_fpn", "--num-classes", "5", "--min-size", "128", "--max-size", "192", "--out",
-                imported.toString());
-        assertThat(imp.code()).as(imp.err()).isZero();
+        Path imported = importFixture("resnet50_fpn", tmp);
         Path out = tmp.resolve("run");
         CliTest.Run train = CliTest.run("train", "--init", imported.toString(), "--data", RACCOON, "--train-split", "test",
                 "--iterations", "2", "--out", out.toString());
@@ -103,12 +108,7 @@ class FineTuneCliTest {
     void batchNormalisedModelsTrainOnTheWholeBatch(@TempDir Path tmp) throws IOException {
         org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().availableProcessors() >= 2,
                 "the images of an iteration go to two threads only where there are two processors");
-        Path fx = FIXTURES.resolve("resnet50_fpn_v2");
-        Path imported = tmp.resolve("imported");
-        CliTest.Run imp = CliTest.run("import-torchvision", "--weights", fx.resolve("model.pth").toString(), "--arch",
-                "fasterrcnn_resnet50_fpn_v2", "--num-classes", "5", "--min-size", "128", "--max-size", "192", "--out",
-                imported.toString());
-        assertThat(imp.code()).as(imp.err()).isZero();
+        Path imported = importFixture("resnet50_fpn_v2", tmp);
         java.util.List<java.util.List<String>> losses = new java.util.ArrayList<>();
         for (String parallel : new String[] {"true", "false"}) {
             Path out = tmp.resolve("run-" + parallel);
