@@ -1,12 +1,17 @@
 package org.frcnn4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import org.frcnn4j.io.PthReader;
 import org.frcnn4j.io.PthTensor;
@@ -106,10 +111,10 @@ class FineTuneCliTest {
      */
     @Test
     void batchNormalisedModelsTrainOnTheWholeBatch(@TempDir Path tmp) throws IOException {
-        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.getRuntime().availableProcessors() >= 2,
+        assumeTrue(Runtime.getRuntime().availableProcessors() >= 2,
                 "the images of an iteration go to two threads only where there are two processors");
         Path imported = importFixture("resnet50_fpn_v2", tmp);
-        java.util.List<java.util.List<String>> losses = new java.util.ArrayList<>();
+        List<List<String>> losses = new ArrayList<>();
         for (String parallel : new String[] {"true", "false"}) {
             Path out = tmp.resolve("run-" + parallel);
             System.setProperty("frcnn.dataParallel", parallel);
@@ -120,10 +125,10 @@ class FineTuneCliTest {
             } finally {
                 System.clearProperty("frcnn.dataParallel");
             }
-            java.util.List<String> rows = new java.util.ArrayList<>();
-            for (String line : java.nio.file.Files.readAllLines(out.resolve("log.csv")).subList(1, 3)) {
+            List<String> rows = new ArrayList<>();
+            for (String line : Files.readAllLines(out.resolve("log.csv")).subList(1, 3)) {
                 String[] cells = line.split(",");
-                rows.add(String.join(",", java.util.Arrays.copyOfRange(cells, 3, 8))); // the four losses and their total
+                rows.add(String.join(",", Arrays.copyOfRange(cells, 3, 8))); // the four losses and their total
             }
             losses.add(rows);
         }
