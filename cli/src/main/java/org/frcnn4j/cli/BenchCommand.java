@@ -68,6 +68,10 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        if (repeat < 1 || warmup < 0) {
+            throw new org.frcnn4j.io.BadInputException(repeat < 1 ? "--repeat must be at least 1, not " + repeat
+                    : "--warmup must not be negative, not " + warmup);
+        }
         List<Path> files = expand(images);
         if (files.isEmpty()) {
             throw new BadInputException("no images in " + images);

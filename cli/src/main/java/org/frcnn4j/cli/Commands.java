@@ -35,6 +35,30 @@ final class Commands {
         return id;
     }
 
+    /**
+     * Refuses an output file that is one of the inputs ({@code --json photo.jpg photo.jpg} would replace the photo with
+     * its own detections).
+     */
+    static void refuseOutputAmongInputs(String option, Path output, java.util.List<Path> inputs) {
+        if (output == null) {
+            return;
+        }
+        Path out = output.toAbsolutePath().normalize();
+        for (Path in : inputs) {
+            boolean same = in.toAbsolutePath().normalize().equals(out);
+            try {
+                same |= java.nio.file.Files.exists(output) && java.nio.file.Files.exists(in)
+                        && java.nio.file.Files.isSameFile(output, in);
+            } catch (IOException e) {
+                // unreadable: the input's own error will say so
+            }
+            if (same) {
+                throw new org.frcnn4j.io.BadInputException(option + " " + output + " is also an input image; refusing to "
+                        + "replace it: write the results to another file");
+            }
+        }
+    }
+
     /** Pretty JSON to {@code file} (atomically) or, when it is null, to {@code out}. */
     static void writeJson(ObjectMapper mapper, JsonNode node, Path file, PrintWriter out) throws IOException {
         if (file == null) {

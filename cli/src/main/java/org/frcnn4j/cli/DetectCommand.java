@@ -62,9 +62,14 @@ final class DetectCommand implements Callable<Integer> {
         ArrayNode results = mapper.createArrayNode();
         int failed = 0;
         java.util.Map<String, Path> ids = new java.util.HashMap<>();
+        if (scoreThresh != null && !(scoreThresh >= 0 && scoreThresh <= 1)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--score-thresh must be between 0 and 1, not "
+                    + scoreThresh);
+        }
         if (batch < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--batch must be at least 1, not " + batch);
         }
+        Commands.refuseOutputAmongInputs("--json", json, images);
         try (Detector detector = open()) {
             boolean ss = proposals.selectiveSearch(detector.config());
             // the next images decode on a background thread while the network runs on this one
@@ -85,7 +90,10 @@ final class DetectCommand implements Callable<Integer> {
             }
             flush(detector, ss, group, groupIds, results, mapper); // the last, smaller group
         }
-        Commands.writeJson(mapper, results, json, spec.commandLine().getOut());
+        // nothing read, nothing to report: an earlier results file stays as it was
+        if (failed < images.size()) {
+            Commands.writeJson(mapper, results, json, spec.commandLine().getOut());
+        }
         if (failed > 0) {
             err.println("frcnn: error: " + failed + " of " + images.size() + " images could not be read (named above); "
                     + "the others were processed");

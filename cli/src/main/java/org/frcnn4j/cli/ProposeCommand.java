@@ -57,6 +57,7 @@ final class ProposeCommand implements Callable<Integer> {
         ArrayNode results = mapper.createArrayNode();
         int failed = 0;
         java.util.Map<String, Path> ids = new java.util.HashMap<>();
+        Commands.refuseOutputAmongInputs("--json", json, images);
         ProposalMethod m = ProposalMethod.parse(method, mode, model, top, precision.precision);
         try (m) {
             // the next images decode on a background thread while the network runs on this one
@@ -78,7 +79,10 @@ final class ProposeCommand implements Callable<Integer> {
                 }
             }
         }
-        Commands.writeJson(mapper, results, json, spec.commandLine().getOut());
+        // nothing read, nothing to report: an earlier results file stays as it was
+        if (failed < images.size()) {
+            Commands.writeJson(mapper, results, json, spec.commandLine().getOut());
+        }
         if (failed > 0) {
             err.println("frcnn: error: " + failed + " of " + images.size() + " images could not be read (named above); "
                     + "the others were processed");

@@ -330,6 +330,10 @@ final class TrainCommand implements Callable<Integer> {
                     s.steps(), s.gamma(), s.warmupIterations(), s.warmupFactor(), s.clipGradNorm()));
         }
         if (imagesPerIteration != null) {
+            if (imagesPerIteration < 1) {
+                throw new org.frcnn4j.io.BadInputException("--images-per-iteration must be at least 1, not "
+                        + imagesPerIteration);
+            }
             c = c.withImagesPerIteration(imagesPerIteration);
         }
         if (roisPerImage != null) {

@@ -27,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ReliabilityCliTest {
     static final Path ROOT = Path.of("").toAbsolutePath().getParent();
     static final Path RACCOON = ROOT.resolve("datasets/raccoon");
+    static final Path IMPORT_FIXTURE = ROOT.resolve("core/src/test/resources/fixtures/torchvision/resnet50_fpn/model.pth");
 
     /** raccoon's VOC folder, copied with {@code ids} of its images. */
     static Path copyRaccoon(Path tmp, List<String> ids) throws IOException {
@@ -138,6 +139,45 @@ class ReliabilityCliTest {
         assertThat(ids).contains("raccoon-1", "raccoon-1_2");
         assertThat(tmp.resolve("drawn/raccoon-1.png")).exists();
         assertThat(tmp.resolve("drawn/raccoon-1_2.png")).exists();
+    }
+
+    @Test
+    void outputsNeverReplaceInputsOrEarlierResultsOrTheUsersFiles(@TempDir Path tmp) throws IOException {
+        Path model = tinyModel(tmp.resolve("model"));
+        // --json naming the input image: refused, the photo kept
+        Path photo = Files.copy(RACCOON.resolve("JPEGImages/raccoon-1.jpg"), tmp.resolve("photo.jpg"));
+        byte[] before = Files.readAllBytes(photo);
+        Run same = CliTest.run("detect", "--model", model.toString(), "--json", photo.toString(), photo.toString());
+        assertThat(same.code()).isEqualTo(2);
+        assertThat(same.err()).contains("frcnn: error: --json " + photo + " is also an input image; refusing to replace it");
+        assertThat(Files.readAllBytes(photo)).isEqualTo(before);
+        // no image read: the earlier results stay
+        Path prev = Files.writeString(tmp.resolve("prev.json"), "[{\"earlier\": 1}]");
+        Path text = Files.writeString(tmp.resolve("notes.jpg"), "a text file");
+        for (String command : List.of("detect", "propose")) {
+            Run failed = CliTest.run(command, "--model", model.toString(), "--json", prev.toString(), text.toString());
+            assertThat(failed.code()).as(command).isEqualTo(2);
+            assertThat(prev).as(command).hasContent("[{\"earlier\": 1}]");
+        }
+        // a pipe (a device, as /dev/null) is not renamed over
+        Path fifo = tmp.resolve("fifo");
+        try {
+            assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+        Run pipe = CliTest.run("detect", "--model", model.toString(), "--json", fifo.toString(), photo.toString());
+        assertThat(pipe.code()).isNotZero();
+        assertThat(pipe.err()).contains(fifo + ": is not a regular file");
+        assertThat(Files.isRegularFile(fifo)).isFalse();
+        // a model saved over the user's folder: refused, the folder kept
+        Path mine = Files.createDirectories(tmp.resolve("mine"));
+        Files.writeString(mine.resolve("thesis.tex"), "years of work");
+        Run over = CliTest.run("import-torchvision", "--weights", IMPORT_FIXTURE.toString(), "--arch",
+                "fasterrcnn_resnet50_fpn", "--num-classes", "5", "--out", mine.toString());
+        assertThat(over.code()).isEqualTo(2);
+        assertThat(over.err()).contains(mine + ": holds files that are not a model's (thesis.tex)");
+        assertThat(mine.resolve("thesis.tex")).hasContent("years of work");
     }
 
     @Test

@@ -18,6 +18,17 @@ package org.frcnn4j.head;
 public record HeadConfig(int numClasses, int fcSize, boolean dropout, float[] boxWeights, float scoreThreshold,
                          float nmsThreshold, int detectionsPerImage, float minBoxSize, java.util.List<Integer> convLayers) {
     public HeadConfig {
+        // a value no detection could meet, or a negative count, is the configuration's mistake: say so on loading
+        if (detectionsPerImage < 1) {
+            throw new org.frcnn4j.io.BadInputException("head.detectionsPerImage must be at least 1, not "
+                    + detectionsPerImage);
+        }
+        if (!(scoreThreshold >= 0 && scoreThreshold <= 1)) {
+            throw new org.frcnn4j.io.BadInputException("head.scoreThreshold must be between 0 and 1, not " + scoreThreshold);
+        }
+        if (!(nmsThreshold >= 0 && nmsThreshold <= 1)) {
+            throw new org.frcnn4j.io.BadInputException("head.nmsThreshold must be between 0 and 1, not " + nmsThreshold);
+        }
         convLayers = convLayers == null ? java.util.List.of() : java.util.List.copyOf(convLayers);
     }
 

@@ -5,6 +5,7 @@ import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -47,19 +48,65 @@ public final class AtomicFiles {
         write(target, text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
-    /** Writes {@code target} through {@code writer}, atomically. */
+    /**
+     * Writes {@code target} through {@code writer}, atomically. A symbolic link is followed (the file it names is
+     * replaced, the link kept); a target that exists and is not a regular file (a folder, a device such as /dev/null, a
+     * pipe) is refused, since renaming over it would replace it. The new file gets the old one's permissions, or the
+     * process's default (the umask's) for a new file. Errors name {@code target}, not the temporary file.
+     */
     public static void write(Path target, Writer writer) throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        Path real = target;
+        if (Files.isSymbolicLink(target)) {
+            try {
+                real = target.toRealPath();
+            } catch (IOException e) {
+                throw new FileSystemException(target.toString(), null, "a symbolic link to nothing (" + reason(e) + ")");
+            }
+        }
+        if (Files.exists(real) && !Files.isRegularFile(real)) {
+            throw new FileSystemException(target.toString(), null, Files.isDirectory(real) ? "is a folder, not a file"
+                    : "is not a regular file (a device, pipe or socket); refusing to replace it");
+        }
+        Path dir = real.toAbsolutePath().getParent();
+        Path tmp = dir.resolve("." + real.getFileName() + "." + UUID.randomUUID().toString().substring(0, 8) + ".tmp");
+        try {
+            Files.createDirectories(dir);
+            Files.createFile(tmp);
+            copyPermissions(real, tmp);
+        } catch (IOException e) {
+            throw new FileSystemException(target.toString(), null, "cannot be written (" + reason(e) + ")");
+        }
         try {
             try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.WRITE)) {
                 writer.write(out);
             }
             force(tmp);
-            move(tmp, target);
+            move(tmp, real);
+        } catch (FileSystemException e) {
+            throw new FileSystemException(target.toString(), null, "cannot be written (" + reason(e) + ")");
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** An I/O error's cause in words, without the file name it carries (the caller names the user's file). */
+    private static String reason(IOException e) {
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.NoSuchFileException) {
+            return "no such folder";
+        }
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
+    /** The existing file's permissions onto its replacement, where the file system has POSIX permissions. */
+    private static void copyPermissions(Path from, Path to) throws IOException {
+        if (Files.exists(from) && Files.getFileStore(to).supportsFileAttributeView(java.nio.file.attribute.PosixFileAttributeView.class)) {
+            Files.setPosixFilePermissions(to, Files.getPosixFilePermissions(from));
         }
     }
 

@@ -13,6 +13,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -51,7 +52,32 @@ public final class ModelFiles {
 
     /** Saves a model folder, replacing any folder there as a whole ({@link AtomicFiles#replaceFolder}). */
     public static void save(FasterRcnn model, Path dir) throws IOException {
+        refuseToReplace(dir);
         AtomicFiles.replaceFolder(dir, folder -> writeInto(model, folder));
+    }
+
+    /**
+     * Saving replaces the folder as a whole, so it may only replace a model folder (its two files and nothing else) or
+     * an empty one: given the user's own folder or a file by mistake ({@code --out .}), it refuses instead of deleting
+     * what is there.
+     */
+    public static void refuseToReplace(Path dir) throws IOException {
+        if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw new ModelException(dir, "exists and is not a folder; refusing to replace it with a model folder");
+        }
+        List<String> others;
+        try (java.util.stream.Stream<Path> entries = Files.list(dir)) {
+            others = entries.map(p -> p.getFileName().toString()).filter(n -> !n.equals(CONFIG) && !n.equals(WEIGHTS))
+                    .sorted().toList();
+        }
+        if (!others.isEmpty()) {
+            throw new ModelException(dir, "holds files that are not a model's (" + String.join(", ",
+                    others.subList(0, Math.min(3, others.size()))) + (others.size() > 3 ? ", ..." : "")
+                    + "); refusing to replace it: give a new or empty folder, or a model folder");
+        }
     }
 
     /** Writes the model's two files into an empty folder that the caller makes visible atomically. */
@@ -214,6 +240,11 @@ public final class ModelFiles {
             throw new ModelException(file, "unknown field '" + e.getPropertyName() + "'" + at(e), e);
         } catch (com.fasterxml.jackson.databind.exc.InvalidFormatException e) {
             throw new ModelException(file, "field '" + path(e) + "' cannot be " + e.getValue() + at(e), e);
+        } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
+            // a section's own check (HeadConfig's ranges): its message, not Jackson's wrapping of it
+            Throwable why = e.getCause() != null ? e.getCause() : e;
+            throw new ModelException(file, oneLine(why.getMessage() != null ? why.getMessage() : e.getOriginalMessage())
+                    + at(e), e);
         } catch (com.fasterxml.jackson.databind.JsonMappingException e) {
             if (e.getCause() instanceof com.fasterxml.jackson.core.JsonParseException p) {
                 throw new ModelException(file, "malformed JSON" + at(p) + ": " + oneLine(p.getOriginalMessage()), e);

@@ -25,6 +25,48 @@ class AtomicFilesTest {
     }
 
     @Test
+    void specialFilesAndFoldersAreRefusedAndLinksAreFollowed(@TempDir Path tmp) throws Exception {
+        // renaming over a pipe (or /dev/null) would replace it with a plain file
+        Path fifo = tmp.resolve("fifo");
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+        assertThatThrownBy(() -> AtomicFiles.write(fifo, "[]"))
+                .hasMessage(fifo + ": is not a regular file (a device, pipe or socket); refusing to replace it");
+        assertThat(Files.isRegularFile(fifo)).isFalse();
+        Path dir = Files.createDirectory(tmp.resolve("dets"));
+        assertThatThrownBy(() -> AtomicFiles.write(dir, "[]")).hasMessage(dir + ": is a folder, not a file");
+        // a link's file is replaced, the link kept
+        Path real = tmp.resolve("real.json");
+        Files.writeString(real, "old");
+        Path link = Files.createSymbolicLink(tmp.resolve("link.json"), real);
+        AtomicFiles.write(link, "new");
+        assertThat(Files.isSymbolicLink(link)).isTrue();
+        assertThat(real).hasContent("new");
+        assertThat(list(tmp)).containsExactlyInAnyOrder("fifo", "dets", "real.json", "link.json");
+    }
+
+    @Test
+    void aReplacedFileKeepsItsPermissionsAndErrorsNameTheTarget(@TempDir Path tmp) throws IOException {
+        Path f = tmp.resolve("dets.json");
+        Files.writeString(f, "old");
+        java.util.Set<java.nio.file.attribute.PosixFilePermission> mode =
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--");
+        Files.setPosixFilePermissions(f, mode);
+        AtomicFiles.write(f, "new");
+        assertThat(Files.getPosixFilePermissions(f)).isEqualTo(mode);
+        // a new file gets the umask's permissions (readable by others under the usual 022), not a temporary file's 0600
+        Path g = tmp.resolve("new.json");
+        AtomicFiles.write(g, "x");
+        Path plain = Files.createFile(tmp.resolve("plain"));
+        assertThat(Files.getPosixFilePermissions(g)).isEqualTo(Files.getPosixFilePermissions(plain));
+        Files.delete(plain);
+        // a folder that cannot be made: the message names the user's path, not the hidden temporary file
+        Path blocked = tmp.resolve("file-not-folder");
+        Files.writeString(blocked, "");
+        assertThatThrownBy(() -> AtomicFiles.write(blocked.resolve("dets.json"), "[]"))
+                .hasMessageStartingWith(blocked.resolve("dets.json") + ": cannot be written (");
+    }
+
+    @Test
     void aFolderIsReplacedAsAWhole(@TempDir Path tmp) throws IOException {
         Path model = tmp.resolve("model");
         AtomicFiles.replaceFolder(model, d -> {

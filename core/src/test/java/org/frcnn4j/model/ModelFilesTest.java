@@ -114,6 +114,43 @@ class ModelFilesTest {
     }
 
     @Test
+    void savingRefusesToReplaceAFolderThatIsNotAModelsOrAFile(@TempDir Path tmp) throws Exception {
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 3)) {
+            // the user's folder, given as --out by mistake: kept as it is
+            Path mine = Files.createDirectories(tmp.resolve("thesis"));
+            Files.writeString(mine.resolve("thesis.tex"), "years of work");
+            assertThatThrownBy(() -> ModelFiles.save(model, mine)).hasMessage(mine + ": holds files that are not a "
+                    + "model's (thesis.tex); refusing to replace it: give a new or empty folder, or a model folder");
+            assertThat(mine.resolve("thesis.tex")).hasContent("years of work");
+            Path file = Files.writeString(tmp.resolve("notes.txt"), "notes");
+            assertThatThrownBy(() -> ModelFiles.save(model, file))
+                    .hasMessageContaining("exists and is not a folder; refusing to replace it");
+            assertThat(file).hasContent("notes");
+            // a model folder (and an empty one) is replaced as before
+            Path dir = tmp.resolve("model");
+            ModelFiles.save(model, dir);
+            ModelFiles.save(model, dir);
+            assertThat(Files.list(dir).map(p -> p.getFileName().toString()).sorted().toList())
+                    .containsExactly("config.json", "weights.safetensors");
+            ModelFiles.save(model, Files.createDirectories(tmp.resolve("empty")));
+        }
+    }
+
+    @Test
+    void aConfigurationsOwnChecksSpeakInOneLine(@TempDir Path tmp) throws Exception {
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 3)) {
+            ModelFiles.save(model, tmp);
+        }
+        Path config = tmp.resolve("config.json");
+        Files.writeString(config, Files.readString(config).replaceFirst("\"detectionsPerImage\" *: *100", "\"detectionsPerImage\":-1"));
+        assertThatThrownBy(() -> ModelFiles.readConfig(config))
+                .hasMessageStartingWith(config + ": head.detectionsPerImage must be at least 1, not -1")
+                .hasMessageNotContaining("Cannot construct").hasMessageNotContaining("\n");
+    }
+
+    @Test
     void djlPredictorGivesTheDetectorsResults(@TempDir Path tmp) throws Exception {
         try (NDManager m = NDManager.newBaseManager();
              FasterRcnn model = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 3)) {
