@@ -257,6 +257,36 @@ class ReliabilityCliTest {
                 "--iterations", "1", "--out", out.toString(), "--force");
         assertThat(forced.code()).as(forced.err()).isZero();
         assertThat(Files.readAllLines(out.resolve("log.csv"))).hasSize(2);
+        // a damaged checkpoint record: one line naming it, not a resume from the wrong place
+        Path latest = out.resolve("checkpoints/latest.json");
+        for (String damage : List.of("", "{\"iteration\":", "{\"iteration\": -5, \"step\": 0, \"folder\": \"x\"}",
+                "{\"iteration\": 1, \"step\": 0, \"folder\": \"../../elsewhere\"}")) {
+            Files.writeString(latest, damage);
+            Run broken = CliTest.run("train", "--resume", "--out", out.toString(), "--iterations", "3", "--force");
+            assertThat(broken.code()).as(damage).isEqualTo(2);
+            assertThat(broken.err().trim()).as(damage).doesNotContain("\n").startsWith("frcnn: error: " + latest + ": ");
+        }
+    }
+
+    @Test
+    void aRunThatFailedBeforeItsFirstIterationDoesNotBlockTheNext(@TempDir Path tmp) throws IOException {
+        Path out = tmp.resolve("run");
+        Run bad = CliTest.run("train", "--data", RACCOON.toString(), "--train-split", "test", "--preset", "tiny",
+                "--iterations", "1", "--images-per-iteration", "0", "--out", out.toString());
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err().trim()).isEqualTo("frcnn: error: --images-per-iteration must be at least 1, not 0");
+        Path empty = tmp.resolve("voc");
+        copyFolder(RACCOON, empty);
+        copyFolder(RACCOON.resolve("Annotations"), empty.resolve("Annotations"));
+        copyFolder(RACCOON.resolve("ImageSets/Main"), empty.resolve("ImageSets/Main"));
+        Files.writeString(empty.resolve("ImageSets/Main/none.txt"), "");
+        Run noImages = CliTest.run("train", "--data", empty.toString(), "--train-split", "none", "--preset", "tiny",
+                "--iterations", "1", "--out", out.toString());
+        assertThat(noImages.code()).isEqualTo(2);
+        Run retry = CliTest.run("train", "--data", RACCOON.toString(), "--train-split", "test", "--preset", "tiny",
+                "--iterations", "1", "--out", out.toString());
+        assertThat(retry.code()).as(retry.err()).isZero();
+        assertThat(Files.readAllLines(out.resolve("log.csv"))).hasSize(2);
     }
 
     @Test

@@ -64,8 +64,26 @@ public final class Checkpoints {
         if (!Files.isRegularFile(latest)) {
             return null;
         }
-        JsonNode j = new ObjectMapper().readTree(latest.toFile());
-        return new State(j.get("iteration").asInt(), j.get("step").asInt(), dir.resolve(j.get("folder").asText()));
+        JsonNode j;
+        try {
+            j = new ObjectMapper().readTree(latest.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new org.frcnn4j.io.BadInputException(latest + ": malformed JSON, not a checkpoint record", e);
+        }
+        // written by this class only, so anything else is damage: refuse it rather than resume from the wrong place
+        if (j == null || !j.path("iteration").canConvertToInt() || !j.path("step").canConvertToInt()
+                || !j.path("folder").isTextual() || j.get("iteration").asInt() < 0 || j.get("step").asInt() < 0) {
+            throw new org.frcnn4j.io.BadInputException(latest + ": not a checkpoint record (iteration, step and folder "
+                    + "are needed)");
+        }
+        String folder = j.get("folder").asText();
+        Path f = dir.resolve(folder).normalize();
+        if (folder.isEmpty() || !dir.toAbsolutePath().normalize().equals(f.toAbsolutePath().getParent())
+                || !Files.isDirectory(f)) {
+            throw new org.frcnn4j.io.BadInputException(latest + ": names checkpoint folder '" + folder
+                    + "', which is not a folder in " + dir);
+        }
+        return new State(j.get("iteration").asInt(), j.get("step").asInt(), f);
     }
 
     public static void loadOptimizer(State state, Sgd sgd) throws IOException {

@@ -236,12 +236,31 @@ public final class Trainer {
         if (!holdsRun(runDir)) {
             return;
         }
+        if (!Files.exists(runDir.resolve("checkpoints")) && !Files.exists(runDir.resolve("model"))
+                && loggedIterations(runDir) == 0) {
+            // a start that failed before its first iteration (bad data, a bad flag): nothing to keep, nothing to refuse
+            for (String name : List.of("log.csv", "val.csv", "train.json", RUN_FILE, "loss.png")) {
+                org.frcnn4j.io.AtomicFiles.deleteTree(runDir.resolve(name));
+            }
+            return;
+        }
         if (!replace) {
             throw new org.frcnn4j.io.BadInputException(runDir + ": holds another run (log.csv, checkpoints); continue "
                     + "it with --resume, train into another folder, or replace it with --force");
         }
         for (String name : List.of("log.csv", "val.csv", "train.json", RUN_FILE, "loss.png", "checkpoints", "model")) {
             org.frcnn4j.io.AtomicFiles.deleteTree(runDir.resolve(name));
+        }
+    }
+
+    /** The iterations log.csv records (0 when it is missing or holds its header only). */
+    private static long loggedIterations(Path runDir) throws IOException {
+        Path log = runDir.resolve("log.csv");
+        if (!Files.isRegularFile(log)) {
+            return 0;
+        }
+        try (java.util.stream.Stream<String> lines = Files.lines(log)) {
+            return Math.max(0, lines.filter(l -> !l.isBlank()).count() - 1);
         }
     }
 
