@@ -75,6 +75,9 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         precision.requireAvailable(); // one line and exit 2 before anything is read or written
+        if (iterations < 1) {
+            throw new BadInputException("--iterations must be positive, got " + iterations);
+        }
         PrintWriter w = spec.commandLine().getOut();
         Path root = (datasets != null ? datasets : findDatasets()).resolve("raccoon");
         Dataset train = Dataset.open(root, "train", null);

@@ -137,6 +137,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         precision.requireAvailable(); // one line and exit 2 before anything is read or written
+        checkRanges();
         JsonNode saved = resume ? savedRun() : null;
         JsonNode savedData = saved == null ? JSON.createObjectNode() : saved.path("dataset");
         Path dataPath = data != null ? data : savedData.hasNonNull("data") ? Path.of(savedData.get("data").asText()) : null;
@@ -306,6 +307,24 @@ final class TrainCommand implements Callable<Integer> {
             model = model.with(t.withSizes(minSize != null ? minSize : t.minSize(), maxSize != null ? maxSize : t.maxSize()));
         }
         return model;
+    }
+
+    /** Flags whose values no training could use: refused before anything is read or written. */
+    private void checkRanges() {
+        if (lr != null && !(lr > 0 && lr < Double.POSITIVE_INFINITY)) {
+            throw new BadInputException("--lr must be a positive number, not " + lr);
+        }
+        if (widthScale != null && !(widthScale > 0 && widthScale < Double.POSITIVE_INFINITY)) {
+            throw new BadInputException("--width-scale must be a positive number, not " + widthScale);
+        }
+        if (minSize != null && minSize < 1 || maxSize != null && maxSize < 1
+                || minSize != null && maxSize != null && maxSize < minSize) {
+            throw new BadInputException("--min-size and --max-size must satisfy 0 < min <= max, not " + minSize + " and "
+                    + maxSize);
+        }
+        if (checkpointEvery != null && checkpointEvery < 1 || validateEvery != null && validateEvery < 1) {
+            throw new BadInputException("--checkpoint-every and --validate-every must be at least 1");
+        }
     }
 
     private static boolean isPreset(String id) {

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import org.frcnn4j.cli.CliTest.Run;
 import org.frcnn4j.model.FasterRcnn;
@@ -266,6 +267,31 @@ class ReliabilityCliTest {
             assertThat(broken.code()).as(damage).isEqualTo(2);
             assertThat(broken.err().trim()).as(damage).doesNotContain("\n").startsWith("frcnn: error: " + latest + ": ");
         }
+    }
+
+    @Test
+    void trainingFlagsNoRunCouldUseAreRefusedBeforeAnythingIsWritten(@TempDir Path tmp) {
+        Path out = tmp.resolve("run");
+        Map<List<String>, String> cases = new java.util.LinkedHashMap<>();
+        cases.put(List.of("--lr", "0"), "--lr must be a positive number, not 0.0");
+        cases.put(List.of("--lr", "NaN"), "--lr must be a positive number, not NaN");
+        cases.put(List.of("--width-scale", "0"), "--width-scale must be a positive number, not 0.0");
+        cases.put(List.of("--min-size", "-10"), "--min-size and --max-size must satisfy 0 < min <= max, not -10 and null");
+        cases.put(List.of("--min-size", "200", "--max-size", "100"),
+                "--min-size and --max-size must satisfy 0 < min <= max, not 200 and 100");
+        cases.put(List.of("--checkpoint-every", "0"), "--checkpoint-every and --validate-every must be at least 1");
+        for (Map.Entry<List<String>, String> c : cases.entrySet()) {
+            List<String> args = new ArrayList<>(List.of("train", "--data", RACCOON.toString(), "--train-split", "test",
+                    "--preset", "tiny", "--iterations", "1", "--out", out.toString()));
+            args.addAll(c.getKey());
+            Run r = CliTest.run(args.toArray(String[]::new));
+            assertThat(r.code()).as(c.getKey().toString()).isEqualTo(2);
+            assertThat(r.err().trim()).as(c.getKey().toString()).isEqualTo("frcnn: error: " + c.getValue());
+            assertThat(out).as(c.getKey().toString()).doesNotExist();
+        }
+        Run demo = CliTest.run("demo", "--iterations", "0", "--out", out.toString());
+        assertThat(demo.code()).isEqualTo(2);
+        assertThat(demo.err().trim()).isEqualTo("frcnn: error: --iterations must be positive, got 0");
     }
 
     @Test
