@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
@@ -233,6 +234,14 @@ public final class ModelFiles {
         }
         FasterRcnnConfig c;
         try {
+            if (Files.size(file) == 0) {
+                throw new ModelException(file, "empty file, not a model configuration");
+            }
+            JsonNode tree = JSON.readTree(file.toFile());
+            if (tree == null || !tree.isObject()) {
+                throw new ModelException(file, "not a model configuration (a JSON object is expected, found "
+                        + (tree == null ? "nothing" : tree.getNodeType().toString().toLowerCase(java.util.Locale.ROOT)) + ")");
+            }
             c = JSON.readValue(file.toFile(), FasterRcnnConfig.class);
         } catch (com.fasterxml.jackson.core.JsonParseException e) {
             throw new ModelException(file, "malformed JSON" + at(e) + ": " + oneLine(e.getOriginalMessage()), e);
@@ -256,6 +265,8 @@ public final class ModelFiles {
             throw new ModelException(file, "malformed JSON" + at(e) + ": " + oneLine(e.getOriginalMessage()), e);
         } catch (IOException e) {
             throw new ModelException(file, "cannot read: " + e.getMessage(), e);
+        } catch (ModelException e) {
+            throw e;
         } catch (org.frcnn4j.io.BadInputException e) {
             throw new ModelException(file, e.getMessage(), e);
         }

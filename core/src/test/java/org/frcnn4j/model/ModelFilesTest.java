@@ -148,6 +148,12 @@ class ModelFilesTest {
         assertThatThrownBy(() -> ModelFiles.readConfig(config))
                 .hasMessageStartingWith(config + ": head.detectionsPerImage must be at least 1, not -1")
                 .hasMessageNotContaining("Cannot construct").hasMessageNotContaining("\n");
+        Files.writeString(config, "");
+        assertThatThrownBy(() -> ModelFiles.readConfig(config))
+                .hasMessage(config + ": empty file, not a model configuration");
+        Files.writeString(config, "[]");
+        assertThatThrownBy(() -> ModelFiles.readConfig(config))
+                .hasMessage(config + ": not a model configuration (a JSON object is expected, found array)");
     }
 
     @Test
