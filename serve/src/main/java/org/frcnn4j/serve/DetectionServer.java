@@ -216,7 +216,13 @@ public final class DetectionServer implements AutoCloseable {
         int level = intParam(ctx, "level", -1);
         int row = intParam(ctx, "row", 0);
         int col = intParam(ctx, "col", 0);
-        int before = Math.max(1, Math.min(10_000, intParam(ctx, "before", 2000)));
+        int before = intParam(ctx, "before", 2000);
+        // a cell past the grid's edge is clamped to it (the page's clicks land anywhere); a negative one is a mistake
+        if (level < -1 || row < 0 || col < 0 || before < 1 || before > 10_000) {
+            throw new ApiError(400, "query parameters: level must be -1 (the strongest cell) or a level, row and col "
+                    + "at least 0, before 1 to 10000; got level=" + level + ", row=" + row + ", col=" + col + ", before="
+                    + before);
+        }
         if (pool.any().config().proposals() != FasterRcnnConfig.Proposals.RPN) {
             throw new ApiError(409, "this model takes Selective Search's boxes; it has no RPN to explain");
         }

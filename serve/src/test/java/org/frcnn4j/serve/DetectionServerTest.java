@@ -279,6 +279,11 @@ class DetectionServerTest {
         assertThat(json(truncated).get("error").asText()).contains("truncated");
         assertThat(post(server, "/v1/detect?score_thresh=abc", whole, "image/jpeg").statusCode()).isEqualTo(400);
         assertThat(post(server, "/v1/explain?row=x", whole, "image/jpeg").statusCode()).isEqualTo(400);
+        for (String q : List.of("row=-5", "col=-1", "level=-2", "before=0", "before=20000")) {
+            HttpResponse<String> r = post(server, "/v1/explain?" + q, whole, "image/jpeg");
+            assertThat(r.statusCode()).as(q).isEqualTo(400);
+            assertThat(json(r).get("error").asText()).as(q).contains("query parameters");
+        }
         HttpResponse<String> noField = post(server, "/v1/detect", "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--b--\r\n"
                 .getBytes(), "multipart/form-data; boundary=b");
         assertThat(noField.statusCode()).isEqualTo(400);
