@@ -108,9 +108,6 @@ final class ImportTorchvisionCommand implements Callable<Integer> {
         // before the import's minutes of work: a folder that is not a model's is never replaced
         ModelFiles.refuseToReplace(out);
         List<String> names = Options.classNames(classes);
-        if (names != null && new java.util.HashSet<>(names).size() != names.size()) {
-            throw new BadInputException(classes + ": a class name appears twice");
-        }
         if (names == null && numClasses == 91) {
             names = TorchvisionImport.cocoCategories();
         }

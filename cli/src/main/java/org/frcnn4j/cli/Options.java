@@ -127,10 +127,21 @@ final class Options {
             return null;
         }
         if (!Files.isRegularFile(file)) {
-            throw new DatasetException(file, "no such class list file");
+            throw new DatasetException(file, java.nio.file.Files.isDirectory(file) ? "is a folder, not a class list file" : "no such class list file");
         }
         try {
-            return Files.readAllLines(file, StandardCharsets.UTF_8).stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
+            List<String> names = Files.readAllLines(file, StandardCharsets.UTF_8).stream().map(String::trim)
+                    .filter(s -> !s.isEmpty()).toList();
+            if (names.isEmpty()) {
+                throw new DatasetException(file, "no class names in it (one a line)");
+            }
+            java.util.Set<String> seen = new java.util.HashSet<>();
+            for (String n : names) {
+                if (!seen.add(n)) {
+                    throw new DatasetException(file, "class name '" + n + "' appears twice");
+                }
+            }
+            return names;
         } catch (IOException e) {
             throw new DatasetException(file, "cannot read: " + e.getMessage(), e);
         }

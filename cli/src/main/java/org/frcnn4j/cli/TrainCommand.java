@@ -167,7 +167,7 @@ final class TrainCommand implements Callable<Integer> {
                 throw new BadInputException("--init starts a new run; --resume continues one: give one of them");
             }
             if (!java.nio.file.Files.isDirectory(initDir)) {
-                throw new ModelFiles.ModelException(initDir, "no such model folder");
+                throw new ModelFiles.ModelException(initDir, java.nio.file.Files.exists(initDir) ? "is a file, not a model folder" : "no such model folder");
             }
             initial = ModelFiles.readConfig(initDir.resolve(ModelFiles.CONFIG));
         }

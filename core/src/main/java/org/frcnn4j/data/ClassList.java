@@ -18,7 +18,10 @@ public record ClassList(List<String> names, List<Integer> categoryIds) {
             throw new IllegalArgumentException("class names and ids differ in number");
         }
         if (names.stream().distinct().count() != names.size()) {
-            throw new org.frcnn4j.io.BadInputException("class names repeat: " + names);
+            java.util.Set<String> seen = new java.util.HashSet<>();
+            String twice = names.stream().filter(n -> !seen.add(n)).findFirst().orElse("");
+            throw new org.frcnn4j.io.BadInputException("class name '" + twice + "' appears twice in the class list "
+                    + names);
         }
     }
 

@@ -103,7 +103,7 @@ public final class ModelFiles {
     public static FasterRcnn load(Path dir, NDManager manager, java.util.function.UnaryOperator<FasterRcnnConfig> adjust) {
         recover(dir);
         if (!Files.isDirectory(dir)) {
-            throw new ModelException(dir, "no such model folder");
+            throw new ModelException(dir, Files.exists(dir) ? "is a file, not a model folder" : "no such model folder");
         }
         FasterRcnnConfig config = adjust.apply(readConfig(dir.resolve(CONFIG)));
         return withWeights(dir, manager, arrays -> build(config, arrays, manager, dir.resolve(WEIGHTS)));
@@ -145,7 +145,7 @@ public final class ModelFiles {
     private static FasterRcnn withWeights(Path dir, NDManager manager, Function<Map<String, NDArray>, FasterRcnn> use) {
         Path weights = dir.resolve(WEIGHTS);
         if (!Files.isRegularFile(weights)) {
-            throw new ModelException(weights, "missing weights file");
+            throw new ModelException(weights, Files.isDirectory(weights) ? "is a folder, not a weights file" : "missing weights file");
         }
         try (InputStream in = Files.newInputStream(weights); NDManager tmp = manager.newSubManager()) {
             return use.apply(named(NDList.decode(tmp, in), weights));

@@ -111,7 +111,7 @@ public final class TorchvisionImport {
     /** Reads {@code file} (.pth or .npz) and builds the model; a missing, unexpected or misshapen key is named. */
     public static FasterRcnn importWeights(Path file, Options options, NDManager manager) {
         if (!Files.isRegularFile(file)) {
-            throw new ModelException(file, "no such state dict file");
+            throw new ModelException(file, Files.isDirectory(file) ? "is a folder, not a state dict file" : "no such state dict file");
         }
         try (NDManager tmp = manager.newSubManager()) {
             Map<String, NDArray> weights = isNpz(file) ? readNpz(file, tmp) : readPth(file, tmp);
