@@ -100,6 +100,9 @@ public final class Main implements Runnable {
         if (e instanceof java.nio.file.AccessDeniedException f) {
             return f.getFile() + ": permission denied";
         }
+        if (e instanceof java.nio.file.NotDirectoryException f) {
+            return f.getFile() + ": is a file, not a folder";
+        }
         if (e instanceof java.nio.file.FileAlreadyExistsException f) {
             return f.getFile() + ": already exists";
         }

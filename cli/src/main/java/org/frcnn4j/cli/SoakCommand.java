@@ -43,7 +43,7 @@ final class SoakCommand implements Callable<Integer> {
     @Option(names = "--model", description = "model folder (default: the small preset with random weights)")
     Path model;
 
-    @Option(names = "--images", description = "folder of images to cycle over (default: the bundled raccoon images)")
+    @Option(names = "--images", description = "folder of images to cycle over (its first 40), or one image (default: the bundled raccoon images)")
     Path images;
 
     @Option(names = "--inferences", defaultValue = "10000", description = "detections (default: ${DEFAULT-VALUE})")
@@ -68,9 +68,15 @@ final class SoakCommand implements Callable<Integer> {
         Path datasets = DemoCommand.findDatasets();
         Path folder = images != null ? images : datasets.resolve("raccoon/JPEGImages");
         List<BufferedImage> pictures = new ArrayList<>();
-        try (Stream<Path> s = Files.list(folder)) {
-            for (Path p : s.sorted().limit(40).toList()) {
-                pictures.add(Images.readRgb(p));
+        if (Files.isRegularFile(folder)) {
+            pictures.add(Images.readRgb(folder)); // one image, given by itself
+        } else if (!Files.isDirectory(folder)) {
+            throw new BadInputException(folder + ": no such image folder");
+        } else {
+            try (Stream<Path> s = Files.list(folder)) {
+                for (Path p : s.sorted().limit(40).toList()) {
+                    pictures.add(Images.readRgb(p));
+                }
             }
         }
         if (pictures.isEmpty()) {
