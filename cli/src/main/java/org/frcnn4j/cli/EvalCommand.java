@@ -92,6 +92,10 @@ final class EvalCommand implements Callable<Integer> {
                 }, null);
             }
         } else {
+            if (truth.images().isEmpty()) {
+                throw new BadInputException(gt + ": no images to evaluate on" + (truth.problems().isEmpty()
+                        ? " (an empty split?)" : " (each was left out for a problem named above)"));
+            }
             dets = DetectionFiles.read(detections, truth);
         }
         PrintWriter out = spec.commandLine().getOut();

@@ -295,6 +295,28 @@ class ReliabilityCliTest {
     }
 
     @Test
+    void detectionsOfAnImageLeftOutForABrokenAnnotationAreLeftOutToo(@TempDir Path tmp) throws IOException {
+        Path voc = tmp.resolve("voc");
+        copyFolder(RACCOON, voc);
+        copyFolder(RACCOON.resolve("Annotations"), voc.resolve("Annotations"));
+        copyFolder(RACCOON.resolve("ImageSets/Main"), voc.resolve("ImageSets/Main"));
+        List<String> ids = Files.readAllLines(voc.resolve("ImageSets/Main/test.txt")).stream().limit(3).toList();
+        Files.write(voc.resolve("ImageSets/Main/three.txt"), ids);
+        Files.writeString(voc.resolve("Annotations/" + ids.get(0) + ".xml"), "<annotation><object>");
+        Path dets = Files.createDirectories(tmp.resolve("dets"));
+        Files.write(dets.resolve("comp4_det_test_raccoon.txt"), ids.stream().map(id -> id + " 0.9 10 10 50 50").toList());
+        Run r = CliTest.run("eval", "--gt", voc.toString(), "--split", "three", "--detections", dets.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("the ground truth has 1 problems").contains(ids.get(0) + ".xml");
+        assertThat(r.out()).containsPattern("raccoon +0\\.\\d+ +\\d+ +2\\b");
+        // an image that is in no annotation at all is still the detections' mistake
+        Files.write(dets.resolve("comp4_det_test_raccoon.txt"), List.of("nowhere 0.9 10 10 50 50"));
+        Run unknown = CliTest.run("eval", "--gt", voc.toString(), "--split", "three", "--detections", dets.toString());
+        assertThat(unknown.code()).isEqualTo(2);
+        assertThat(unknown.err()).contains("image id 'nowhere' is not in the ground truth");
+    }
+
+    @Test
     void aRunThatFailedBeforeItsFirstIterationDoesNotBlockTheNext(@TempDir Path tmp) throws IOException {
         Path out = tmp.resolve("run");
         Run bad = CliTest.run("train", "--data", RACCOON.toString(), "--train-split", "test", "--preset", "tiny",

@@ -126,6 +126,14 @@ public final class DetectionFiles {
             throw new DatasetException(dir, "cannot list: " + e.getMessage(), e);
         }
         Set<String> ids = imageIds(gt);
+        // VOC images whose annotation file has a problem (Annotations/ID.xml) were left out of the ground truth
+        Set<String> leftOut = new HashSet<>();
+        for (org.frcnn4j.data.Problem p : gt.problems()) {
+            String name = p.file().getFileName().toString();
+            if (name.endsWith(".xml")) {
+                leftOut.add(name.substring(0, name.length() - 4));
+            }
+        }
         List<Detection> out = new ArrayList<>();
         int used = 0;
         for (Path f : files) {
@@ -150,6 +158,9 @@ public final class DetectionFiles {
                     throw new DatasetException(f, "line " + (n + 1) + ": expected '<image_id> <score> <x1> <y1> <x2> <y2>'");
                 }
                 if (!ids.contains(t[0])) {
+                    if (leftOut.contains(t[0])) {
+                        continue; // its annotation is broken: the image is out of the evaluation, as reported
+                    }
                     throw new DatasetException(f, "line " + (n + 1) + ": image id '" + t[0] + "' is not in the ground truth");
                 }
                 double[] v = new double[5];
