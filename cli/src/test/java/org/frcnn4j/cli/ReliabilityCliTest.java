@@ -267,6 +267,24 @@ class ReliabilityCliTest {
             assertThat(broken.code()).as(damage).isEqualTo(2);
             assertThat(broken.err().trim()).as(damage).doesNotContain("\n").startsWith("frcnn: error: " + latest + ": ");
         }
+        // a checkpoint whose optimizer state is cut short, or gone: named, not an internal error or a silent restart
+        Run whole = CliTest.run("train", "--data", RACCOON.toString(), "--train-split", "test", "--preset", "tiny",
+                "--iterations", "1", "--out", out.toString(), "--force");
+        assertThat(whole.code()).as(whole.err()).isZero();
+        Path optimizer;
+        try (var s = Files.list(out.resolve("checkpoints"))) {
+            optimizer = s.filter(Files::isDirectory).findFirst().orElseThrow().resolve("optimizer.safetensors");
+        }
+        byte[] state = Files.readAllBytes(optimizer);
+        Files.write(optimizer, java.util.Arrays.copyOf(state, state.length / 2));
+        Run cut = CliTest.run("train", "--resume", "--out", out.toString(), "--iterations", "2", "--force");
+        assertThat(cut.code()).isEqualTo(2);
+        assertThat(cut.err().trim()).doesNotContain("\n").startsWith("frcnn: error: " + optimizer + ": not a readable optimizer state");
+        Files.delete(optimizer);
+        Run gone = CliTest.run("train", "--resume", "--out", out.toString(), "--iterations", "2", "--force");
+        assertThat(gone.code()).isEqualTo(2);
+        assertThat(gone.err().trim()).isEqualTo("frcnn: error: " + optimizer + ": missing optimizer state (the checkpoint "
+                + "is incomplete; resume from another checkpoint or start again)");
     }
 
     @Test

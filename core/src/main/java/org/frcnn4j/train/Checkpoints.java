@@ -88,10 +88,18 @@ public final class Checkpoints {
 
     public static void loadOptimizer(State state, Sgd sgd) throws IOException {
         Path f = state.folder().resolve(OPTIMIZER);
-        if (Files.isRegularFile(f)) {
-            try (InputStream in = Files.newInputStream(f)) {
-                sgd.load(in);
+        // every checkpoint holds its momentum: without it a resumed run would quietly differ from an unbroken one
+        if (!Files.isRegularFile(f)) {
+            throw new org.frcnn4j.io.BadInputException(f + ": missing optimizer state (the checkpoint is incomplete; "
+                    + "resume from another checkpoint or start again)");
+        }
+        try (InputStream in = Files.newInputStream(f)) {
+            sgd.load(in);
+        } catch (RuntimeException e) {
+            if (e instanceof org.frcnn4j.io.BadInputException) {
+                throw e;
             }
+            throw new org.frcnn4j.io.BadInputException(f + ": not a readable optimizer state (" + e.getMessage() + ")", e);
         }
     }
 
