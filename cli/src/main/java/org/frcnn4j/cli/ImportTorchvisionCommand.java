@@ -69,12 +69,6 @@ final class ImportTorchvisionCommand implements Callable<Integer> {
             + "original fasterrcnn_resnet50_fpn COCO weights)")
     Float bnEps;
 
-    private static void unitInterval(String flag, double value) {
-        if (!(value >= 0 && value <= 1)) {
-            throw new BadInputException(flag + " must be between 0 and 1, not " + value);
-        }
-    }
-
     @Override
     public Integer call() throws Exception {
         Arch a = arch();
@@ -89,22 +83,6 @@ final class ImportTorchvisionCommand implements Callable<Integer> {
                 or(rpnScoreThresh, d.rpnScoreThresh()), or(boxScoreThresh, d.boxScoreThresh()),
                 or(boxNmsThresh, d.boxNmsThresh()), or(boxDetectionsPerImg, d.boxDetectionsPerImg()),
                 or(widthMult, d.widthMult()), or(bnEps, d.bnEps()));
-        if (options.minSize() <= 0 || options.maxSize() < options.minSize()) {
-            throw new BadInputException("--min-size and --max-size must satisfy 0 < min <= max");
-        }
-        unitInterval("--rpn-nms-thresh", options.rpnNmsThresh());
-        unitInterval("--rpn-score-thresh", options.rpnScoreThresh());
-        unitInterval("--box-score-thresh", options.boxScoreThresh());
-        unitInterval("--box-nms-thresh", options.boxNmsThresh());
-        if (options.boxDetectionsPerImg() < 1 || options.rpnPreNmsTopNTest() < 1 || options.rpnPostNmsTopNTest() < 1) {
-            throw new BadInputException("--box-detections-per-img, --rpn-pre-nms-top-n-test and "
-                    + "--rpn-post-nms-top-n-test must be at least 1");
-        }
-        if (!(options.bnEps() > 0) || !(options.widthMult() > 0) || Float.isInfinite(options.bnEps())
-                || Double.isInfinite(options.widthMult())) {
-            throw new BadInputException("--bn-eps and --width-mult must be positive, not " + options.bnEps() + " and "
-                    + options.widthMult());
-        }
         // before the import's minutes of work: a folder that is not a model's is never replaced
         ModelFiles.refuseToReplace(out);
         List<String> names = Options.classNames(classes);

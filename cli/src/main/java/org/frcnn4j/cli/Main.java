@@ -94,22 +94,10 @@ public final class Main implements Runnable {
 
     /** An I/O failure in words: which file, and what the system said. */
     static String describe(java.io.IOException e) {
-        if (e instanceof java.nio.file.NoSuchFileException f) {
-            return f.getFile() + ": no such file or folder";
-        }
-        if (e instanceof java.nio.file.AccessDeniedException f) {
-            return f.getFile() + ": permission denied";
-        }
-        if (e instanceof java.nio.file.NotDirectoryException f) {
-            return f.getFile() + ": is a file, not a folder";
-        }
-        if (e instanceof java.nio.file.FileAlreadyExistsException f) {
-            return f.getFile() + ": already exists";
-        }
         if (e instanceof java.nio.file.FileSystemException f && f.getFile() != null) {
-            return f.getFile() + ": " + (f.getReason() != null ? f.getReason() : "file system error");
+            return f.getFile() + ": " + org.frcnn4j.io.IoErrors.reason(e);
         }
-        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        return org.frcnn4j.io.IoErrors.reason(e);
     }
 
     private static boolean hasVerbose(CommandLine.ParseResult r) {

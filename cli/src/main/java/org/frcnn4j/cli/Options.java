@@ -135,11 +135,10 @@ final class Options {
             if (names.isEmpty()) {
                 throw new DatasetException(file, "no class names in it (one a line)");
             }
-            java.util.Set<String> seen = new java.util.HashSet<>();
-            for (String n : names) {
-                if (!seen.add(n)) {
-                    throw new DatasetException(file, "class name '" + n + "' appears twice");
-                }
+            try {
+                org.frcnn4j.data.ClassList.of(names); // its checks, here with the file named
+            } catch (org.frcnn4j.io.BadInputException e) {
+                throw new DatasetException(file, e.getMessage(), e);
             }
             return names;
         } catch (IOException e) {

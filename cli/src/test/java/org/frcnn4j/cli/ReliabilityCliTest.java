@@ -335,6 +335,29 @@ class ReliabilityCliTest {
     }
 
     @Test
+    void importFlagsNoModelCouldRunWithAreRefusedBeforeTheImport(@TempDir Path tmp) throws IOException {
+        Path out = tmp.resolve("m");
+        Path twice = Files.write(tmp.resolve("classes.txt"), List.of("a", "b", "c", "a"));
+        Map<List<String>, String> cases = new java.util.LinkedHashMap<>();
+        cases.put(List.of("--box-nms-thresh", "5"), "--box-nms-thresh must be between 0 and 1, not 5.0");
+        cases.put(List.of("--rpn-nms-thresh", "NaN"), "--rpn-nms-thresh must be between 0 and 1, not NaN");
+        cases.put(List.of("--box-score-thresh", "-2"), "--box-score-thresh must be between 0 and 1, not -2.0");
+        cases.put(List.of("--box-detections-per-img", "-1"), "--box-detections-per-img, --rpn-pre-nms-top-n-test and "
+                + "--rpn-post-nms-top-n-test must be at least 1");
+        cases.put(List.of("--bn-eps", "-1"), "--bn-eps and --width-mult must be positive, not -1.0 and 1.0");
+        cases.put(List.of("--classes", twice.toString()), twice + ": class name 'a' appears twice");
+        for (Map.Entry<List<String>, String> c : cases.entrySet()) {
+            List<String> args = new ArrayList<>(List.of("import-torchvision", "--weights", IMPORT_FIXTURE.toString(),
+                    "--arch", "fasterrcnn_resnet50_fpn", "--num-classes", "5", "--out", out.toString()));
+            args.addAll(c.getKey());
+            Run r = CliTest.run(args.toArray(String[]::new));
+            assertThat(r.code()).as(c.getKey().toString()).isEqualTo(2);
+            assertThat(r.err().trim()).as(c.getKey().toString()).isEqualTo("frcnn: error: " + c.getValue());
+            assertThat(out).as(c.getKey().toString()).doesNotExist();
+        }
+    }
+
+    @Test
     void aRunThatFailedBeforeItsFirstIterationDoesNotBlockTheNext(@TempDir Path tmp) throws IOException {
         Path out = tmp.resolve("run");
         Run bad = CliTest.run("train", "--data", RACCOON.toString(), "--train-split", "test", "--preset", "tiny",

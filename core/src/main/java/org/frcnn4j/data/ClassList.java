@@ -17,11 +17,11 @@ public record ClassList(List<String> names, List<Integer> categoryIds) {
         if (names.size() != categoryIds.size()) {
             throw new IllegalArgumentException("class names and ids differ in number");
         }
-        if (names.stream().distinct().count() != names.size()) {
-            java.util.Set<String> seen = new java.util.HashSet<>();
-            String twice = names.stream().filter(n -> !seen.add(n)).findFirst().orElse("");
-            throw new org.frcnn4j.io.BadInputException("class name '" + twice + "' appears twice in the class list "
-                    + names);
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (String n : names) {
+            if (!seen.add(n)) {
+                throw new org.frcnn4j.io.BadInputException("class name '" + n + "' appears twice");
+            }
         }
     }
 

@@ -130,7 +130,7 @@ public final class DetectionFiles {
         Set<String> leftOut = new HashSet<>();
         for (org.frcnn4j.data.Problem p : gt.problems()) {
             String name = p.file().getFileName().toString();
-            if (name.endsWith(".xml")) {
+            if (gt.format() == Dataset.Format.VOC && name.endsWith(".xml")) {
                 leftOut.add(name.substring(0, name.length() - 4));
             }
         }

@@ -60,7 +60,7 @@ public final class AtomicFiles {
             try {
                 real = target.toRealPath();
             } catch (IOException e) {
-                throw new FileSystemException(target.toString(), null, "a symbolic link to nothing (" + reason(e) + ")");
+                throw new FileSystemException(target.toString(), null, "a symbolic link to nothing (" + IoErrors.reason(e) + ")");
             }
         }
         if (Files.exists(real) && !Files.isRegularFile(real)) {
@@ -73,8 +73,12 @@ public final class AtomicFiles {
             Files.createDirectories(dir);
             Files.createFile(tmp);
             copyPermissions(real, tmp);
+        } catch (FileAlreadyExistsException e) {
+            // from createDirectories: a part of the folder's path is a file
+            throw new FileSystemException(target.toString(), null, "cannot be written (" + e.getFile()
+                    + " is a file, not a folder)");
         } catch (IOException e) {
-            throw new FileSystemException(target.toString(), null, "cannot be written (" + reason(e) + ")");
+            throw new FileSystemException(target.toString(), null, "cannot be written (" + IoErrors.reason(e) + ")");
         }
         try {
             try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.WRITE)) {
@@ -83,24 +87,10 @@ public final class AtomicFiles {
             force(tmp);
             move(tmp, real);
         } catch (FileSystemException e) {
-            throw new FileSystemException(target.toString(), null, "cannot be written (" + reason(e) + ")");
+            throw new FileSystemException(target.toString(), null, "cannot be written (" + IoErrors.reason(e) + ")");
         } finally {
             Files.deleteIfExists(tmp);
         }
-    }
-
-    /** An I/O error's cause in words, without the file name it carries (the caller names the user's file). */
-    private static String reason(IOException e) {
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return "permission denied";
-        }
-        if (e instanceof java.nio.file.NoSuchFileException) {
-            return "no such folder";
-        }
-        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
-            return f.getReason();
-        }
-        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
     /** The existing file's permissions onto its replacement, where the file system has POSIX permissions. */

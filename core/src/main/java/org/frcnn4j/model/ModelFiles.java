@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
@@ -237,11 +236,6 @@ public final class ModelFiles {
             if (Files.size(file) == 0) {
                 throw new ModelException(file, "empty file, not a model configuration");
             }
-            JsonNode tree = JSON.readTree(file.toFile());
-            if (tree == null || !tree.isObject()) {
-                throw new ModelException(file, "not a model configuration (a JSON object is expected, found "
-                        + (tree == null ? "nothing" : tree.getNodeType().toString().toLowerCase(java.util.Locale.ROOT)) + ")");
-            }
             c = JSON.readValue(file.toFile(), FasterRcnnConfig.class);
         } catch (com.fasterxml.jackson.core.JsonParseException e) {
             throw new ModelException(file, "malformed JSON" + at(e) + ": " + oneLine(e.getOriginalMessage()), e);
@@ -255,6 +249,10 @@ public final class ModelFiles {
             throw new ModelException(file, oneLine(why.getMessage() != null ? why.getMessage() : e.getOriginalMessage())
                     + at(e), e);
         } catch (com.fasterxml.jackson.databind.JsonMappingException e) {
+            if (e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException && e.getPath().isEmpty()) {
+                // the document itself is of the wrong kind ([], "text", 3), not one of its fields
+                throw new ModelException(file, "not a model configuration (a JSON object is expected)" + at(e), e);
+            }
             if (e.getCause() instanceof com.fasterxml.jackson.core.JsonParseException p) {
                 throw new ModelException(file, "malformed JSON" + at(p) + ": " + oneLine(p.getOriginalMessage()), e);
             }

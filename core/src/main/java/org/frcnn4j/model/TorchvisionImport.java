@@ -15,6 +15,7 @@ import java.util.Map;
 import org.frcnn4j.backbone.BackboneConfig;
 import org.frcnn4j.backbone.BackboneConfig.Architecture;
 import org.frcnn4j.head.HeadConfig;
+import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.io.PthReader;
 import org.frcnn4j.io.PthTensor;
 import org.frcnn4j.model.ModelFiles.ModelException;
@@ -79,6 +80,31 @@ public final class TorchvisionImport {
     public record Options(Arch arch, RoiOp roiOp, int numClasses, int minSize, int maxSize, int rpnPreNmsTopNTest,
                           int rpnPostNmsTopNTest, float rpnNmsThresh, float rpnScoreThresh, float boxScoreThresh,
                           float boxNmsThresh, int boxDetectionsPerImg, double widthMult, float bnEps) {
+        /** Values no model could run with are refused, named as import-torchvision's flags (torchvision's keywords). */
+        public Options {
+            if (minSize <= 0 || maxSize < minSize) {
+                throw new BadInputException("--min-size and --max-size must satisfy 0 < min <= max");
+            }
+            unitInterval("--rpn-nms-thresh", rpnNmsThresh);
+            unitInterval("--rpn-score-thresh", rpnScoreThresh);
+            unitInterval("--box-score-thresh", boxScoreThresh);
+            unitInterval("--box-nms-thresh", boxNmsThresh);
+            if (boxDetectionsPerImg < 1 || rpnPreNmsTopNTest < 1 || rpnPostNmsTopNTest < 1) {
+                throw new BadInputException("--box-detections-per-img, --rpn-pre-nms-top-n-test and "
+                        + "--rpn-post-nms-top-n-test must be at least 1");
+            }
+            if (!(bnEps > 0 && bnEps < Float.POSITIVE_INFINITY && widthMult > 0 && widthMult < Double.POSITIVE_INFINITY)) {
+                throw new BadInputException("--bn-eps and --width-mult must be positive, not " + bnEps + " and "
+                        + widthMult);
+            }
+        }
+
+        private static void unitInterval(String flag, float value) {
+            if (!(value >= 0 && value <= 1)) {
+                throw new BadInputException(flag + " must be between 0 and 1, not " + value);
+            }
+        }
+
         /** torchvision's defaults for the architecture. */
         public static Options defaults(Arch arch, RoiOp roiOp, int numClasses) {
             boolean small = arch == Arch.MOBILENET_V3_LARGE_320_FPN;

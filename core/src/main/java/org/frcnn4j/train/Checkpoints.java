@@ -71,19 +71,19 @@ public final class Checkpoints {
             throw new org.frcnn4j.io.BadInputException(latest + ": malformed JSON, not a checkpoint record", e);
         }
         // written by this class only, so anything else is damage: refuse it rather than resume from the wrong place
-        if (j == null || !j.path("iteration").canConvertToInt() || !j.path("step").canConvertToInt()
-                || !j.path("folder").isTextual() || j.get("iteration").asInt() < 0 || j.get("step").asInt() < 0) {
+        int iteration = j != null && j.path("iteration").canConvertToInt() ? j.get("iteration").asInt() : -1;
+        int step = j != null && j.path("step").canConvertToInt() ? j.get("step").asInt() : -1;
+        String folder = j != null && j.path("folder").isTextual() ? j.get("folder").asText() : "";
+        if (iteration < 0 || step < 0 || folder.isEmpty()) {
             throw new org.frcnn4j.io.BadInputException(latest + ": not a checkpoint record (iteration, step and folder "
                     + "are needed)");
         }
-        String folder = j.get("folder").asText();
         Path f = dir.resolve(folder).normalize();
-        if (folder.isEmpty() || !dir.toAbsolutePath().normalize().equals(f.toAbsolutePath().getParent())
-                || !Files.isDirectory(f)) {
+        if (!dir.toAbsolutePath().normalize().equals(f.toAbsolutePath().getParent()) || !Files.isDirectory(f)) {
             throw new org.frcnn4j.io.BadInputException(latest + ": names checkpoint folder '" + folder
                     + "', which is not a folder in " + dir);
         }
-        return new State(j.get("iteration").asInt(), j.get("step").asInt(), f);
+        return new State(iteration, step, f);
     }
 
     public static void loadOptimizer(State state, Sgd sgd) throws IOException {

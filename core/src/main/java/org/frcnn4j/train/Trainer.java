@@ -236,15 +236,11 @@ public final class Trainer {
         if (!holdsRun(runDir)) {
             return;
         }
-        if (!Files.exists(runDir.resolve("checkpoints")) && !Files.exists(runDir.resolve("model"))
-                && loggedIterations(runDir) == 0) {
-            // a start that failed before its first iteration (bad data, a bad flag): nothing to keep, nothing to refuse
-            for (String name : List.of("log.csv", "val.csv", "train.json", RUN_FILE, "loss.png")) {
-                org.frcnn4j.io.AtomicFiles.deleteTree(runDir.resolve(name));
-            }
-            return;
-        }
-        if (!replace) {
+        // a start that failed before its first iteration (bad data, a bad flag) left files but no progress: its
+        // leftovers are cleared as --force clears a run, without asking for --force
+        boolean progress = Files.exists(runDir.resolve("checkpoints")) || Files.exists(runDir.resolve("model"))
+                || loggedIterations(runDir) > 0;
+        if (progress && !replace) {
             throw new org.frcnn4j.io.BadInputException(runDir + ": holds another run (log.csv, checkpoints); continue "
                     + "it with --resume, train into another folder, or replace it with --force");
         }
