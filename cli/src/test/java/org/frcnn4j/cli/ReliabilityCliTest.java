@@ -298,15 +298,8 @@ class ReliabilityCliTest {
         cases.put(List.of("--min-size", "200", "--max-size", "100"),
                 "--min-size and --max-size must satisfy 0 < min <= max, not 200 and 100");
         cases.put(List.of("--checkpoint-every", "0"), "--checkpoint-every and --validate-every must be at least 1");
-        for (Map.Entry<List<String>, String> c : cases.entrySet()) {
-            List<String> args = new ArrayList<>(List.of("train", "--data", RACCOON.toString(), "--train-split", "test",
-                    "--preset", "tiny", "--iterations", "1", "--out", out.toString()));
-            args.addAll(c.getKey());
-            Run r = CliTest.run(args.toArray(String[]::new));
-            assertThat(r.code()).as(c.getKey().toString()).isEqualTo(2);
-            assertThat(r.err().trim()).as(c.getKey().toString()).isEqualTo("frcnn: error: " + c.getValue());
-            assertThat(out).as(c.getKey().toString()).doesNotExist();
-        }
+        assertEachRefusedBeforeWriting(List.of("train", "--data", RACCOON.toString(), "--train-split", "test",
+                "--preset", "tiny", "--iterations", "1", "--out", out.toString()), cases, out);
         Run demo = CliTest.run("demo", "--iterations", "0", "--out", out.toString());
         assertThat(demo.code()).isEqualTo(2);
         assertThat(demo.err().trim()).isEqualTo("frcnn: error: --iterations must be positive, got 0");
@@ -346,15 +339,8 @@ class ReliabilityCliTest {
                 + "--rpn-post-nms-top-n-test must be at least 1");
         cases.put(List.of("--bn-eps", "-1"), "--bn-eps and --width-mult must be positive, not -1.0 and 1.0");
         cases.put(List.of("--classes", twice.toString()), twice + ": class name 'a' appears twice");
-        for (Map.Entry<List<String>, String> c : cases.entrySet()) {
-            List<String> args = new ArrayList<>(List.of("import-torchvision", "--weights", IMPORT_FIXTURE.toString(),
-                    "--arch", "fasterrcnn_resnet50_fpn", "--num-classes", "5", "--out", out.toString()));
-            args.addAll(c.getKey());
-            Run r = CliTest.run(args.toArray(String[]::new));
-            assertThat(r.code()).as(c.getKey().toString()).isEqualTo(2);
-            assertThat(r.err().trim()).as(c.getKey().toString()).isEqualTo("frcnn: error: " + c.getValue());
-            assertThat(out).as(c.getKey().toString()).doesNotExist();
-        }
+        assertEachRefusedBeforeWriting(List.of("import-torchvision", "--weights", IMPORT_FIXTURE.toString(), "--arch",
+                "fasterrcnn_resnet50_fpn", "--num-classes", "5", "--out", out.toString()), cases, out);
     }
 
     @Test
@@ -411,6 +397,18 @@ class ReliabilityCliTest {
                 + "(a defect of frcnn4j; details in ").endsWith(", or run with --verbose)");
         Path trace = Path.of(lines.get(2).replaceAll(".*details in (\\S+), or run.*", "$1"));
         assertThat(trace).exists().content().contains("IllegalStateException: an invariant broke").contains("\tat ");
+    }
+
+    /** {@code command} with each case's flags added: exit 2, exactly the case's one line, and {@code out} not made. */
+    private static void assertEachRefusedBeforeWriting(List<String> command, Map<List<String>, String> cases, Path out) {
+        for (Map.Entry<List<String>, String> c : cases.entrySet()) {
+            List<String> args = new ArrayList<>(command);
+            args.addAll(c.getKey());
+            Run r = CliTest.run(args.toArray(String[]::new));
+            assertThat(r.code()).as(c.getKey().toString()).isEqualTo(2);
+            assertThat(r.err().trim()).as(c.getKey().toString()).isEqualTo("frcnn: error: " + c.getValue());
+            assertThat(out).as(c.getKey().toString()).doesNotExist();
+        }
     }
 
     /** A random-weight model of the tiny preset, saved to {@code dir}. */
