@@ -2,6 +2,8 @@ package org.frcnn4j.anchor;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.frcnn4j.io.BadInputException;
+import org.frcnn4j.io.Ranges;
 
 /**
  * The anchors (paper, section 3.1.1). Read by {@link org.frcnn4j.rpn.RegionProposalNetwork} (through
@@ -17,6 +19,27 @@ import java.util.List;
  *                   one per level; its MobileNetV3 FPN: all five on each of 3 levels); null for a single level
  */
 public record AnchorConfig(AnchorGenerator.Style style, int stride, double[] sizes, double[] ratios, double[][] levelSizes) {
+    public AnchorConfig {
+        Ranges.given("anchors.style", style);
+        Ranges.atLeast("anchors.stride", stride, 1);
+        Ranges.positive("anchors.ratios", ratios);
+        if (levelSizes == null) {
+            Ranges.positive("anchors.sizes", sizes);
+        } else {
+            if (levelSizes.length == 0) {
+                throw new BadInputException("anchors.levelSizes must list at least one level");
+            }
+            for (double[] level : levelSizes) {
+                Ranges.positive("anchors.levelSizes (each level)", level);
+                // the RPN head predicts the same k on every level
+                if (level.length != levelSizes[0].length) {
+                    throw new BadInputException("anchors.levelSizes must give every level as many sizes as the first ("
+                            + levelSizes[0].length + "), not " + level.length);
+                }
+            }
+        }
+    }
+
 
     /** A single-level configuration. */
     public AnchorConfig(AnchorGenerator.Style style, int stride, double[] sizes, double[] ratios) {

@@ -1,6 +1,7 @@
 package org.frcnn4j.backbone;
 
 import java.util.List;
+import org.frcnn4j.io.Ranges;
 
 /**
  * Read by {@link org.frcnn4j.backbone.Backbones}.
@@ -17,6 +18,11 @@ import java.util.List;
  */
 public record BackboneConfig(Architecture architecture, double widthScale, boolean ceilMode, boolean groupNorm,
                              ResNet resnet, BatchNormConfig batchNorm, Fpn fpn) {
+    public BackboneConfig {
+        Ranges.given("backbone.architecture", architecture);
+        Ranges.positive("backbone.widthScale", widthScale);
+    }
+
     /** The convolutional backbones. */
     public enum Architecture {
         /** Zeiler and Fergus's net as py-faster-rcnn defines it (5 conv layers, stride 16). */
@@ -40,6 +46,11 @@ public record BackboneConfig(Architecture architecture, double widthScale, boole
      */
     public record ResNet(List<Integer> blocks, int width) {
         public ResNet {
+            if (blocks == null || blocks.isEmpty()) {
+                throw new org.frcnn4j.io.BadInputException("backbone.resnet.blocks must list each stage's block count");
+            }
+            blocks.forEach(b -> Ranges.atLeast("backbone.resnet.blocks (each)", b == null ? 0 : b, 1));
+            Ranges.atLeast("backbone.resnet.width", width, 1);
             blocks = List.copyOf(blocks);
         }
 
@@ -54,7 +65,11 @@ public record BackboneConfig(Architecture architecture, double widthScale, boole
      * @param frozen statistics and affine parameters fixed (FrozenBatchNorm2d, used with pretrained weights) rather
      *               than trained (BatchNorm2d)
      */
-    public record BatchNormConfig(float eps, boolean frozen) {}
+    public record BatchNormConfig(float eps, boolean frozen) {
+        public BatchNormConfig {
+            Ranges.nonNegative("backbone.batchNorm.eps", eps);
+        }
+    }
 
     /**
      * A feature pyramid network (Lin et al., 2017) over some of the body's stages.
@@ -66,6 +81,11 @@ public record BackboneConfig(Architecture architecture, double widthScale, boole
      */
     public record Fpn(int outChannels, boolean batchNorm, List<Integer> returned, boolean extraMaxPool) {
         public Fpn {
+            Ranges.atLeast("backbone.fpn.outChannels", outChannels, 1);
+            if (returned == null || returned.isEmpty()) {
+                throw new org.frcnn4j.io.BadInputException("backbone.fpn.returned must list the stages it reads");
+            }
+            returned.forEach(r -> Ranges.atLeast("backbone.fpn.returned (each)", r == null ? -1 : r, 0));
             returned = List.copyOf(returned);
         }
     }

@@ -1,5 +1,7 @@
 package org.frcnn4j.head;
 
+import org.frcnn4j.io.Ranges;
+
 /**
  * Read by {@link org.frcnn4j.head.FastRcnnHead} and {@link org.frcnn4j.head.DetectionPostprocessor}.
  *
@@ -19,15 +21,15 @@ public record HeadConfig(int numClasses, int fcSize, boolean dropout, float[] bo
                          float nmsThreshold, int detectionsPerImage, float minBoxSize, java.util.List<Integer> convLayers) {
     public HeadConfig {
         // a value no detection could meet, or a negative count, is the configuration's mistake: say so on loading
-        if (detectionsPerImage < 1) {
-            throw new org.frcnn4j.io.BadInputException("head.detectionsPerImage must be at least 1, not "
-                    + detectionsPerImage);
-        }
-        if (!(scoreThreshold >= 0 && scoreThreshold <= 1)) {
-            throw new org.frcnn4j.io.BadInputException("head.scoreThreshold must be between 0 and 1, not " + scoreThreshold);
-        }
-        if (!(nmsThreshold >= 0 && nmsThreshold <= 1)) {
-            throw new org.frcnn4j.io.BadInputException("head.nmsThreshold must be between 0 and 1, not " + nmsThreshold);
+        Ranges.atLeast("head.numClasses (the K classes and the background)", numClasses, 1);
+        Ranges.atLeast("head.fcSize", fcSize, 1);
+        Ranges.positive("head.boxWeights", boxWeights, 4);
+        Ranges.unitInterval("head.scoreThreshold", scoreThreshold);
+        Ranges.unitInterval("head.nmsThreshold", nmsThreshold);
+        Ranges.atLeast("head.detectionsPerImage", detectionsPerImage, 1);
+        Ranges.nonNegative("head.minBoxSize", minBoxSize);
+        if (convLayers != null) {
+            convLayers.forEach(c -> Ranges.atLeast("head.convLayers (each)", c == null ? 0 : c, 1));
         }
         convLayers = convLayers == null ? java.util.List.of() : java.util.List.copyOf(convLayers);
     }

@@ -169,6 +169,10 @@ public final class ModelFiles {
                 throw new ModelException(source, "weight '" + name + "' is " + value.getDataType()
                         + ", not float32");
             }
+            // a diverged run's NaN would only show as a model that detects nothing
+            if (!redrawn.test(name) && value.size() > 0 && !Float.isFinite(value.abs().max().getFloat())) {
+                throw new ModelException(source, "weight '" + name + "' holds NaN or infinite values");
+            }
         });
         Parameters params = new Parameters(manager, seed);
         weights.forEach((name, value) -> {

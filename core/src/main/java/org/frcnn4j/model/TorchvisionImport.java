@@ -85,10 +85,10 @@ public final class TorchvisionImport {
             if (minSize <= 0 || maxSize < minSize) {
                 throw new BadInputException("--min-size and --max-size must satisfy 0 < min <= max");
             }
-            unitInterval("--rpn-nms-thresh", rpnNmsThresh);
-            unitInterval("--rpn-score-thresh", rpnScoreThresh);
-            unitInterval("--box-score-thresh", boxScoreThresh);
-            unitInterval("--box-nms-thresh", boxNmsThresh);
+            org.frcnn4j.io.Ranges.unitInterval("--rpn-nms-thresh", rpnNmsThresh);
+            org.frcnn4j.io.Ranges.unitInterval("--rpn-score-thresh", rpnScoreThresh);
+            org.frcnn4j.io.Ranges.unitInterval("--box-score-thresh", boxScoreThresh);
+            org.frcnn4j.io.Ranges.unitInterval("--box-nms-thresh", boxNmsThresh);
             if (boxDetectionsPerImg < 1 || rpnPreNmsTopNTest < 1 || rpnPostNmsTopNTest < 1) {
                 throw new BadInputException("--box-detections-per-img, --rpn-pre-nms-top-n-test and "
                         + "--rpn-post-nms-top-n-test must be at least 1");
@@ -96,12 +96,6 @@ public final class TorchvisionImport {
             if (!(bnEps > 0 && bnEps < Float.POSITIVE_INFINITY && widthMult > 0 && widthMult < Double.POSITIVE_INFINITY)) {
                 throw new BadInputException("--bn-eps and --width-mult must be positive, not " + bnEps + " and "
                         + widthMult);
-            }
-        }
-
-        private static void unitInterval(String flag, float value) {
-            if (!(value >= 0 && value <= 1)) {
-                throw new BadInputException(flag + " must be between 0 and 1, not " + value);
             }
         }
 

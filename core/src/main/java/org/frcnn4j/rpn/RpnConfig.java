@@ -1,5 +1,7 @@
 package org.frcnn4j.rpn;
 
+import org.frcnn4j.io.Ranges;
+
 /**
  * Read by {@link org.frcnn4j.rpn.RpnHead} and {@link org.frcnn4j.rpn.ProposalGenerator}.
  *
@@ -16,7 +18,18 @@ public record RpnConfig(Objectness objectness, int convChannels, ProposalOrder o
                         int postNmsTopNTest, int preNmsTopNTrain, int postNmsTopNTrain, float nmsThreshold,
                         float minSize, int convDepth, float scoreThreshold) {
     public RpnConfig {
-        convDepth = Math.max(1, convDepth); // absent from configurations written before it existed
+        Ranges.given("rpn.objectness", objectness);
+        Ranges.given("rpn.order", order);
+        Ranges.atLeast("rpn.convChannels", convChannels, 1);
+        Ranges.atLeast("rpn.preNmsTopNTest", preNmsTopNTest, 1);
+        Ranges.atLeast("rpn.postNmsTopNTest", postNmsTopNTest, 1);
+        Ranges.atLeast("rpn.preNmsTopNTrain", preNmsTopNTrain, 1);
+        Ranges.atLeast("rpn.postNmsTopNTrain", postNmsTopNTrain, 1);
+        Ranges.unitInterval("rpn.nmsThreshold", nmsThreshold);
+        Ranges.nonNegative("rpn.minSize", minSize);
+        Ranges.unitInterval("rpn.scoreThreshold", scoreThreshold);
+        Ranges.atLeast("rpn.convDepth", convDepth, 0);
+        convDepth = Math.max(1, convDepth); // absent (0) from configurations written before it existed
     }
 
     /** One 3x3 conv and no score threshold (the paper's head). */

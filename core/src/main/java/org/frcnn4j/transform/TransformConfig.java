@@ -1,5 +1,7 @@
 package org.frcnn4j.transform;
 
+import org.frcnn4j.io.Ranges;
+
 /**
  * Read by {@link org.frcnn4j.transform.ImageTransform}.
  *
@@ -12,6 +14,15 @@ package org.frcnn4j.transform;
  */
 public record TransformConfig(int minSize, int maxSize, boolean roundSize, Normalization normalization,
                               float[] mean, float[] std, int sizeDivisible) {
+    public TransformConfig {
+        Ranges.atLeast("transform.minSize", minSize, 1);
+        Ranges.atLeast("transform.maxSize", maxSize, 1);
+        Ranges.given("transform.normalization", normalization);
+        Ranges.finite("transform.mean", mean, 3);
+        Ranges.positive("transform.std", std, 3);
+        Ranges.atLeast("transform.sizeDivisible", sizeDivisible, 0);
+    }
+
     public TransformConfig withSizes(int min, int max) {
         return new TransformConfig(min, max, roundSize, normalization, mean, std, sizeDivisible);
     }

@@ -156,6 +156,69 @@ class ModelFilesTest {
                 .hasMessageStartingWith(config + ": not a model configuration (a JSON object is expected)");
     }
 
+    /** Each section checks its own values, so a hand-edited config.json fails on loading with the setting named. */
+    @Test
+    void outOfRangeSettingsOfEverySectionAreNamed(@TempDir Path tmp) throws Exception {
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 3)) {
+            ModelFiles.save(model, tmp);
+        }
+        Path config = tmp.resolve("config.json");
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        String saved = Files.readString(config);
+        Map<String, String> refusals = new java.util.LinkedHashMap<>();
+        refusals.put("transform.minSize=0", "transform.minSize must be at least 1, not 0");
+        refusals.put("transform.std=[0.229,0,0.225]", "transform.std (each) must be a positive number, not 0.0");
+        refusals.put("transform.mean=[0.5]", "transform.mean must list 3 values, not 1");
+        refusals.put("anchors.stride=0", "anchors.stride must be at least 1, not 0");
+        refusals.put("anchors.ratios=[]", "anchors.ratios must list at least one value");
+        refusals.put("anchors.sizes=[32,-64]", "anchors.sizes (each) must be a positive number, not -64.0");
+        refusals.put("rpn.nmsThreshold=\"NaN\"", "rpn.nmsThreshold must be between 0 and 1, not NaN");
+        refusals.put("rpn.postNmsTopNTest=0", "rpn.postNmsTopNTest must be at least 1, not 0");
+        refusals.put("rpn.objectness=null", "rpn.objectness is missing");
+        refusals.put("roi.outputSize=0", "roi.outputSize must be at least 1, not 0");
+        refusals.put("backbone.widthScale=0", "backbone.widthScale must be a positive number, not 0.0");
+        refusals.put("head.boxWeights=[10,10,5]", "head.boxWeights must list 4 values, not 3");
+        refusals.put("head.numClasses=0", "head.numClasses (the K classes and the background) must be at least 1, not 0");
+        for (Map.Entry<String, String> r : refusals.entrySet()) {
+            String[] edit = r.getKey().split("=", 2);
+            String[] path = edit[0].split("\\.");
+            com.fasterxml.jackson.databind.node.ObjectNode root =
+                    (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(saved);
+            ((com.fasterxml.jackson.databind.node.ObjectNode) root.get(path[0])).set(path[1], json.readTree(edit[1]));
+            Files.writeString(config, json.writeValueAsString(root));
+            assertThatThrownBy(() -> ModelFiles.readConfig(config)).as(r.getKey())
+                    .hasMessageStartingWith(config + ": " + r.getValue()).hasMessageNotContaining("\n");
+        }
+    }
+
+    /** A run that diverged leaves NaN weights: refused on loading, naming one, rather than a model finding nothing. */
+    @Test
+    void nonFiniteWeightsAreRefused(@TempDir Path tmp) throws Exception {
+        try (NDManager m = NDManager.newBaseManager()) {
+            FasterRcnnConfig tiny = Presets.TINY.config(List.of("a"));
+            try (FasterRcnn model = FasterRcnn.create(tiny, m, 1)) {
+                ModelFiles.save(model, tmp);
+            }
+            Path weights = tmp.resolve("weights.safetensors");
+            ai.djl.ndarray.NDList arrays;
+            try (java.io.InputStream in = Files.newInputStream(weights)) {
+                arrays = ai.djl.ndarray.NDList.decode(m, in);
+            }
+            ai.djl.ndarray.NDList poisoned = new ai.djl.ndarray.NDList();
+            for (NDArray a : arrays) {
+                NDArray b = a.getName().startsWith("rpn.head.cls_logits.weight") ? a.mul(Float.NaN) : a;
+                b.setName(a.getName());
+                poisoned.add(b);
+            }
+            try (java.io.OutputStream out = Files.newOutputStream(weights)) {
+                poisoned.encode(out, ai.djl.ndarray.NDList.Encoding.SAFETENSORS);
+            }
+            assertThatThrownBy(() -> ModelFiles.load(tmp, m))
+                    .hasMessage(weights + ": weight 'rpn.head.cls_logits.weight' holds NaN or infinite values");
+        }
+    }
+
     @Test
     void djlPredictorGivesTheDetectorsResults(@TempDir Path tmp) throws Exception {
         try (NDManager m = NDManager.newBaseManager();
