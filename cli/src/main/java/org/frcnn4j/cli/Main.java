@@ -54,8 +54,9 @@ public final class Main implements Runnable {
         CommandLine cli = new CommandLine(new Main());
         cli.setParameterExceptionHandler((ex, args) -> {
             PrintWriter err = ex.getCommandLine().getErr();
-            err.println("frcnn: error: " + ex.getMessage());
-            err.println("(see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
+            // one line, as every other refusal: the usage is a --help away
+            err.println("frcnn: error: " + ex.getMessage() + " (see '"
+                    + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
             return BAD_INPUT;
         });
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> report(ex, commandLine.getErr(),

@@ -52,6 +52,9 @@ public final class SparkDetectCommand implements Callable<Integer> {
             description = "refuse images whose header claims more pixels (an error row; default: ${DEFAULT-VALUE})")
     double maxMegapixels;
 
+    @Option(names = "--verbose", description = "on failure, print the stack trace too")
+    boolean verbose;
+
     public static void main(String[] args) {
         java.util.Locale.setDefault(java.util.Locale.ROOT);
         System.exit(execute(args));
@@ -60,12 +63,21 @@ public final class SparkDetectCommand implements Callable<Integer> {
     /** Runs the command in this JVM and returns its exit code: 0, 2 for bad input, 1 otherwise. */
     public static int execute(String... args) {
         CommandLine cli = new CommandLine(new SparkDetectCommand());
+        cli.setParameterExceptionHandler((ex, given) -> {
+            ex.getCommandLine().getErr().println("frcnn: error: " + ex.getMessage() + " (see 'frcnn spark-detect --help')");
+            return 2;
+        });
         cli.setExecutionExceptionHandler((ex, line, parsed) -> {
+            if (parsed.hasMatchedOption("--verbose")) {
+                ex.printStackTrace(line.getErr());
+            }
             Throwable cause = ex;
             while (cause.getCause() != null && !(cause instanceof BadInputException)) {
                 cause = cause.getCause();
             }
-            line.getErr().println("frcnn: error: " + (cause instanceof BadInputException ? cause.getMessage() : ex));
+            // one line: Spark's task failures carry the executor's whole stack trace in their message
+            line.getErr().println("frcnn: error: " + (cause instanceof BadInputException ? cause.getMessage()
+                    : cause.getClass().getSimpleName() + ": " + SparkDetection.firstLine(cause.getMessage())));
             return cause instanceof BadInputException ? 2 : 1;
         });
         return cli.execute(args);
@@ -74,8 +86,11 @@ public final class SparkDetectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter w = spec.commandLine().getOut();
-        if (!(maxMegapixels > 0)) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--max-image-megapixels must be positive");
+        // checked before Spark starts, named as the flags
+        org.frcnn4j.io.Ranges.positive("--max-image-megapixels", maxMegapixels);
+        org.frcnn4j.io.Ranges.atLeast("--partitions", partitions, 0);
+        if (scoreThresh != null) {
+            org.frcnn4j.io.Ranges.unitInterval("--score-thresh", scoreThresh);
         }
         SparkSession.Builder builder = SparkSession.builder().appName("frcnn4j spark-detect")
                 .config("spark.ui.enabled", "false");

@@ -15,7 +15,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
@@ -94,8 +93,21 @@ public final class SparkDetection {
             }
             return paths;
         }
-        return spark.read().format("binaryFile").option("pathGlobFilter", IMAGE_GLOB)
-                .option("recursiveFileLookup", "true").load(input).select("path", "content");
+        Dataset<Row> files;
+        try {
+            files = spark.read().format("binaryFile").option("pathGlobFilter", IMAGE_GLOB)
+                    .option("recursiveFileLookup", "true").load(input).select("path", "content");
+        } catch (Exception e) { // Scala's exceptions are unchecked, AnalysisException included
+            if (e instanceof org.apache.spark.sql.AnalysisException a) {
+                // Spark's PATH_NOT_FOUND and its kin: about the input the user named
+                throw new org.frcnn4j.io.BadInputException(input + ": " + firstLine(a.getSimpleMessage()), e);
+            }
+            throw e;
+        }
+        if (files.select("path").isEmpty()) {
+            throw new org.frcnn4j.io.BadInputException(input + ": no images there (" + IMAGE_GLOB + ")");
+        }
+        return files;
     }
 
     /**
@@ -103,11 +115,16 @@ public final class SparkDetection {
      * {@code SparkContext.addFile(dir, true)} / {@code --files}) over the images.
      */
     public static Dataset<Row> detect(SparkSession spark, String model, Dataset<Row> images, Options options) {
+        return detect(spark, model, model, images, options);
+    }
+
+    /** @param shownAs the model as the user named it, for errors (an executor's copy has a temporary path) */
+    static Dataset<Row> detect(SparkSession spark, String model, String shownAs, Dataset<Row> images, Options options) {
         java.util.HashMap<String, String> ids = imageIds(images.select("path").distinct().orderBy("path")
                 .as(Encoders.STRING()).collectAsList());
         Dataset<Row> spread = options.partitions() > 0 ? images.repartition(options.partitions(), images.col("path"))
                 : images;
-        MapPartitionsFunction<Row, Row> job = rows -> new PartitionDetection(model, options, ids, rows);
+        MapPartitionsFunction<Row, Row> job = rows -> new PartitionDetection(model, shownAs, options, ids, rows);
         return spread.mapPartitions(job, Encoders.row(SCHEMA));
     }
 
@@ -127,12 +144,15 @@ public final class SparkDetection {
         return ids;
     }
 
-    /** The job as {@code frcnn spark-detect} runs it: Parquet out (overwritten through Spark's committer). */
+    /**
+     * The job as {@code frcnn spark-detect} runs it: Parquet out, replacing an earlier table only when the job has
+     * succeeded ({@link ParquetOutput}).
+     */
     public static Dataset<Row> run(SparkSession spark, String model, String input, String out, Options options) {
         String shipped = ship(spark, model);
-        Dataset<Row> rows = detect(spark, shipped, images(spark, input), options)
+        Dataset<Row> rows = detect(spark, shipped, model, images(spark, input), options)
                 .sortWithinPartitions("path", "rank");
-        rows.write().mode(SaveMode.Overwrite).parquet(out);
+        ParquetOutput.write(spark, rows, out);
         return spark.read().parquet(out);
     }
 
@@ -142,8 +162,13 @@ public final class SparkDetection {
      */
     static String ship(SparkSession spark, String model) {
         Path dir = Path.of(model.replaceFirst("^file:", "")).toAbsolutePath().normalize();
-        if (!model.contains("://") && !java.nio.file.Files.isDirectory(dir)) {
-            throw new org.frcnn4j.io.BadInputException(model + ": no such model folder");
+        if (!model.contains("://") || model.startsWith("file:")) {
+            // loaded here once, so that a broken model is named as the user gave it, in one line, rather than as
+            // each executor's temporary copy in a failed task's stack trace
+            try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager();
+                 org.frcnn4j.model.FasterRcnn checked = org.frcnn4j.model.ModelFiles.load(dir, m)) {
+                checked.config(); // loading is the check
+            }
         }
         String uri = model.contains("://") ? model : dir.toUri().toString();
         spark.sparkContext().addFile(uri, true);
@@ -180,13 +205,15 @@ public final class SparkDetection {
     /** One partition's images through the executor's detector, row by row (never the whole partition at once). */
     private static final class PartitionDetection implements Iterator<Row> {
         private final String model;
+        private final String shownAs;
         private final Options options;
         private final Map<String, String> ids;
         private final Iterator<Row> images;
         private final java.util.ArrayDeque<Row> ready = new java.util.ArrayDeque<>();
 
-        PartitionDetection(String model, Options options, Map<String, String> ids, Iterator<Row> images) {
+        PartitionDetection(String model, String shownAs, Options options, Map<String, String> ids, Iterator<Row> images) {
             this.model = model;
+            this.shownAs = shownAs;
             this.options = options;
             this.ids = ids;
             this.images = images;
@@ -221,7 +248,7 @@ public final class SparkDetection {
                         e.getMessage()));
                 return out;
             }
-            Detector detector = ExecutorDetector.get(resolve(model), options.scoreThreshold());
+            Detector detector = detector();
             List<Detector.DetectedBox> boxes;
             try {
                 boxes = detector.detect(img);
@@ -242,6 +269,16 @@ public final class SparkDetection {
             }
             return out;
         }
+
+        /** This executor's detector; a model it cannot load is named as the user gave it, not as its local copy. */
+        private Detector detector() {
+            String local = resolve(model);
+            try {
+                return ExecutorDetector.get(local, options.scoreThreshold());
+            } catch (org.frcnn4j.io.BadInputException e) {
+                throw new org.frcnn4j.io.BadInputException(e.getMessage().replace(local, shownAs), e);
+            }
+        }
     }
 
     /** A listed image's bytes, through the Hadoop file system its path names; its error row when it cannot be read. */
@@ -257,6 +294,10 @@ public final class SparkDetection {
         } catch (IOException | RuntimeException e) {
             throw new DatasetException(Path.of(path), "cannot read: " + e.getMessage());
         }
+    }
+
+    static String firstLine(String message) {
+        return message == null ? "" : message.strip().lines().findFirst().orElse("");
     }
 
     /** A model name from {@link #ship}: the executor's copy; anything else: a path as given. */

@@ -156,4 +156,101 @@ class SparkDetectionTest {
             assertThat(errors.get(0).<String>getAs("error")).contains("gone[1].jpg").contains("missing");
         }
     }
+
+    /**
+     * A broken model, a missing input or an output that is not a table: one line naming the user's path, exit 2, and
+     * the earlier table (or the user's file) untouched, as Spark's own overwrite would not leave it.
+     */
+    @Test
+    void refusalsAreOneLineAndLeaveTheEarlierTable(@TempDir Path tmp) throws Exception {
+        Path model = tmp.resolve("model");
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn net = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 5)) {
+            ModelFiles.save(net, model);
+        }
+        Path images = Files.createDirectories(tmp.resolve("images"));
+        Files.copy(RACCOON.resolve("JPEGImages/raccoon-146.jpg"), images.resolve("raccoon-146.jpg"));
+        Path out = tmp.resolve("o.parquet");
+        String[] args = {"--model", model.toString(), "--images", images.toString(), "--out", out.toString(),
+            "--master", "local[1]"};
+        assertThat(SparkDetectCommand.execute(args)).isZero();
+        Map<String, String> table = contents(out);
+
+        Path config = model.resolve("config.json");
+        Files.writeString(config, Files.readString(config).replaceFirst("\"detectionsPerImage\" *: *100",
+                "\"detectionsPerImage\":-1"));
+        assertThat(errorLine(args)).startsWith("frcnn: error: " + config
+                + ": head.detectionsPerImage must be at least 1, not -1");
+        assertThat(contents(out)).isEqualTo(table);
+        Files.delete(config);
+        Files.delete(model.resolve("weights.safetensors"));
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn net = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 5)) {
+            ModelFiles.save(net, model);
+        }
+
+        String[] missing = args.clone();
+        missing[3] = tmp.resolve("nowhere").toString();
+        assertThat(errorLine(missing)).startsWith("frcnn: error: " + missing[3] + ": ").contains("does not exist");
+        String[] empty = args.clone();
+        empty[3] = Files.createDirectories(tmp.resolve("empty")).toString();
+        assertThat(errorLine(empty)).startsWith("frcnn: error: " + empty[3] + ": no images there");
+
+        Path file = Files.writeString(tmp.resolve("notes.txt"), "notes");
+        String[] onFile = args.clone();
+        onFile[5] = file.toString();
+        assertThat(errorLine(onFile)).isEqualTo("frcnn: error: " + file
+                + ": exists and is not a folder; refusing to replace it with the Parquet table");
+        assertThat(file).hasContent("notes");
+        Path folder = Files.createDirectories(tmp.resolve("thesis"));
+        Files.writeString(folder.resolve("thesis.tex"), "years of work");
+        String[] onFolder = args.clone();
+        onFolder[5] = folder.toString();
+        assertThat(errorLine(onFolder)).startsWith("frcnn: error: " + folder + ": holds files that are not a Parquet "
+                + "table's (thesis.tex)");
+        assertThat(folder.resolve("thesis.tex")).hasContent("years of work");
+
+        String[] flags = java.util.Arrays.copyOf(args, args.length + 2);
+        flags[args.length] = "--partitions";
+        flags[args.length + 1] = "-1";
+        assertThat(errorLine(flags)).isEqualTo("frcnn: error: --partitions must be at least 0, not -1");
+        flags[args.length] = "--bogus";
+        assertThat(errorLine(flags)).startsWith("frcnn: error: Unknown option").endsWith("(see 'frcnn spark-detect --help')");
+        assertThat(contents(out)).isEqualTo(table);
+
+        // the earlier table is replaced by a run that succeeds, and no hidden leftovers stay beside it
+        assertThat(SparkDetectCommand.execute(args)).isZero();
+        assertThat(contents(out).keySet()).anyMatch(n -> n.endsWith(".parquet"));
+        try (java.util.stream.Stream<Path> s = Files.list(tmp)) {
+            assertThat(s.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".o.parquet"));
+        }
+    }
+
+    /** The one line the command prints on standard error for {@code args}, which it must refuse with exit code 2. */
+    private static String errorLine(String... args) {
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream buffer = new java.io.ByteArrayOutputStream();
+        int code;
+        System.setErr(new java.io.PrintStream(buffer, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            code = SparkDetectCommand.execute(args);
+        } finally {
+            System.setErr(err);
+        }
+        List<String> lines = buffer.toString(java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+        assertThat(code).as(String.join("\n", lines)).isEqualTo(2);
+        assertThat(lines).hasSize(1);
+        return lines.get(0);
+    }
+
+    private static Map<String, String> contents(Path dir) throws java.io.IOException {
+        Map<String, String> files = new java.util.TreeMap<>();
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            for (Path f : s.toList()) {
+                files.put(f.getFileName().toString(),
+                        new String(Files.readAllBytes(f), java.nio.charset.StandardCharsets.ISO_8859_1));
+            }
+        }
+        return files;
+    }
 }
