@@ -73,6 +73,8 @@ public final class DetectionServer implements AutoCloseable {
             config.jetty.port = options.port();
             config.http.maxRequestSize = options.maxBodyBytes();
             config.startup.showJavalinBanner = false;
+            config.http.prefer405over404 = true; // GET /v1/detect: the method is wrong, not the path
+            config.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler(mapper)));
             config.jetty.multipartConfig.maxFileSize(options.maxBodyBytes(), io.javalin.config.SizeUnit.BYTES);
             config.jetty.multipartConfig.maxTotalRequestSize(options.maxBodyBytes(), io.javalin.config.SizeUnit.BYTES);
             config.routes.get("/", ctx -> asset(ctx, "index.html", "text/html; charset=utf-8"));
@@ -126,8 +128,9 @@ public final class DetectionServer implements AutoCloseable {
             server.app.start();
         } catch (RuntimeException e) {
             pool.close();
-            throw new IllegalStateException("cannot listen on " + options.host() + ":" + options.port() + ": "
-                    + rootMessage(e), e);
+            // a port in use or not ours to take, a host that is not this machine's: the --host and --port given
+            throw new org.frcnn4j.io.BadInputException("cannot listen on " + options.host() + ":" + options.port()
+                    + ": " + rootMessage(e), e);
         }
         LOG.info("serving {} on http://{}:{}/ with {} worker(s)", options.modelDir(), options.host(), server.port(),
                 options.workers());

@@ -85,6 +85,21 @@ class DetectionServerTest {
         return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /** A GET of {@code path} sent byte for byte (java.net.http would normalise or refuse dot segments). */
+    static Raw raw(DetectionServer s, String path) throws Exception {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", s.port())) {
+            socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            String response = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            String head = response.substring(0, response.indexOf("\r\n\r\n"));
+            String type = head.lines().filter(l -> l.toLowerCase(java.util.Locale.ROOT).startsWith("content-type:"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse("");
+            return new Raw(Integer.parseInt(response.substring(9, 12)), type, response.substring(head.length() + 4));
+        }
+    }
+
+    record Raw(int status, String contentType, String body) {}
+
     static byte[] image(String id) throws IOException {
         return Files.readAllBytes(RACCOON.resolve(id + ".jpg"));
     }
@@ -291,8 +306,23 @@ class DetectionServerTest {
         HttpResponse<String> missing = get(server, "/v1/nothing");
         assertThat(missing.statusCode()).isEqualTo(404);
         assertThat(json(missing).get("error").asText()).contains("/v1/nothing");
+        HttpResponse<String> wrongMethod = get(server, "/v1/detect");
+        assertThat(wrongMethod.statusCode()).isEqualTo(405);
+        assertThat(json(wrongMethod).get("error").asText()).contains("GET /v1/detect");
+        // a path Jetty refuses before the routes (an encoded dot segment): JSON too, not Jetty's HTML page
+        for (String path : List.of("/samples/%2e%2e/%2e%2e/etc/passwd", "/%2e%2e/%2e%2e/etc/passwd")) {
+            Raw odd = raw(server, path);
+            assertThat(odd.status()).as(path).isBetween(400, 404);
+            assertThat(odd.contentType()).as(path).startsWith("application/json");
+            assertThat(JSON.readTree(odd.body()).get("status").asInt()).as(path).isEqualTo(odd.status());
+        }
         // still answering
         assertThat(post(server, "/v1/detect", whole, "image/jpeg").statusCode()).isEqualTo(200);
+        // a port in use is the user's --port: bad input (exit code 2 in the CLI), not the service's defect
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> DetectionServer.start(ServeOptions.defaults(model)
+                        .withPort(server.port()).withWorkers(1, 1)))
+                .isInstanceOf(org.frcnn4j.io.BadInputException.class)
+                .hasMessageStartingWith("cannot listen on 127.0.0.1:" + server.port() + ": ");
 
         // an image whose header claims more than the limit is refused before decoding; a body over the size limit too
         ServeOptions small = new ServeOptions(model, "127.0.0.1", 0, 1, 4, 100_000, 200_000, Duration.ofSeconds(30),
