@@ -267,6 +267,12 @@ class ReliabilityCliTest {
             assertThat(broken.code()).as(damage).isEqualTo(2);
             assertThat(broken.err().trim()).as(damage).doesNotContain("\n").startsWith("frcnn: error: " + latest + ": ");
         }
+        // the record gone while its checkpoint is there: named, not a silent restart from iteration 0
+        Files.delete(latest);
+        Run noRecord = CliTest.run("train", "--resume", "--out", out.toString(), "--iterations", "3");
+        assertThat(noRecord.code()).isEqualTo(2);
+        assertThat(noRecord.err().trim()).doesNotContain("\n").startsWith("frcnn: error: " + latest + ": missing, though ")
+                .contains("iter-");
         // a checkpoint whose optimizer state is cut short, or gone: named, not an internal error or a silent restart
         Run whole = CliTest.run("train", "--data", RACCOON.toString(), "--train-split", "test", "--preset", "tiny",
                 "--iterations", "1", "--out", out.toString(), "--force");

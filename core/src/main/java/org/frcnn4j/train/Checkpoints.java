@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.stream.Stream;
 import org.frcnn4j.io.AtomicFiles;
 import org.frcnn4j.model.FasterRcnn;
@@ -62,6 +63,13 @@ public final class Checkpoints {
     public State latest() throws IOException {
         Path latest = dir.resolve(LATEST);
         if (!Files.isRegularFile(latest)) {
+            // save() writes the record after each checkpoint folder and keeps the older folder until then, so
+            // checkpoints without a record mean it was removed: resuming from 0 would quietly throw the run away
+            List<String> saved = checkpointFolders();
+            if (!saved.isEmpty()) {
+                throw new org.frcnn4j.io.BadInputException(latest + ": missing, though " + dir + " holds "
+                        + String.join(", ", saved) + "; restore it, or start the run again with --force");
+            }
             return null;
         }
         JsonNode j;
@@ -84,6 +92,17 @@ public final class Checkpoints {
                     + "', which is not a folder in " + dir);
         }
         return new State(iteration, step, f);
+    }
+
+    /** The checkpoint folders in the checkpoints folder (not hidden leftovers of interrupted writes), by name. */
+    private List<String> checkpointFolders() throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(Files::isDirectory).map(p -> p.getFileName().toString())
+                    .filter(n -> n.startsWith("iter-")).sorted().toList();
+        }
     }
 
     public static void loadOptimizer(State state, Sgd sgd) throws IOException {
