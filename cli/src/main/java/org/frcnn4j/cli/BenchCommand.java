@@ -72,10 +72,20 @@ final class BenchCommand implements Callable<Integer> {
             throw new org.frcnn4j.io.BadInputException(repeat < 1 ? "--repeat must be at least 1, not " + repeat
                     : "--warmup must not be negative, not " + warmup);
         }
+        // every flag checked before minutes of timing, not after
+        if (batchSizes != null) {
+            batchSizes.forEach(n -> org.frcnn4j.io.Ranges.atLeast("--batch-sizes (each)", n, 1));
+        }
+        for (String method : methods) {
+            if (!List.of("rpn", "selective-search").contains(method)) {
+                throw new BadInputException("--methods takes rpn and selective-search, got '" + method + "'");
+            }
+        }
         List<Path> files = expand(images);
         if (files.isEmpty()) {
             throw new BadInputException("no images in " + images);
         }
+        Commands.checkOutputFile("--json", json, files);
         PrintWriter out = spec.commandLine().getOut();
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
@@ -161,9 +171,6 @@ final class BenchCommand implements Callable<Integer> {
         out.printf(java.util.Locale.ROOT, "%nthroughput (%d images x %d rounds, medians, %s)%n| batch | images/s |%n|---|---|%n",
                 decoded.size(), repeat, precision.precision);
         for (int n : batchSizes) {
-            if (n < 1) {
-                throw new BadInputException("--batch-sizes must be at least 1, not " + n);
-            }
             double[] rates = new double[repeat];
             for (int r = 0; r < warmup + repeat; r++) {
                 long t0 = System.nanoTime();

@@ -36,10 +36,22 @@ final class Commands {
     }
 
     /**
+     * Checks an output file before the work that fills it (a folder given as {@code --json} is refused at once, not after
+     * an hour of detection): not one of the inputs, and writable.
+     */
+    static void checkOutputFile(String option, Path output, java.util.List<Path> inputs) throws IOException {
+        if (output == null) {
+            return;
+        }
+        refuseOutputAmongInputs(option, output, inputs);
+        AtomicFiles.checkWritable(output);
+    }
+
+    /**
      * Refuses an output file that is one of the inputs ({@code --json photo.jpg photo.jpg} would replace the photo with
      * its own detections).
      */
-    static void refuseOutputAmongInputs(String option, Path output, java.util.List<Path> inputs) {
+    private static void refuseOutputAmongInputs(String option, Path output, java.util.List<Path> inputs) {
         if (output == null) {
             return;
         }

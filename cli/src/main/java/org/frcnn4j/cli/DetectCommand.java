@@ -69,7 +69,7 @@ final class DetectCommand implements Callable<Integer> {
         if (batch < 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--batch must be at least 1, not " + batch);
         }
-        Commands.refuseOutputAmongInputs("--json", json, images);
+        Commands.checkOutputFile("--json", json, images);
         try (Detector detector = open()) {
             boolean ss = proposals.selectiveSearch(detector.config());
             // the next images decode on a background thread while the network runs on this one

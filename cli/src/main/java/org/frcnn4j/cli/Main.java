@@ -82,7 +82,8 @@ public final class Main implements Runnable {
         }
         if (cause instanceof java.io.IOException io) {
             err.println("frcnn: error: " + describe(io));
-            return 1;
+            // an output path that cannot take a file is the user's; a disk failing mid-write is not
+            return io instanceof org.frcnn4j.io.UnusableOutputException ? BAD_INPUT : 1;
         }
         if (cause instanceof ConvGuard.EngineDefectException || cause instanceof Trainer.TrainingException) {
             err.println("frcnn: error: " + cause.getMessage());

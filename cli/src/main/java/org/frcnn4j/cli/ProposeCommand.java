@@ -57,7 +57,7 @@ final class ProposeCommand implements Callable<Integer> {
         ArrayNode results = mapper.createArrayNode();
         int failed = 0;
         java.util.Map<String, Path> ids = new java.util.HashMap<>();
-        Commands.refuseOutputAmongInputs("--json", json, images);
+        Commands.checkOutputFile("--json", json, images);
         ProposalMethod m = ProposalMethod.parse(method, mode, model, top, precision.precision);
         try (m) {
             // the next images decode on a background thread while the network runs on this one

@@ -64,6 +64,7 @@ final class SoakCommand implements Callable<Integer> {
         if (inferences < 0 || trainIterations < 0 || every <= 0) {
             throw new BadInputException("--inferences and --train-iterations must be >= 0 and --every > 0");
         }
+        Commands.checkOutputFile("--json", json, images == null ? List.of() : List.of(images));
         PrintWriter out = spec.commandLine().getOut();
         Path datasets = DemoCommand.findDatasets();
         Path folder = images != null ? images : datasets.resolve("raccoon/JPEGImages");

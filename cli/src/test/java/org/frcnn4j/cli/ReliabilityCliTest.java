@@ -168,9 +168,27 @@ class ReliabilityCliTest {
             throw new AssertionError(e);
         }
         Run pipe = CliTest.run("detect", "--model", model.toString(), "--json", fifo.toString(), photo.toString());
-        assertThat(pipe.code()).isNotZero();
+        assertThat(pipe.code()).isEqualTo(2);
         assertThat(pipe.err()).contains(fifo + ": is not a regular file");
         assertThat(Files.isRegularFile(fifo)).isFalse();
+        // an output that cannot be a file is the user's input (exit 2), found before the work, not after it
+        Path folder = Files.createDirectories(tmp.resolve("results"));
+        Path throughFile = photo.resolve("results.json");
+        Map<List<String>, String> unusable = new java.util.LinkedHashMap<>();
+        unusable.put(List.of("detect", "--model", model.toString(), "--json", folder.toString(), photo.toString()),
+                folder + ": is a folder, not a file");
+        unusable.put(List.of("propose", "--model", model.toString(), "--json", throughFile.toString(), photo.toString()),
+                throughFile + ": cannot be written (" + photo + " is a file, not a folder)");
+        unusable.put(List.of("bench", "--model", model.toString(), "--images", photo.toString(), "--json",
+                folder.toString()), folder + ": is a folder, not a file");
+        unusable.put(List.of("bench", "--model", model.toString(), "--images", photo.toString(), "--batch-sizes",
+                "2,0"), "--batch-sizes (each) must be at least 1, not 0");
+        for (Map.Entry<List<String>, String> u : unusable.entrySet()) {
+            Run r = CliTest.run(u.getKey().toArray(String[]::new));
+            assertThat(r.code()).as(u.getKey().toString()).isEqualTo(2);
+            assertThat(r.err().trim()).as(u.getKey().toString()).isEqualTo("frcnn: error: " + u.getValue());
+            assertThat(r.out()).as(u.getKey().toString()).doesNotContain("|");
+        }
         // a model saved over the user's folder: refused, the folder kept
         Path mine = Files.createDirectories(tmp.resolve("mine"));
         Files.writeString(mine.resolve("thesis.tex"), "years of work");

@@ -55,31 +55,8 @@ public final class AtomicFiles {
      * process's default (the umask's) for a new file. Errors name {@code target}, not the temporary file.
      */
     public static void write(Path target, Writer writer) throws IOException {
-        Path real = target;
-        if (Files.isSymbolicLink(target)) {
-            try {
-                real = target.toRealPath();
-            } catch (IOException e) {
-                throw new FileSystemException(target.toString(), null, "a symbolic link to nothing (" + IoErrors.reason(e) + ")");
-            }
-        }
-        if (Files.exists(real) && !Files.isRegularFile(real)) {
-            throw new FileSystemException(target.toString(), null, Files.isDirectory(real) ? "is a folder, not a file"
-                    : "is not a regular file (a device, pipe or socket); refusing to replace it");
-        }
-        Path dir = real.toAbsolutePath().getParent();
-        Path tmp = dir.resolve("." + real.getFileName() + "." + UUID.randomUUID().toString().substring(0, 8) + ".tmp");
-        try {
-            Files.createDirectories(dir);
-            Files.createFile(tmp);
-            copyPermissions(real, tmp);
-        } catch (FileAlreadyExistsException e) {
-            // from createDirectories: a part of the folder's path is a file
-            throw new FileSystemException(target.toString(), null, "cannot be written (" + e.getFile()
-                    + " is a file, not a folder)");
-        } catch (IOException e) {
-            throw new FileSystemException(target.toString(), null, "cannot be written (" + IoErrors.reason(e) + ")");
-        }
+        Path real = usable(target);
+        Path tmp = createTemporary(target, real);
         try {
             try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.WRITE)) {
                 writer.write(out);
@@ -91,6 +68,51 @@ public final class AtomicFiles {
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    /**
+     * Checks, before a long job, that {@link #write} could write {@code target}: the same refusals, and a temporary file
+     * created and removed beside it (so a folder that may not be written is found too). Missing folders on its path are
+     * created, as {@code write} would.
+     */
+    public static void checkWritable(Path target) throws IOException {
+        Files.delete(createTemporary(target, usable(target)));
+    }
+
+    /** The file a write of {@code target} replaces: itself, or the file its symbolic link names. */
+    private static Path usable(Path target) throws IOException {
+        Path real = target;
+        if (Files.isSymbolicLink(target)) {
+            try {
+                real = target.toRealPath();
+            } catch (IOException e) {
+                throw new UnusableOutputException(target.toString(), "a symbolic link to nothing (" + IoErrors.reason(e) + ")");
+            }
+        }
+        if (Files.exists(real) && !Files.isRegularFile(real)) {
+            throw new UnusableOutputException(target.toString(), Files.isDirectory(real) ? "is a folder, not a file"
+                    : "is not a regular file (a device, pipe or socket); refusing to replace it");
+        }
+        return real;
+    }
+
+    /** A new empty file beside {@code real}, with its permissions (or the umask's), to be renamed over it. */
+    private static Path createTemporary(Path target, Path real) throws IOException {
+        Path dir = real.toAbsolutePath().getParent();
+        Path tmp = dir.resolve("." + real.getFileName() + "." + UUID.randomUUID().toString().substring(0, 8) + ".tmp");
+        try {
+            Files.createDirectories(dir);
+            Files.createFile(tmp);
+            copyPermissions(real, tmp);
+        } catch (FileAlreadyExistsException e) {
+            // from createDirectories: a part of the folder's path is a file
+            throw new UnusableOutputException(target.toString(), "cannot be written (" + e.getFile()
+                    + " is a file, not a folder)");
+        } catch (IOException e) {
+            Files.deleteIfExists(tmp);
+            throw new UnusableOutputException(target.toString(), "cannot be written (" + IoErrors.reason(e) + ")");
+        }
+        return tmp;
     }
 
     /** The existing file's permissions onto its replacement, where the file system has POSIX permissions. */
