@@ -71,12 +71,7 @@ final class EvalCommand implements Callable<Integer> {
             throw new BadInputException("give either --detections (results to score) or --model (a model to run)");
         }
         Dataset truth = selection.open(gt);
-        if (!truth.problems().isEmpty()) {
-            PrintWriter err = spec.commandLine().getErr();
-            err.println("frcnn: warning: the ground truth has " + truth.problems().size() + " problems, whose objects or "
-                    + "images are left out (the first: " + truth.problems().get(0) + "); see frcnn data check");
-            err.flush();
-        }
+        Options.warnAboutProblems(truth, spec.commandLine().getErr());
         List<Detection> dets;
         if (model != null) {
             precision.checked();

@@ -31,6 +31,19 @@ final class Options {
     }
 
     /**
+     * Measuring against ground truth with problems goes on without the broken objects or images, and says so: one
+     * warning with the first problem (all of them: frcnn data check).
+     */
+    static void warnAboutProblems(org.frcnn4j.data.Dataset truth, PrintWriter err) {
+        if (!truth.problems().isEmpty()) {
+            err.println("frcnn: warning: the ground truth has " + truth.problems().size() + " problem"
+                    + (truth.problems().size() == 1 ? "" : "s") + ", whose objects or images are left out (the first: "
+                    + truth.problems().get(0) + "); see frcnn data check");
+            err.flush();
+        }
+    }
+
+    /**
      * Training needs clean ground truth and readable images: every problem of the dataset (the readers', and each
      * image opened and decoded) is listed, the first 20 of them, and the command stops before training starts.
      */

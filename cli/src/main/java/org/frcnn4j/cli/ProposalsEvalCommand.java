@@ -53,6 +53,7 @@ final class ProposalsEvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Dataset d = selection.open(data);
+        Options.warnAboutProblems(d, spec.commandLine().getErr());
         PrintWriter w = spec.commandLine().getOut();
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode json = mapper.createObjectNode();

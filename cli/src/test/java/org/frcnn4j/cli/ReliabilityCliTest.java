@@ -342,8 +342,17 @@ class ReliabilityCliTest {
         Files.write(dets.resolve("comp4_det_test_raccoon.txt"), ids.stream().map(id -> id + " 0.9 10 10 50 50").toList());
         Run r = CliTest.run("eval", "--gt", voc.toString(), "--split", "three", "--detections", dets.toString());
         assertThat(r.code()).as(r.err()).isZero();
-        assertThat(r.err()).contains("the ground truth has 1 problems").contains(ids.get(0) + ".xml");
+        assertThat(r.err()).contains("the ground truth has 1 problem,").contains(ids.get(0) + ".xml");
         assertThat(r.out()).containsPattern("raccoon +0\\.\\d+ +\\d+ +2\\b");
+        // proposal recall measured on the same ground truth says so too
+        Files.createDirectories(voc.resolve("JPEGImages"));
+        for (String id : ids) {
+            Files.copy(RACCOON.resolve("JPEGImages/" + id + ".jpg"), voc.resolve("JPEGImages/" + id + ".jpg"));
+        }
+        Run recall = CliTest.run("proposals-eval", "--model", tinyModel(tmp.resolve("model")).toString(), "--data",
+                voc.toString(), "--split", "three", "--methods", "rpn", "--out", tmp.resolve("recall").toString());
+        assertThat(recall.code()).as(recall.err()).isZero();
+        assertThat(recall.err()).contains("the ground truth has 1 problem,").contains(ids.get(0) + ".xml");
         // an image that is in no annotation at all is still the detections' mistake
         Files.write(dets.resolve("comp4_det_test_raccoon.txt"), List.of("nowhere 0.9 10 10 50 50"));
         Run unknown = CliTest.run("eval", "--gt", voc.toString(), "--split", "three", "--detections", dets.toString());
