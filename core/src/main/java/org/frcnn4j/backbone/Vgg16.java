@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Activation;
 import java.util.ArrayList;
 import java.util.List;
+import org.frcnn4j.nn.BlockedChain;
 import org.frcnn4j.nn.FeatureMaps;
 import org.frcnn4j.nn.Layers;
 import org.frcnn4j.nn.Layers.Conv;
@@ -24,10 +25,12 @@ public final class Vgg16 implements Backbone {
     private final List<Boolean> poolAfter = new ArrayList<>();
     private final List<GroupNorm> norms = new ArrayList<>();
     private final MaxPool pool;
+    private final boolean ceilMode;
     private final int outChannels;
 
     public Vgg16(Parameters params, double widthScale, boolean ceilMode, boolean groupNorm) {
         this.pool = new MaxPool(2, 2, 0, ceilMode);
+        this.ceilMode = ceilMode;
         int in = 3;
         int index = 0; // torchvision's module index: conv, relu (+ pool)
         for (int i = 0; i < PLAN.length; i++) {
@@ -55,6 +58,13 @@ public final class Vgg16 implements Backbone {
 
     /** The single feature map, stride 16. */
     public NDArray features(NDArray x, boolean training) {
+        if (!training && norms.isEmpty()) {
+            // at inference, all 13 layers in one call whose maps stay in oneDNN's layout, where the engine is right
+            NDArray chained = BlockedChain.forward(x, convs, poolAfter, 2, ceilMode);
+            if (chained != null) {
+                return chained;
+            }
+        }
         for (int i = 0; i < convs.size(); i++) {
             x = convs.get(i).forward(x);
             x = Activation.relu(norms.isEmpty() ? x : norms.get(i).forward(x));

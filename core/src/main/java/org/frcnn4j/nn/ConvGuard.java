@@ -174,6 +174,26 @@ public final class ConvGuard {
     }
 
     /**
+     * Whether an inference call (no gradients) of {@code shape} on a row-major map of {@code height} x {@code width}
+     * would run the engine's own float32 kernel ({@link ConvRoute.Direct}): what {@link BlockedChain} needs of every
+     * layer it takes over.
+     */
+    boolean inferenceRunsDirect(ConvShape shape, int height, int width) {
+        if (subsampled(shape) || precisionFor(shape, Gradients.NONE) != Precision.FP32) {
+            return false;
+        }
+        boolean winograd = forced == null && winograd(shape, Precision.FP32, MemoryLayout.NCHW)
+                && ConvRoute.Winograd.pays(shape.outputSize(height), shape.outputSize(width));
+        return !winograd && verdict(shape, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW, false).route()
+                instanceof ConvRoute.Direct;
+    }
+
+    /** Counts an inference call that a route outside this class ran (for the achieved rate, as {@link #forward} does). */
+    static void countInference(ai.djl.ndarray.types.Shape in, ConvShape shape) {
+        count(in, shape, Gradients.NONE);
+    }
+
+    /**
      * The thread's precision ({@link Precision#current}) for a call: bfloat16 also for a call that needs gradients
      * (bfloat16 training, {@link ConvRoute.Bfloat16}) where the scripted module has a training method for the shape,
      * float32 otherwise.

@@ -1,0 +1,76 @@
+package org.frcnn4j.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A backbone's plain stretch, convolution and ReLU (and a max pool here and there) again and again, as VGG-16's 13
+ * layers are, run at inference in one native call whose maps stay in oneDNN's blocked layout from the first
+ * convolution to the last. Layer by layer, libtorch reorders each row-major map into that layout before every
+ * convolution and back after it (at 1000x600, two passes over up to 150 MB per layer), writes each ReLU to a new
+ * map, and the pools run on row-major maps; kept blocked, the convolutions run the same oneDNN kernels (the same
+ * values: to the last bit for VGG-16 at 1000x600 here, within rounding on small maps, whose blocking oneDNN may choose
+ * otherwise) with nothing between them but in-place ReLUs and oneDNN's own pools.
+ *
+ * <p>Taken only where every layer would run the engine's own float32 kernel anyway ({@link ConvGuard}'s verdict for an
+ * inference call is {@link ConvRoute.Direct}): where oneDNN computes one of the shapes wrong on this CPU, in bfloat16,
+ * on the Winograd route, with gradients or on a strided view, the caller runs the layers one by one as before.
+ * {@code -Dfrcnn.conv.blocked=off} turns it off (for comparisons).
+ */
+public final class BlockedChain {
+    private static final boolean ENABLED = !"off".equals(System.getProperty("frcnn.conv.blocked"));
+
+    private BlockedChain() {}
+
+    /**
+     * The chain's output for {@code x}: {@code relu(convs[i](.))}, each followed by a {@code pool} x {@code pool} max
+     * pool of stride {@code pool} where {@code poolAfter[i]}; or null where the chain does not apply (see above).
+     */
+    public static NDArray forward(NDArray x, List<Layers.Conv> convs, List<Boolean> poolAfter, int pool, boolean ceilMode) {
+        if (!ENABLED || ai.djl.pytorch.jni.JniUtils.isGradMode() || x.getShape().dimension() != 4
+                || MemoryLayout.of(x) != MemoryLayout.NCHW || convs.isEmpty()) {
+            return null;
+        }
+        List<Shape> inputs = new ArrayList<>();
+        long n = x.getShape().get(0);
+        int h = (int) x.getShape().get(2);
+        int w = (int) x.getShape().get(3);
+        for (int i = 0; i < convs.size(); i++) {
+            ConvShape s = convs.get(i).shape();
+            if (s.stride() != 1 || s.dilation() != 1 || s.groups() != 1 || convs.get(i).bias() == null
+                    || !ConvGuard.shared().inferenceRunsDirect(s, h, w)) {
+                return null;
+            }
+            inputs.add(new Shape(n, s.inChannels(), h, w));
+            h = s.outputSize(h);
+            w = s.outputSize(w);
+            if (poolAfter.get(i)) {
+                h = pooledSize(h, pool, ceilMode);
+                w = pooledSize(w, pool, ceilMode);
+            }
+        }
+        long[] paddings = new long[convs.size()];
+        boolean[] pools = new boolean[convs.size()];
+        List<NDArray> weights = new ArrayList<>();
+        List<NDArray> biases = new ArrayList<>();
+        for (int i = 0; i < convs.size(); i++) {
+            Layers.Conv c = convs.get(i);
+            ConvGuard.countInference(inputs.get(i), c.shape());
+            paddings[i] = c.shape().padding();
+            pools[i] = poolAfter.get(i);
+            weights.add(c.weight());
+            biases.add(c.bias());
+        }
+        return ScriptedOps.blockedChain(x, weights, biases, paddings, pools, pool, ceilMode);
+    }
+
+    /** A max pool's output size, as PyTorch computes it without padding. */
+    static int pooledSize(int size, int pool, boolean ceilMode) {
+        int steps = size - pool;
+        int out = (ceilMode ? Math.floorDiv(steps + pool - 1, pool) : Math.floorDiv(steps, pool)) + 1;
+        // PyTorch's rule: in ceil mode the last window must start inside the input
+        return ceilMode && (long) (out - 1) * pool >= size ? out - 1 : out;
+    }
+}

@@ -1,0 +1,102 @@
+package org.frcnn4j.nn;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The blocked chain computes what the layers compute one by one (the same oneDNN kernels: the same values within float
+ * rounding), with Caffe's and PyTorch's pool rounding on maps of odd sizes; it steps aside where it must.
+ */
+@org.junit.jupiter.api.Tag("numerics")
+class BlockedChainTest {
+    /** VGG-16's first five layers at a small map: 3 -> 64, 64 -> 64, pool, 64 -> 128, 128 -> 128, pool, 128 -> 256. */
+    private static final int[][] LAYERS = {{3, 64}, {64, 64}, {64, 128}, {128, 128}, {128, 256}};
+    private static final List<Boolean> POOL_AFTER = List.of(false, true, false, true, false);
+
+    @Test
+    void givesTheLayersOneByOne() {
+        for (boolean ceilMode : new boolean[] {false, true}) {
+            try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 11)) {
+                List<Layers.Conv> convs = convs(p);
+                NDArray x = m.randomNormal(new Shape(1, 3, 45, 71));
+                NDArray chained = BlockedChain.forward(x, convs, POOL_AFTER, 2, ceilMode);
+                NDArray expected = oneByOne(x, convs, ceilMode);
+                if (!allDirect(convs, 45, 71)) {
+                    // a CPU whose oneDNN gets one of these shapes wrong: the layers' own routes, not the chain
+                    assertThat(chained).isNull();
+                    continue;
+                }
+                assertThat(chained).isNotNull();
+                // 45x71 -> 22x35 -> 11x17 (floor), 23x36 -> 12x18 (ceil)
+                assertThat(chained.getShape()).isEqualTo(expected.getShape());
+                assertThat(chained.getShape()).isEqualTo(ceilMode ? new Shape(1, 256, 12, 18) : new Shape(1, 256, 11, 17));
+                // oneDNN may block a small map's layers otherwise than a row-major call does: rounding, nothing more
+                float scale = expected.abs().max().getFloat();
+                assertThat(scale).isPositive();
+                assertThat(chained.sub(expected).abs().max().getFloat() / scale).as("ceil " + ceilMode).isLessThan(1e-5f);
+            }
+        }
+    }
+
+    @Test
+    void stepsAsideForGradientsAndStridedViews() {
+        try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 11)) {
+            List<Layers.Conv> convs = convs(p);
+            NDArray x = m.randomNormal(new Shape(1, 3, 32, 32));
+            try (GradMode on = GradMode.set(true)) {
+                assertThat(BlockedChain.forward(x, convs, POOL_AFTER, 2, false)).isNull();
+            }
+            NDArray view = m.randomNormal(new Shape(1, 3, 32, 64)).get(new ai.djl.ndarray.index.NDIndex(":, :, :, ::2"));
+            assertThat(BlockedChain.forward(view, convs, POOL_AFTER, 2, false)).isNull();
+        }
+    }
+
+    @Test
+    void poolSizesArePyTorchs() {
+        // floor: (n - 2) / 2 + 1; ceil: rounded up
+        assertThat(BlockedChain.pooledSize(75, 2, false)).isEqualTo(37);
+        assertThat(BlockedChain.pooledSize(75, 2, true)).isEqualTo(38);
+        assertThat(BlockedChain.pooledSize(600, 2, true)).isEqualTo(300);
+        // a 3x3 pool of stride 3 over 7 in ceil mode: windows at 0, 3, 6 (the last starts inside)
+        assertThat(BlockedChain.pooledSize(7, 3, true)).isEqualTo(3);
+    }
+
+    private static List<Layers.Conv> convs(Parameters p) {
+        List<Layers.Conv> convs = new java.util.ArrayList<>();
+        for (int i = 0; i < LAYERS.length; i++) {
+            // PyTorch's default initialisation: biases that are not zero, so that they are part of the check
+            convs.add(Layers.Conv.create(p, "c" + i, LAYERS[i][0], LAYERS[i][1], 3, 1, 1));
+        }
+        return convs;
+    }
+
+    private static NDArray oneByOne(NDArray x, List<Layers.Conv> convs, boolean ceilMode) {
+        MaxPool pool = new MaxPool(2, 2, 0, ceilMode);
+        for (int i = 0; i < convs.size(); i++) {
+            x = Activation.relu(convs.get(i).forward(x));
+            if (POOL_AFTER.get(i)) {
+                x = pool.forward(x);
+            }
+        }
+        return x;
+    }
+
+    private static boolean allDirect(List<Layers.Conv> convs, int h, int w) {
+        for (int i = 0; i < convs.size(); i++) {
+            if (!ConvGuard.shared().inferenceRunsDirect(convs.get(i).shape(), h, w)) {
+                return false;
+            }
+            if (POOL_AFTER.get(i)) {
+                h /= 2;
+                w /= 2;
+            }
+        }
+        return true;
+    }
+}
