@@ -18,6 +18,10 @@ import java.util.List;
  * inference call is {@link ConvRoute.Direct}): where oneDNN computes one of the shapes wrong on this CPU, in bfloat16,
  * on the Winograd route, with gradients or on a strided view, the caller runs the layers one by one as before.
  * {@code -Dfrcnn.conv.blocked=off} turns it off (for comparisons).
+ *
+ * <p>Only plain chains: a residual sum of two blocked maps is oneDNN's sum primitive, whose set-up divided by zero on
+ * the AMD EPYC of family 26 (SIGFPE in {@code simple_sum_t::pd_t::init}, a reduced ResNet-50's first block), which
+ * ends the JVM; so ResNet runs layer by layer.
  */
 public final class BlockedChain {
     private static final boolean ENABLED = !"off".equals(System.getProperty("frcnn.conv.blocked"));
