@@ -139,11 +139,7 @@ class ModelFilesTest {
 
     @Test
     void aConfigurationsOwnChecksSpeakInOneLine(@TempDir Path tmp) throws Exception {
-        try (NDManager m = NDManager.newBaseManager();
-             FasterRcnn model = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 3)) {
-            ModelFiles.save(model, tmp);
-        }
-        Path config = tmp.resolve("config.json");
+        Path config = savedTinyModel(tmp).resolve("config.json");
         Files.writeString(config, Files.readString(config).replaceFirst("\"detectionsPerImage\" *: *100", "\"detectionsPerImage\":-1"));
         assertThatThrownBy(() -> ModelFiles.readConfig(config))
                 .hasMessageStartingWith(config + ": head.detectionsPerImage must be at least 1, not -1")
@@ -156,14 +152,19 @@ class ModelFilesTest {
                 .hasMessageStartingWith(config + ": not a model configuration (a JSON object is expected)");
     }
 
+    /** A random-weight model of the tiny preset saved to {@code dir}. */
+    private static Path savedTinyModel(Path dir) throws IOException {
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 3)) {
+            ModelFiles.save(model, dir);
+        }
+        return dir;
+    }
+
     /** Each section checks its own values, so a hand-edited config.json fails on loading with the setting named. */
     @Test
     void outOfRangeSettingsOfEverySectionAreNamed(@TempDir Path tmp) throws Exception {
-        try (NDManager m = NDManager.newBaseManager();
-             FasterRcnn model = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 3)) {
-            ModelFiles.save(model, tmp);
-        }
-        Path config = tmp.resolve("config.json");
+        Path config = savedTinyModel(tmp).resolve("config.json");
         com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
         String saved = Files.readString(config);
         Map<String, String> refusals = new java.util.LinkedHashMap<>();
