@@ -31,7 +31,8 @@ final class DoctorCommand implements Callable<Integer> {
             description = "presets whose models to check (default: small,tiny; also paper-zf, paper-vgg16, torchvision)")
     List<String> presets;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "also check this model folder's architecture")
+    @Option(names = "--model", paramLabel = "DIR", description = "also check this model folder: that it loads (weights of the right shapes, finite) and its "
+                    + "architecture's convolutions")
     Path model;
 
     @Override
@@ -59,6 +60,12 @@ final class DoctorCommand implements Callable<Integer> {
         }
         if (model != null) {
             FasterRcnnConfig c = ModelFiles.readConfig(model.resolve(ModelFiles.CONFIG));
+            // the whole folder, as detect would load it: every weight there, of its shape, finite (or one line, exit 2)
+            try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager();
+                 org.frcnn4j.model.FasterRcnn loaded = ModelFiles.load(model, m)) {
+                out.println("model: " + model + ": configuration and weights load (" + c.backbone().architecture()
+                        + ", " + c.classNames().size() + " classes), every weight finite");
+            }
             configs.add(c);
             training.add(TrainPresets.of(presetOrSmall(c.preset())));
             names.add(model.toString());

@@ -214,7 +214,8 @@ class ReliabilityCliTest {
                 new Case("truncated-weights", "weights.safetensors: cannot read weights"),
                 new Case("foreign-weights", "weights.safetensors: cannot read weights"),
                 new Case("wrong-shape", "weights.safetensors: weight 'rpn.head.conv.weight' has shape (32, 32, 3, 3), the model needs (32, 32, 3, 3)"),
-                new Case("wrong-dtype", "weights.safetensors: weight 'rpn.head.conv.bias' is float64, not float32"));
+                new Case("wrong-dtype", "weights.safetensors: weight 'rpn.head.conv.bias' is float64, not float32"),
+                new Case("nan-weights", "weights.safetensors: weight 'rpn.head.conv.bias' holds NaN or infinite values"));
         for (Case c : cases) {
             Path dir = tmp.resolve(c.name());
             copyFolder(good, dir);
@@ -235,6 +236,7 @@ class ReliabilityCliTest {
                 case "foreign-weights" -> Files.copy(image, weights, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
                 case "wrong-shape" -> rewriteWeight(weights, "rpn.head.conv.weight", a -> a.reshape(32, 32, 9, 1));
                 case "wrong-dtype" -> rewriteWeight(weights, "rpn.head.conv.bias", a -> a.toType(DataType.FLOAT64, true));
+                case "nan-weights" -> rewriteWeight(weights, "rpn.head.conv.bias", a -> a.mul(Float.NaN));
                 default -> throw new AssertionError(c.name());
             }
             Run r = CliTest.run("detect", "--model", dir.toString(), image.toString());
@@ -245,6 +247,12 @@ class ReliabilityCliTest {
             assertThat(r.err().trim()).as(c.name()).doesNotContain("\n").startsWith("frcnn: error: " + dir.resolve(expected.split(": ")[0]))
                     .contains(expected.substring(expected.indexOf(": ") + 2));
         }
+        // the doctor loads the whole folder too, not its configuration alone
+        Run doctor = CliTest.run("doctor", "--preset", "tiny", "--model", tmp.resolve("nan-weights").toString());
+        assertThat(doctor.code()).as(doctor.err()).isEqualTo(2);
+        assertThat(doctor.err().trim()).endsWith("weight 'rpn.head.conv.bias' holds NaN or infinite values");
+        Run healthy = CliTest.run("doctor", "--preset", "tiny", "--model", good.toString());
+        assertThat(healthy.out()).as(healthy.err()).contains("model: " + good + ": configuration and weights load");
     }
 
     @Test
