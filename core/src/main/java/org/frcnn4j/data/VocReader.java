@@ -183,11 +183,13 @@ public final class VocReader {
             double ymin;
             double xmax;
             double ymax;
+            boolean difficult;
             try {
                 xmin = number(file, bb, "xmin");
                 ymin = number(file, bb, "ymin");
                 xmax = number(file, bb, "xmax");
                 ymax = number(file, bb, "ymax");
+                difficult = flag(file, o, "difficult");
             } catch (DatasetException e) {
                 problems.add(new Problem(file, "object " + index + " ('" + name + "'): " + e.reason()));
                 continue;
@@ -210,7 +212,6 @@ public final class VocReader {
                         + " image (VOC pixels run from 1 to the width/height)"));
                 continue;
             }
-            boolean difficult = "1".equals(optionalText(o, "difficult"));
             double x1 = xmin - 1;
             double y1 = ymin - 1;
             double x2 = xmax - 1;
@@ -309,6 +310,21 @@ public final class VocReader {
     private static String text(Element parent, String tag) {
         String t = optionalText(parent, tag);
         return t == null ? "" : t;
+    }
+
+    /**
+     * A 0/1 flag such as {@code <difficult>}: absent or empty is 0. Anything else is a problem rather than a guess
+     * ({@code maybe} read as 0 would quietly make a hard box count against the detector).
+     */
+    private static boolean flag(Path file, Element parent, String tag) {
+        String t = optionalText(parent, tag);
+        if (t == null || t.isEmpty() || t.equals("0")) {
+            return false;
+        }
+        if (t.equals("1")) {
+            return true;
+        }
+        throw new DatasetException(file, "<" + tag + "> is '" + oneLine(t) + "', not 0 or 1");
     }
 
     private static double number(Path file, Element parent, String tag) {

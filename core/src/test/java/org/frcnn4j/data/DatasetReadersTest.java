@@ -128,6 +128,34 @@ class DatasetReadersTest {
     }
 
     @Test
+    void vocSizeComesFromTheImageWhenMissingAndDifficultIsZeroOrOne(@TempDir Path tmp) throws IOException {
+        Path root = tmp.resolve("voc");
+        Files.createDirectories(root.resolve("Annotations"));
+        Files.createDirectories(root.resolve("JPEGImages"));
+        Files.writeString(root.resolve("classes.txt"), "cat\n");
+        for (String id : List.of("a", "b", "c", "d", "e")) {
+            ImageIO.write(new BufferedImage(40, 30, BufferedImage.TYPE_INT_RGB), "png", root.resolve("JPEGImages/" + id + ".jpg").toFile());
+        }
+        // as py-faster-rcnn (which takes sizes from the image files) and VOCevaldet (which never reads <size>)
+        Files.writeString(root.resolve("Annotations/a.xml"), "<annotation>" + obj("cat", 1, 1, 10, 10) + "</annotation>");
+        Files.writeString(root.resolve("Annotations/b.xml"), xml(0, -3, obj("cat", 1, 1, 10, 10)));
+        Files.writeString(root.resolve("Annotations/c.xml"), xml(40, 30, obj("cat", 1, 1, 10, 10)
+                .replace("<difficult>0</difficult>", "<difficult>maybe</difficult>") + obj("cat", 2, 2, 10, 10)));
+        Files.writeString(root.resolve("Annotations/d.xml"), xml(40, 30, obj("cat", 1, 1, 10, 10)
+                .replace("<difficult>0</difficult>", "<difficult> 2 </difficult>")));
+        Files.writeString(root.resolve("Annotations/e.xml"), xml(40, 30, obj("cat", 1, 1, 10, 10)
+                .replace("<difficult>0</difficult>", "<difficult>1</difficult>") + obj("cat", 2, 2, 10, 10)
+                .replace("<difficult>0</difficult>", "<difficult></difficult>")));
+        Dataset d = Dataset.open(root, null, null);
+        assertThat(d.problems()).extracting(Problem::toString).containsExactly(
+                root.resolve("Annotations/c.xml") + ": object 1 ('cat'): <difficult> is 'maybe', not 0 or 1",
+                root.resolve("Annotations/d.xml") + ": object 1 ('cat'): <difficult> is '2', not 0 or 1");
+        assertThat(d.images()).extracting(a -> a.imageId() + " " + a.width() + "x" + a.height() + " " + a.objects().size())
+                .containsExactly("a 40x30 1", "b 40x30 1", "c 40x30 1", "d 40x30 0", "e 40x30 2");
+        assertThat(d.images().get(4).objects()).extracting(GroundTruthBox::difficult).containsExactly(true, false);
+    }
+
+    @Test
     void malformedCocoJson(@TempDir Path tmp) throws IOException {
         Path json = tmp.resolve("instances_x.json");
         Files.writeString(json, "{\"images\": [");
