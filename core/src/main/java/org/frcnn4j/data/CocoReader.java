@@ -56,7 +56,7 @@ public final class CocoReader {
         for (JsonNode im : root.get("images")) {
             index++;
             String where = "image " + index + " of 'images'";
-            if (!im.path("id").canConvertToLong() || !im.path("id").isIntegralNumber()) {
+            if (!isId(im.path("id"))) {
                 problems.add(new Problem(json, where + " has no numeric 'id': " + abbreviate(im)));
                 continue;
             }
@@ -79,18 +79,25 @@ public final class CocoReader {
         Map<Long, List<GroundTruthBox>> objects = new LinkedHashMap<>();
         imageNodes.keySet().forEach(id -> objects.put(id, new ArrayList<>()));
         java.util.Set<Long> annotationIds = new java.util.HashSet<>();
+        index = 0;
         for (JsonNode a : root.get("annotations")) {
-            String where = "annotation " + abbreviate(a.path("id")) + " of image " + abbreviate(a.path("image_id"));
-            if (a.path("id").isIntegralNumber() && !annotationIds.add(a.get("id").asLong())) {
+            index++;
+            // pycocotools' evaluation matches boxes by their ids: without one the annotation cannot be told apart
+            if (!isId(a.path("id"))) {
+                problems.add(new Problem(json, "annotation " + index + " of 'annotations' has no numeric 'id': " + abbreviate(a)));
+                continue;
+            }
+            String where = "annotation " + a.get("id").asLong() + " of image " + abbreviate(a.path("image_id"));
+            if (!annotationIds.add(a.get("id").asLong())) {
                 problems.add(new Problem(json, "annotation id " + a.get("id").asLong() + " appears twice"));
                 continue;
             }
-            JsonNode im = a.path("image_id").isIntegralNumber() ? imageNodes.get(a.get("image_id").asLong()) : null;
+            JsonNode im = isId(a.path("image_id")) ? imageNodes.get(a.get("image_id").asLong()) : null;
             if (im == null) {
                 problems.add(new Problem(json, where + ": no such image"));
                 continue;
             }
-            int label = a.path("category_id").isIntegralNumber() ? classes.labelOfCategoryId(a.get("category_id").asInt()) : -1;
+            int label = isCategoryId(a.path("category_id")) ? classes.labelOfCategoryId(a.get("category_id").asInt()) : -1;
             if (label < 0) {
                 problems.add(new Problem(json, where + ": " + (classNames == null ? "unknown" : "unknown or unselected")
                         + " category_id " + abbreviate(a.path("category_id"))));
@@ -117,8 +124,17 @@ public final class CocoReader {
                         + "] lies outside the " + iw + "x" + ih + " image"));
                 continue;
             }
+            String flaw = optionalFieldFlaw(a, "iscrowd", n -> n.isIntegralNumber() && (n.asLong() == 0 || n.asLong() == 1), "0 or 1");
+            if (flaw == null) {
+                flaw = optionalFieldFlaw(a, "area", n -> n.isNumber() && Double.isFinite(n.asDouble()) && n.asDouble() >= 0,
+                        "a number >= 0");
+            }
+            if (flaw != null) {
+                problems.add(new Problem(json, where + ": " + flaw));
+                continue;
+            }
             boolean crowd = a.path("iscrowd").asInt(0) == 1;
-            double area = a.path("area").isNumber() ? a.get("area").asDouble() : w * h;
+            double area = a.has("area") ? a.get("area").asDouble() : w * h;
             objects.get(im.get("id").asLong()).add(new GroundTruthBox(label, x, y, x + w, y + h, false, crowd, area));
         }
         List<Annotation> list = new ArrayList<>();
@@ -131,19 +147,23 @@ public final class CocoReader {
     }
 
     /**
-     * The categories as classes: in id order, or the named ones in the given order. A category without a numeric id,
-     * or with an id or a name seen before, is a problem and left out.
+     * The categories as classes: in id order, or the named ones in the given order. A category without a numeric id
+     * or a name, or with an id or a name seen before, is a problem and left out.
      */
     private static ClassList categories(Path json, JsonNode nodes, List<String> classNames, List<Problem> problems) {
         List<JsonNode> cats = new ArrayList<>();
         java.util.Set<Integer> ids = new java.util.HashSet<>();
         java.util.Set<String> names = new java.util.HashSet<>();
         for (JsonNode c : nodes) {
-            if (!c.path("id").isIntegralNumber()) {
+            if (!isCategoryId(c.path("id"))) {
                 problems.add(new Problem(json, "a category has no numeric 'id': " + abbreviate(c)));
                 continue;
             }
-            String name = c.path("name").asText("category " + c.get("id").asInt());
+            if (!c.path("name").isTextual() || c.get("name").asText().isBlank()) {
+                problems.add(new Problem(json, "category " + c.get("id").asInt() + " has no 'name': " + abbreviate(c)));
+                continue;
+            }
+            String name = c.get("name").asText();
             if (!ids.add(c.get("id").asInt())) {
                 problems.add(new Problem(json, "category id " + c.get("id").asInt() + " appears twice"));
                 continue;
@@ -157,7 +177,7 @@ public final class CocoReader {
         cats.sort(Comparator.comparingInt(c -> c.get("id").asInt()));
         Map<String, Integer> idByName = new LinkedHashMap<>();
         for (JsonNode c : cats) {
-            idByName.put(c.path("name").asText("category " + c.get("id").asInt()), c.get("id").asInt());
+            idByName.put(c.get("name").asText(), c.get("id").asInt());
         }
         if (classNames == null) {
             return new ClassList(List.copyOf(idByName.keySet()), List.copyOf(idByName.values()));
@@ -227,6 +247,23 @@ public final class CocoReader {
         } catch (IOException e) {
             throw new DatasetException(json, "cannot read: " + e.getMessage(), e);
         }
+    }
+
+    /** An image or annotation id: a JSON integer that fits in a long (never 1.5, "7", or a number cut short). */
+    private static boolean isId(JsonNode n) {
+        return n.isIntegralNumber() && n.canConvertToLong();
+    }
+
+    /** A category id: a JSON integer that fits in an int (2^32 + 1 must not become category 1). */
+    private static boolean isCategoryId(JsonNode n) {
+        return n.isIntegralNumber() && n.canConvertToInt();
+    }
+
+    /** Why an optional field of {@code node} cannot be used (absent is fine), or null. */
+    private static String optionalFieldFlaw(JsonNode node, String key, java.util.function.Predicate<JsonNode> ok,
+                                            String expected) {
+        JsonNode v = node.path(key);
+        return v.isMissingNode() || ok.test(v) ? null : "'" + key + "' is " + abbreviate(v) + ", not " + expected;
     }
 
     private static String abbreviate(JsonNode n) {

@@ -218,4 +218,38 @@ class DatasetReadersTest {
         assertThatThrownBy(() -> Dataset.open(json, null, null)).isInstanceOf(DatasetException.class)
                 .hasMessageStartingWith(json + ": malformed JSON at line 1");
     }
+
+    @Test
+    void cocoIdsFlagsAreasAndCategoryNamesAreChecked(@TempDir Path tmp) throws IOException {
+        Path json = tmp.resolve("instances_x.json");
+        Files.writeString(json, """
+                {"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}],
+                 "annotations": [
+                  {"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]},
+                  {"id": 2, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "iscrowd": "yes"},
+                  {"id": 3, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "iscrowd": 2},
+                  {"id": 4, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "area": -5},
+                  {"id": 5, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "area": "big"},
+                  {"id": 6, "image_id": 1, "category_id": 2, "bbox": [10, 10, 20, 20]},
+                  {"id": 7, "image_id": 1, "category_id": 4294967297, "bbox": [10, 10, 20, 20]},
+                  {"id": 8, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "iscrowd": 1, "area": 150.5},
+                  {"id": 9, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "iscrowd": 0}],
+                 "categories": [{"id": 1, "name": "cat"}, {"id": 2}, {"id": 3, "name": " "}]}
+                """);
+        Dataset d = Dataset.open(json, null, null);
+        assertThat(d.problems()).extracting(Problem::toString).containsExactly(
+                json + ": category 2 has no 'name': {\"id\":2}",
+                json + ": category 3 has no 'name': {\"id\":3,\"name\":\" \"}",
+                json + ": annotation 1 of 'annotations' has no numeric 'id': "
+                        + "{\"image_id\":1,\"category_id\":1,\"bbox\":[10,10,20,20]}",
+                json + ": annotation 2 of image 1: 'iscrowd' is \"yes\", not 0 or 1",
+                json + ": annotation 3 of image 1: 'iscrowd' is 2, not 0 or 1",
+                json + ": annotation 4 of image 1: 'area' is -5, not a number >= 0",
+                json + ": annotation 5 of image 1: 'area' is \"big\", not a number >= 0",
+                json + ": annotation 6 of image 1: unknown category_id 2",
+                json + ": annotation 7 of image 1: unknown category_id 4294967297");
+        assertThat(d.classes().names()).containsExactly("cat");
+        assertThat(d.images().get(0).objects()).extracting(o -> o.crowd() + " " + o.area())
+                .containsExactly("true 150.5", "false 400.0");
+    }
 }
