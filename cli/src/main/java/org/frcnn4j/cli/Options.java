@@ -2,14 +2,9 @@ package org.frcnn4j.cli;
 
 import org.frcnn4j.io.BadInputException;
 
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.frcnn4j.data.DatasetException;
 
 /** Options and helpers shared by the commands that read a dataset. */
 final class Options {
@@ -136,26 +131,6 @@ final class Options {
 
     /** The class names of a --classes file (one a line), or null when none was given. */
     static List<String> classNames(Path file) {
-        if (file == null) {
-            return null;
-        }
-        if (!Files.isRegularFile(file)) {
-            throw new DatasetException(file, java.nio.file.Files.isDirectory(file) ? "is a folder, not a class list file" : "no such class list file");
-        }
-        try {
-            List<String> names = Files.readAllLines(file, StandardCharsets.UTF_8).stream().map(String::trim)
-                    .filter(s -> !s.isEmpty()).toList();
-            if (names.isEmpty()) {
-                throw new DatasetException(file, "no class names in it (one a line)");
-            }
-            try {
-                org.frcnn4j.data.ClassList.of(names); // its checks, here with the file named
-            } catch (org.frcnn4j.io.BadInputException e) {
-                throw new DatasetException(file, e.getMessage(), e);
-            }
-            return names;
-        } catch (IOException e) {
-            throw new DatasetException(file, "cannot read: " + e.getMessage(), e);
-        }
+        return file == null ? null : org.frcnn4j.data.ClassList.readNames(file);
     }
 }

@@ -81,6 +81,26 @@ class ReliabilityCliTest {
     }
 
     @Test
+    void aDatasetsBrokenClassFileIsOneLineNamingIt(@TempDir Path tmp) throws IOException {
+        Path d = copyRaccoon(tmp, List.of("raccoon-1"));
+        Path classes = d.resolve("classes.txt");
+        Files.write(classes, List.of("raccoon", "dog", "raccoon"));
+        Run twice = CliTest.run("data", "check", "--data", d.toString());
+        assertThat(twice.code()).isEqualTo(2);
+        assertThat(twice.err().trim()).isEqualTo(classes + ": class name 'raccoon' appears twice"); // data check's one problem
+        assertThat(twice.out()).contains("problems  1");
+        Files.delete(classes);
+        Files.createDirectory(classes);
+        Run folder = CliTest.run("data", "check", "--data", d.toString());
+        assertThat(folder.code()).isEqualTo(2);
+        assertThat(folder.err().trim()).isEqualTo(classes + ": is a folder, not a class list file");
+        Run train = CliTest.run("train", "--data", d.toString(), "--preset", "tiny", "--iterations", "1", "--out",
+                tmp.resolve("run").toString());
+        assertThat(train.code()).isEqualTo(2);
+        assertThat(train.err().trim()).isEqualTo("frcnn: error: " + classes + ": is a folder, not a class list file");
+    }
+
+    @Test
     void stripsAndSpecksAreDetectedInNotCrashedOn(@TempDir Path tmp) throws IOException {
         // a 3000 x 1 strip resizes to a side of 0 by the rules (torchvision's resize fails there), and a map smaller
         // than a kernel is an engine error: both once ended detect with "internal error"

@@ -1,5 +1,10 @@
 package org.frcnn4j.data;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -32,6 +37,33 @@ public record ClassList(List<String> names, List<Integer> categoryIds) {
             ids.add(i + 1);
         }
         return new ClassList(names, ids);
+    }
+
+    /**
+     * The names of a class list file, one a line (a name may hold spaces, as {@code traffic light}; blank lines and
+     * a byte-order mark are skipped), or an error naming the file: a folder, no names, a name twice.
+     */
+    public static List<String> readNames(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new DatasetException(file, Files.isDirectory(file) ? "is a folder, not a class list file"
+                    : Files.exists(file, LinkOption.NOFOLLOW_LINKS) ? "not a regular file" : "no such class list file");
+        }
+        List<String> names;
+        try {
+            names = Files.readAllLines(file, StandardCharsets.UTF_8).stream().map(l -> l.replace("\uFEFF", "").trim())
+                    .filter(s -> !s.isEmpty()).toList();
+        } catch (IOException e) {
+            throw new DatasetException(file, "cannot read: " + org.frcnn4j.io.IoErrors.reason(e), e);
+        }
+        if (names.isEmpty()) {
+            throw new DatasetException(file, "no class names in it (one a line)");
+        }
+        try {
+            of(names); // its checks, here with the file named
+        } catch (org.frcnn4j.io.BadInputException e) {
+            throw new DatasetException(file, e.getMessage(), e);
+        }
+        return names;
     }
 
     public int size() {

@@ -106,8 +106,8 @@ public final class VocReader {
     private static List<String> defaultClasses(Path root, Path annotations) {
         for (String name : CLASS_FILES) {
             Path f = root.resolve(name);
-            if (Files.isRegularFile(f)) {
-                return readLines(f);
+            if (Files.exists(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) { // a folder or a broken link is refused, not skipped
+                return ClassList.readNames(f);
             }
         }
         DocumentBuilder xml = newParser();

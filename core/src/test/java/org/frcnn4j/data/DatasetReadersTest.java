@@ -156,6 +156,29 @@ class DatasetReadersTest {
     }
 
     @Test
+    void aDatasetsClassFileIsReadWholeLinesOrRefusedNamingIt(@TempDir Path tmp) throws IOException {
+        Path root = tmp.resolve("voc");
+        Files.createDirectories(root.resolve("Annotations"));
+        Files.writeString(root.resolve("Annotations/a.xml"), xml(40, 30, obj("traffic light", 1, 1, 10, 10)));
+        Path classes = root.resolve("classes.txt");
+        Files.createDirectories(classes);
+        assertThatThrownBy(() -> Dataset.open(root, null, null)).isInstanceOf(DatasetException.class)
+                .hasMessage(classes + ": is a folder, not a class list file");
+        Files.delete(classes);
+        Files.writeString(classes, "cat\ndog\ncat\n");
+        assertThatThrownBy(() -> Dataset.open(root, null, null)).isInstanceOf(DatasetException.class)
+                .hasMessage(classes + ": class name 'cat' appears twice");
+        Files.writeString(classes, "\n \n");
+        assertThatThrownBy(() -> Dataset.open(root, null, null)).hasMessage(classes + ": no class names in it (one a line)");
+        // a name is the whole line (darknet's coco.names has 'traffic light'), a Windows editor's BOM and CRs aside
+        Files.writeString(classes, "\uFEFFtraffic light\r\ntraffic cone\r\n");
+        Dataset d = Dataset.open(root, null, null);
+        assertThat(d.classes().names()).containsExactly("traffic light", "traffic cone");
+        assertThat(d.problems()).isEmpty();
+        assertThat(d.objectCount()).isEqualTo(1);
+    }
+
+    @Test
     void malformedCocoJson(@TempDir Path tmp) throws IOException {
         Path json = tmp.resolve("instances_x.json");
         Files.writeString(json, "{\"images\": [");
