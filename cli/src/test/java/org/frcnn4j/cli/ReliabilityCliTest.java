@@ -389,6 +389,23 @@ class ReliabilityCliTest {
     }
 
     @Test
+    void evalRefusesDetectionsThatAreNoBoxesNamingTheEntry(@TempDir Path tmp) throws IOException {
+        Path toy = ROOT.resolve("datasets/eval-golden/review-toyexample");
+        Path json = tmp.resolve("dets.json");
+        Files.writeString(json, "[{\"image_id\": \"2007_000549\", \"category_id\": 1, \"bbox\": [12, 44, -5, 100], \"score\": 0.9}]");
+        Run coco = CliTest.run("eval", "--gt", toy.toString(), "--detections", json.toString());
+        assertThat(coco.code()).isEqualTo(2);
+        assertThat(coco.err().trim()).isEqualTo("frcnn: error: " + json
+                + ": result 0 (image_id 2007_000549): bbox [12.0, 44.0, -5.0, 100.0] has a negative width or height");
+        Path dir = Files.createDirectories(tmp.resolve("results"));
+        Path voc = Files.write(dir.resolve("comp4_det_test_cat.txt"), List.of("2007_000549 0.9 344 44 12 481"));
+        Run inverted = CliTest.run("eval", "--gt", toy.toString(), "--detections", dir.toString());
+        assertThat(inverted.code()).isEqualTo(2);
+        assertThat(inverted.err().trim()).isEqualTo("frcnn: error: " + voc
+                + ": line 1 (image '2007_000549'): box [344, 44, 12, 481] is inverted (x2 < x1 or y2 < y1)");
+    }
+
+    @Test
     void importFlagsNoModelCouldRunWithAreRefusedBeforeTheImport(@TempDir Path tmp) throws IOException {
         Path out = tmp.resolve("m");
         Path twice = Files.write(tmp.resolve("classes.txt"), List.of("a", "b", "c", "a"));

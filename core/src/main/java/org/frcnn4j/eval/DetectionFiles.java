@@ -74,21 +74,28 @@ public final class DetectionFiles {
             if (!ids.contains(imageId)) {
                 throw new DatasetException(json, where + ": image_id " + imageId + " is not in the ground truth");
             }
+            where += " (image_id " + imageId + ")";
+            JsonNode category = r.path("category_id");
             int label = r.hasNonNull("category_name") ? classes.labelOf(r.get("category_name").asText())
-                    : classes.labelOfCategoryId(r.path("category_id").asInt(Integer.MIN_VALUE) + shift);
+                    : category.isIntegralNumber() && category.canConvertToInt() ? classes.labelOfCategoryId(category.asInt() + shift)
+                    : -1; // "1" or 1.7 is no category id (1.7 once read as 1)
             if (label < 0) {
                 throw new DatasetException(json, where + ": unknown category "
                         + (r.hasNonNull("category_name") ? "'" + r.get("category_name").asText() + "'"
-                        : "id " + r.path("category_id").asText()));
+                        : "id " + (category.isMissingNode() ? "(none)" : category.toString())));
             }
             JsonNode bb = r.path("bbox");
-            if (!bb.isArray() || bb.size() != 4 || !r.path("score").isNumber()) {
-                throw new DatasetException(json, where + ": needs bbox [x, y, w, h] and a numeric score");
+            if (!bb.isArray() || bb.size() != 4 || !r.path("score").isNumber()
+                    || !bb.get(0).isNumber() || !bb.get(1).isNumber() || !bb.get(2).isNumber() || !bb.get(3).isNumber()) {
+                throw new DatasetException(json, where + ": needs bbox [x, y, w, h] numbers and a numeric score");
             }
             double x = bb.get(0).asDouble(), y = bb.get(1).asDouble(), w = bb.get(2).asDouble(), h = bb.get(3).asDouble();
             double score = r.get("score").asDouble();
-            if (!Double.isFinite(x + y + w + h + score)) {
-                throw new DatasetException(json, where + ": non-finite number");
+            checkFinite(json, where, score, x, y, w, h);
+            // a VOC dataset's corners are inclusive pixels, where w = 0 is one pixel wide; in COCO's it is no box
+            if (w < 0 || h < 0 || gt.format() == Dataset.Format.COCO && (w == 0 || h == 0)) {
+                throw new DatasetException(json, where + ": bbox [" + x + ", " + y + ", " + w + ", " + h + "] has a "
+                        + (w < 0 || h < 0 ? "negative" : "zero") + " width or height");
             }
             out.add(new Detection(imageId, label, x, y, x + w, y + h, score));
         }
@@ -157,22 +164,12 @@ public final class DetectionFiles {
                 if (t.length != 6) {
                     throw new DatasetException(f, "line " + (n + 1) + ": expected '<image_id> <score> <x1> <y1> <x2> <y2>'");
                 }
+                double[] v = vocLine(f, n + 1, t);
                 if (!ids.contains(t[0])) {
                     if (leftOut.contains(t[0])) {
                         continue; // its annotation is broken: the image is out of the evaluation, as reported
                     }
                     throw new DatasetException(f, "line " + (n + 1) + ": image id '" + t[0] + "' is not in the ground truth");
-                }
-                double[] v = new double[5];
-                try {
-                    for (int k = 0; k < 5; k++) {
-                        v[k] = Double.parseDouble(t[k + 1]);
-                        if (!Double.isFinite(v[k])) {
-                            throw new NumberFormatException();
-                        }
-                    }
-                } catch (NumberFormatException e) {
-                    throw new DatasetException(f, "line " + (n + 1) + ": not a number in '" + line + "'");
                 }
                 // devkit pixels are 1-based; ground truth read from VOC XML is 0-based (GroundTruthBox)
                 double shift = gt.format() == Dataset.Format.VOC ? 1 : 0;
@@ -184,6 +181,40 @@ public final class DetectionFiles {
                     + gt.classes().names() + ")");
         }
         return out;
+    }
+
+    /** The score and corners of a results line's six tokens, checked: numbers, finite, x1 <= x2 and y1 <= y2. */
+    private static double[] vocLine(Path f, int lineNumber, String[] t) {
+        double[] v = new double[5];
+        try {
+            for (int k = 0; k < 5; k++) {
+                v[k] = Double.parseDouble(t[k + 1]);
+            }
+        } catch (NumberFormatException e) {
+            throw new DatasetException(f, "line " + lineNumber + ": not a number in '" + String.join(" ", t) + "'");
+        }
+        String where = "line " + lineNumber + " (image '" + t[0] + "')";
+        checkFinite(f, where, v);
+        // devkit boxes are inclusive pixels: x1 == x2 is one pixel wide, x2 < x1 is no box
+        if (v[3] < v[1] || v[4] < v[2]) {
+            throw new DatasetException(f, where + ": box [" + t[2] + ", " + t[3] + ", " + t[4] + ", " + t[5]
+                    + "] is inverted (x2 < x1 or y2 < y1)");
+        }
+        return v;
+    }
+
+    /**
+     * Refuses NaN and infinities (in the score, the first value, or a coordinate), which sort and match as no number
+     * does. Any finite score is fine: scores above 1 (logits) and below 0 (an SVM's margins, as R-CNN's and DPM's
+     * results files hold) rank like any other.
+     */
+    private static void checkFinite(Path file, String where, double... scoreThenCoordinates) {
+        for (int k = 0; k < scoreThenCoordinates.length; k++) {
+            if (!Double.isFinite(scoreThenCoordinates[k])) {
+                throw new DatasetException(file, where + ": " + (k == 0 ? "the score" : "a coordinate") + " is "
+                        + scoreThenCoordinates[k] + ", not a finite number");
+            }
+        }
     }
 
     /** The label named by the text after the last {@code _det_<set>_} of a results file name, or -1. */
