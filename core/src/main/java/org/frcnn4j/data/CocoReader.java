@@ -52,6 +52,7 @@ public final class CocoReader {
         ClassList classes = categories(json, root.get("categories"), classNames, problems);
 
         Map<Long, JsonNode> imageNodes = new LinkedHashMap<>();
+        java.util.Set<String> leftOut = new java.util.HashSet<>();
         int index = 0;
         for (JsonNode im : root.get("images")) {
             index++;
@@ -67,11 +68,13 @@ public final class CocoReader {
             }
             if (im.path("file_name").asText("").isBlank()) {
                 problems.add(new Problem(json, "image " + id + " has no 'file_name'"));
+                leftOut.add(Long.toString(id));
                 continue;
             }
             if (!im.path("width").isIntegralNumber() || !im.path("height").isIntegralNumber()
                     || im.get("width").asInt() <= 0 || im.get("height").asInt() <= 0) {
                 problems.add(new Problem(json, "image " + id + " has no positive integer 'width' and 'height'"));
+                leftOut.add(Long.toString(id));
                 continue;
             }
             imageNodes.put(id, im);
@@ -143,7 +146,7 @@ public final class CocoReader {
             list.add(new Annotation(Long.toString(e.getKey()), images.resolve(im.get("file_name").asText().trim()),
                     im.get("width").asInt(), im.get("height").asInt(), objects.get(e.getKey())));
         }
-        return new Dataset(Dataset.Format.COCO, classes, list, problems);
+        return new Dataset(Dataset.Format.COCO, classes, list, problems, leftOut);
     }
 
     /**

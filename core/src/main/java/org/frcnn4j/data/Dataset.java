@@ -3,20 +3,31 @@ package org.frcnn4j.data;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Images with their ground truth, the class list, and the problems found while reading (objects with an unknown
  * class or an impossible box are left out of {@link #images()} and reported here instead).
  *
- * @param format the layout the dataset was read from
+ * @param format  the layout the dataset was read from
+ * @param leftOut the ids of the images left out of {@link #images()} for a problem of their own annotation (a VOC file
+ *                missing or unreadable, a COCO image entry without a file name or size): results for them are not
+ *                mistakes of the results, as results for an id the dataset never had are
  */
-public record Dataset(Format format, ClassList classes, List<Annotation> images, List<Problem> problems) {
+public record Dataset(Format format, ClassList classes, List<Annotation> images, List<Problem> problems,
+                      Set<String> leftOut) {
     /** The on-disk layouts understood. */
     public enum Format { VOC, COCO }
 
     public Dataset {
         images = List.copyOf(images);
         problems = List.copyOf(problems);
+        leftOut = Set.copyOf(leftOut);
+    }
+
+    /** A dataset that left no image out. */
+    public Dataset(Format format, ClassList classes, List<Annotation> images, List<Problem> problems) {
+        this(format, classes, images, problems, Set.of());
     }
 
     /**

@@ -46,6 +46,7 @@ public final class VocReader {
         List<Annotation> images = new ArrayList<>();
         List<Problem> problems = new ArrayList<>();
         java.util.Set<String> seen = new java.util.HashSet<>();
+        java.util.Set<String> leftOut = new java.util.HashSet<>();
         for (String id : ids) {
             Path file = annotations.resolve(id + ".xml");
             if (!seen.add(id)) {
@@ -54,18 +55,22 @@ public final class VocReader {
             }
             if (!Files.isRegularFile(file)) {
                 problems.add(new Problem(file, "missing annotation file for image id '" + id + "'"));
+                leftOut.add(id);
                 continue;
             }
             try {
                 Annotation a = readOne(xml, root, id, file, labels, problems);
                 if (a != null) {
                     images.add(a);
+                } else {
+                    leftOut.add(id);
                 }
             } catch (DatasetException e) {
                 problems.add(new Problem(file, e.reason()));
+                leftOut.add(id);
             }
         }
-        return new Dataset(Dataset.Format.VOC, classes, images, problems);
+        return new Dataset(Dataset.Format.VOC, classes, images, problems, leftOut);
     }
 
     /** {@code ImageSets/Main/<split>.txt}, or a clear error listing the splits there are. */

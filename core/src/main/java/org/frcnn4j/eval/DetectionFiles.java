@@ -71,9 +71,7 @@ public final class DetectionFiles {
             if (imageId == null || r.path("image_id").isMissingNode()) {
                 throw new DatasetException(json, where + " has no image_id");
             }
-            if (!ids.contains(imageId)) {
-                throw new DatasetException(json, where + ": image_id " + imageId + " is not in the ground truth");
-            }
+            String entry = where;
             where += " (image_id " + imageId + ")";
             JsonNode category = r.path("category_id");
             int label = r.hasNonNull("category_name") ? classes.labelOf(r.get("category_name").asText())
@@ -96,6 +94,12 @@ public final class DetectionFiles {
             if (w < 0 || h < 0 || gt.format() == Dataset.Format.COCO && (w == 0 || h == 0)) {
                 throw new DatasetException(json, where + ": bbox [" + x + ", " + y + ", " + w + ", " + h + "] has a "
                         + (w < 0 || h < 0 ? "negative" : "zero") + " width or height");
+            }
+            if (!ids.contains(imageId)) {
+                if (gt.leftOut().contains(imageId)) {
+                    continue; // its annotation is broken: the image is out of the evaluation, as reported
+                }
+                throw new DatasetException(json, entry + ": image_id " + imageId + " is not in the ground truth");
             }
             out.add(new Detection(imageId, label, x, y, x + w, y + h, score));
         }
@@ -133,14 +137,6 @@ public final class DetectionFiles {
             throw new DatasetException(dir, "cannot list: " + e.getMessage(), e);
         }
         Set<String> ids = imageIds(gt);
-        // VOC images whose annotation file has a problem (Annotations/ID.xml) were left out of the ground truth
-        Set<String> leftOut = new HashSet<>();
-        for (org.frcnn4j.data.Problem p : gt.problems()) {
-            String name = p.file().getFileName().toString();
-            if (gt.format() == Dataset.Format.VOC && name.endsWith(".xml")) {
-                leftOut.add(name.substring(0, name.length() - 4));
-            }
-        }
         List<Detection> out = new ArrayList<>();
         int used = 0;
         for (Path f : files) {
@@ -166,7 +162,7 @@ public final class DetectionFiles {
                 }
                 double[] v = vocLine(f, n + 1, t);
                 if (!ids.contains(t[0])) {
-                    if (leftOut.contains(t[0])) {
+                    if (gt.leftOut().contains(t[0])) {
                         continue; // its annotation is broken: the image is out of the evaluation, as reported
                     }
                     throw new DatasetException(f, "line " + (n + 1) + ": image id '" + t[0] + "' is not in the ground truth");

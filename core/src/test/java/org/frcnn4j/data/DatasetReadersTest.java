@@ -124,6 +124,12 @@ class DatasetReadersTest {
                 root.resolve("Annotations/f.xml") + ": box [-3, 1, 10, 10] of 'cat' has a negative coordinate",
                 root.resolve("Annotations/g.xml") + ": no <size> and the image g.jpg cannot be read to tell");
         assertThat(again.images()).extracting(Annotation::imageId).containsExactly("a", "c", "d", "e", "f");
+        assertThat(again.leftOut()).containsExactlyInAnyOrder("b", "g"); // a's problems are of its objects only
+        Files.createDirectories(root.resolve("ImageSets/Main"));
+        Files.write(root.resolve("ImageSets/Main/some.txt"), List.of("a", "h", "a"));
+        Dataset some = Dataset.open(root, "some", null);
+        assertThat(some.images()).extracting(Annotation::imageId).containsExactly("a");
+        assertThat(some.leftOut()).containsExactly("h"); // no annotation file; the second 'a' is the first one
         assertThatThrownBy(() -> Dataset.open(root, "val", null)).hasMessageContaining("no such split 'val'");
     }
 
@@ -234,6 +240,7 @@ class DatasetReadersTest {
                 json + ": annotation 15 of image 1: box [90.0, 10.0, 40.0, 20.0] lies outside the 100x80 image");
         assertThat(d.images()).hasSize(1);
         assertThat(d.objectCount()).isEqualTo(1);
+        assertThat(d.leftOut()).containsExactlyInAnyOrder("3", "4"); // image 1 is in; "two" has no id to leave out
         // a split names a file of a COCO folder: given with one file, it is an error, not ignored
         assertThatThrownBy(() -> Dataset.open(json, "val", null)).isInstanceOf(DatasetException.class)
                 .hasMessageStartingWith(json + ": one COCO instances file is one split");

@@ -77,6 +77,29 @@ class DetectionFilesTest {
                 .containsExactly("10.0 10.0 0.5", "10.0 50.0 -1.5");
     }
 
+    @Test
+    void resultsOfAnImageTheGroundTruthLeftOutAreSkippedOthersRefused(@TempDir Path tmp) throws IOException {
+        for (Dataset.Format format : Dataset.Format.values()) {
+            Dataset gt = new Dataset(format, GT.classes(), GT.images(), List.of(), java.util.Set.of("b"));
+            Path f = tmp.resolve("dets.json");
+            Files.writeString(f, "[" + result("1", "0.5") + ", " + result("1", "0.6").replace("\"a\"", "\"b\"") + "]");
+            assertThat(DetectionFiles.read(f, gt)).extracting(Detection::imageId).containsExactly("a");
+            Files.writeString(f, "[" + result("1", "0.6").replace("\"a\"", "\"z\"") + "]");
+            assertThatThrownBy(() -> DetectionFiles.read(f, gt)).hasMessage(f + ": result 0: image_id z is not in the ground truth");
+            // a left-out image's result is skipped, not excused: it must still be a box
+            Files.writeString(f, "[{\"image_id\": \"b\", \"category_id\": 1, \"bbox\": [1, 1, -1, 1], \"score\": 1}]");
+            assertThatThrownBy(() -> DetectionFiles.read(f, gt)).hasMessageContaining("result 0 (image_id b): bbox");
+
+            Path dir = Files.createDirectories(tmp.resolve("results-" + format));
+            Path txt = Files.write(dir.resolve("comp4_det_test_cat.txt"), List.of("a 0.5 11 11 51 51", "b 0.6 11 11 51 51"));
+            assertThat(DetectionFiles.read(dir, gt)).extracting(Detection::imageId).containsExactly("a");
+            Files.write(txt, List.of("z 0.5 11 11 51 51"));
+            assertThatThrownBy(() -> DetectionFiles.read(dir, gt)).hasMessage(txt + ": line 1: image id 'z' is not in the ground truth");
+            Files.write(txt, List.of("b 0.5 51 11 11 51"));
+            assertThatThrownBy(() -> DetectionFiles.read(dir, gt)).hasMessageContaining("line 1 (image 'b'): box [51, 11, 11, 51] is inverted");
+        }
+    }
+
     private static String result(String category, String score) {
         return "{\"image_id\": \"a\", \"category_id\": " + category + ", \"bbox\": [10, 10, 40, 40], \"score\": " + score + "}";
     }
