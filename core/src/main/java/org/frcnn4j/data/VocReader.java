@@ -104,7 +104,7 @@ public final class VocReader {
             return Files.readAllLines(file, StandardCharsets.UTF_8).stream()
                     .map(l -> l.trim().split("\\s+")[0]).filter(l -> !l.isEmpty()).toList();
         } catch (IOException e) {
-            throw new DatasetException(file, "cannot read: " + e.getMessage(), e);
+            throw new DatasetException(file, "cannot read: " + org.frcnn4j.io.IoErrors.reason(e), e);
         }
     }
 

@@ -9,6 +9,9 @@ public final class IoErrors {
 
     /** The cause of {@code e} in words, without the file name an exception of java.nio carries. */
     public static String reason(IOException e) {
+        if (e instanceof java.nio.charset.CharacterCodingException) {
+            return "not UTF-8 text"; // the JDK says 'Input length = 1'
+        }
         if (e instanceof java.nio.file.AccessDeniedException) {
             return "permission denied";
         }

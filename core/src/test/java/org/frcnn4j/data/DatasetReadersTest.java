@@ -174,6 +174,8 @@ class DatasetReadersTest {
         Files.writeString(classes, "cat\ndog\ncat\n");
         assertThatThrownBy(() -> Dataset.open(root, null, null)).isInstanceOf(DatasetException.class)
                 .hasMessage(classes + ": class name 'cat' appears twice");
+        Files.write(classes, new byte[] {'c', 'a', (byte) 0xff, 't', '\n'});
+        assertThatThrownBy(() -> Dataset.open(root, null, null)).hasMessage(classes + ": cannot read: not UTF-8 text");
         Files.writeString(classes, "\n \n");
         assertThatThrownBy(() -> Dataset.open(root, null, null)).hasMessage(classes + ": no class names in it (one a line)");
         // a name is the whole line (darknet's coco.names has 'traffic light'), a Windows editor's BOM and CRs aside
