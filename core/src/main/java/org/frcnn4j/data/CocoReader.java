@@ -97,7 +97,10 @@ public final class CocoReader {
             }
             JsonNode im = isId(a.path("image_id")) ? imageNodes.get(a.get("image_id").asLong()) : null;
             if (im == null) {
-                problems.add(new Problem(json, where + ": no such image"));
+                // an image left out for its own problem takes its annotations along, without a problem each
+                if (!(isId(a.path("image_id")) && leftOut.contains(Long.toString(a.get("image_id").asLong())))) {
+                    problems.add(new Problem(json, where + ": no such image"));
+                }
                 continue;
             }
             int label = isCategoryId(a.path("category_id")) ? classes.labelOfCategoryId(a.get("category_id").asInt()) : -1;
@@ -244,9 +247,7 @@ public final class CocoReader {
             }
             return root;
         } catch (JsonProcessingException e) {
-            String at = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
-            throw new DatasetException(json, "malformed JSON" + at + ": "
-                    + String.valueOf(e.getOriginalMessage()).replaceAll("\\s+", " "), e);
+            throw new DatasetException(json, org.frcnn4j.io.IoErrors.malformedJson(e), e);
         } catch (IOException e) {
             throw new DatasetException(json, "cannot read: " + e.getMessage(), e);
         }

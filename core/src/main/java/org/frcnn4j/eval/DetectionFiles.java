@@ -52,8 +52,7 @@ public final class DetectionFiles {
         try {
             root = new ObjectMapper().readTree(json.toFile());
         } catch (JsonProcessingException e) {
-            throw new DatasetException(json, "malformed JSON at line " + e.getLocation().getLineNr()
-                    + ": " + e.getOriginalMessage(), e);
+            throw new DatasetException(json, org.frcnn4j.io.IoErrors.malformedJson(e), e);
         } catch (IOException e) {
             throw new DatasetException(json, "cannot read: " + e.getMessage(), e);
         }

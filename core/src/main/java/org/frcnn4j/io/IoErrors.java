@@ -29,4 +29,10 @@ public final class IoErrors {
         }
         return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
+
+    /** A JSON parser's complaint in one line: "malformed JSON at line N: what" (the line where the parser knows it). */
+    public static String malformedJson(com.fasterxml.jackson.core.JsonProcessingException e) {
+        String at = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
+        return "malformed JSON" + at + ": " + String.valueOf(e.getOriginalMessage()).replaceAll("\\s+", " ");
+    }
 }
