@@ -176,7 +176,7 @@ public final class VocReader {
             }
             Integer label = labels.get(name);
             if (label == null) {
-                problems.add(new Problem(file, "unknown class '" + name + "' (classes: " + labels.size() + " known)"));
+                problems.add(new Problem(file, "unknown class '" + name + "' (" + knownClasses(labels) + ")"));
                 continue;
             }
             Element bb = child(o, "bndbox");
@@ -346,5 +346,15 @@ public final class VocReader {
         } catch (NumberFormatException e) {
             throw new DatasetException(file, "<" + tag + "> is not a number: '" + oneLine(t) + "'");
         }
+    }
+
+    /** The classes an object's name may take, for a message: all of them when few, else how many (in label order). */
+    private static String knownClasses(Map<String, Integer> labels) {
+        if (labels.size() > 6) {
+            return "classes: " + labels.size() + " known";
+        }
+        List<String> names = new ArrayList<>(labels.keySet());
+        names.sort(java.util.Comparator.comparing(labels::get));
+        return "classes: " + String.join(", ", names);
     }
 }

@@ -96,7 +96,7 @@ class DatasetReadersTest {
         assertThat(d.objectCount()).isEqualTo(1);
         List<String> problems = d.problems().stream().map(Problem::toString).toList();
         assertThat(problems).hasSize(4).allMatch(p -> p.startsWith(root.resolve("Annotations/a.xml").toString()));
-        assertThat(problems.get(0)).contains("unknown class 'horse'");
+        assertThat(problems.get(0)).endsWith("unknown class 'horse' (classes: cat, dog)");
         assertThat(problems.get(1)).endsWith("box [20, 5, 10, 30] of 'dog' is inverted (max < min)");
         assertThat(problems.get(2)).endsWith("box [5, 5, 5, 9] of 'dog' has zero area");
         assertThat(problems.get(3)).contains("outside the 60x40 image");
