@@ -147,15 +147,15 @@ public final class VocReader {
         Element size = child(doc, "size");
         if (size != null) {
             try {
-                width = (int) number(file, size, "width");
-                height = (int) number(file, size, "height");
+                width = pixels(number(file, size, "width"));
+                height = pixels(number(file, size, "height"));
             } catch (DatasetException e) {
                 problems.add(new Problem(file, e.reason()));
                 return null;
             }
         }
         if (width <= 0 || height <= 0) {
-            // Some tools write <size> as 0 or leave it out: the image itself knows.
+            // Some tools write <size> as 0 (or as no whole number) or leave it out: the image itself knows.
             int[] wh = Images.size(image);
             if (wh == null) {
                 problems.add(new Problem(file, (size == null ? "no <size>" : "<size> is " + width + "x" + height)
@@ -332,13 +332,18 @@ public final class VocReader {
         throw new DatasetException(file, "<" + tag + "> is '" + oneLine(t) + "', not 0 or 1");
     }
 
+    /** A <size> value as whole pixels, or 0 (the image's own size is taken then) for 40.7 or 1e12. */
+    private static int pixels(double v) {
+        return v == Math.rint(v) && v >= 0 && v <= Integer.MAX_VALUE ? (int) v : 0;
+    }
+
     private static double number(Path file, Element parent, String tag) {
         String t = optionalText(parent, tag);
         if (t == null) {
             throw new DatasetException(file, "<" + parent.getTagName() + "> has no <" + tag + ">");
         }
         try {
-            double v = Double.parseDouble(t);
+            double v = Decimals.parse(t);
             if (!Double.isFinite(v)) {
                 throw new NumberFormatException();
             }

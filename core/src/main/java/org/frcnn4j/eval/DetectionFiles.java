@@ -183,7 +183,7 @@ public final class DetectionFiles {
         double[] v = new double[5];
         try {
             for (int k = 0; k < 5; k++) {
-                v[k] = Double.parseDouble(t[k + 1]);
+                v[k] = org.frcnn4j.data.Decimals.parse(t[k + 1]);
             }
         } catch (NumberFormatException e) {
             throw new DatasetException(f, "line " + lineNumber + ": not a number in '" + String.join(" ", t) + "'");

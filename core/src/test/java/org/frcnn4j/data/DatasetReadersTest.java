@@ -139,7 +139,7 @@ class DatasetReadersTest {
         Files.createDirectories(root.resolve("Annotations"));
         Files.createDirectories(root.resolve("JPEGImages"));
         Files.writeString(root.resolve("classes.txt"), "cat\n");
-        for (String id : List.of("a", "b", "c", "d", "e")) {
+        for (String id : List.of("a", "b", "c", "d", "e", "f", "g")) {
             ImageIO.write(new BufferedImage(40, 30, BufferedImage.TYPE_INT_RGB), "png", root.resolve("JPEGImages/" + id + ".jpg").toFile());
         }
         // as py-faster-rcnn (which takes sizes from the image files) and VOCevaldet (which never reads <size>)
@@ -152,12 +152,19 @@ class DatasetReadersTest {
         Files.writeString(root.resolve("Annotations/e.xml"), xml(40, 30, obj("cat", 1, 1, 10, 10)
                 .replace("<difficult>0</difficult>", "<difficult>1</difficult>") + obj("cat", 2, 2, 10, 10)
                 .replace("<difficult>0</difficult>", "<difficult></difficult>")));
+        // a size that is no whole number of pixels is the image's too (it was cut to 40, and 1e12 to 2^31 - 1)
+        Files.writeString(root.resolve("Annotations/f.xml"), xml(40, 30, obj("cat", 1, 1, 10, 10))
+                .replace("<width>40</width>", "<width>40.7</width>").replace("<height>30</height>", "<height>1e12</height>"));
+        // Java's number syntax is no annotation's: 10f is not ten
+        Files.writeString(root.resolve("Annotations/g.xml"), xml(40, 30, obj("cat", 1, 1, 10, 10)
+                .replace("<xmax>10</xmax>", "<xmax>10f</xmax>")));
         Dataset d = Dataset.open(root, null, null);
         assertThat(d.problems()).extracting(Problem::toString).containsExactly(
                 root.resolve("Annotations/c.xml") + ": object 1 ('cat'): <difficult> is 'maybe', not 0 or 1",
-                root.resolve("Annotations/d.xml") + ": object 1 ('cat'): <difficult> is '2', not 0 or 1");
+                root.resolve("Annotations/d.xml") + ": object 1 ('cat'): <difficult> is '2', not 0 or 1",
+                root.resolve("Annotations/g.xml") + ": object 1 ('cat'): <xmax> is not a number: '10f'");
         assertThat(d.images()).extracting(a -> a.imageId() + " " + a.width() + "x" + a.height() + " " + a.objects().size())
-                .containsExactly("a 40x30 1", "b 40x30 1", "c 40x30 1", "d 40x30 0", "e 40x30 2");
+                .containsExactly("a 40x30 1", "b 40x30 1", "c 40x30 1", "d 40x30 0", "e 40x30 2", "f 40x30 1", "g 40x30 0");
         assertThat(d.images().get(4).objects()).extracting(GroundTruthBox::difficult).containsExactly(true, false);
     }
 

@@ -71,6 +71,9 @@ class DetectionFilesTest {
             assertThatThrownBy(() -> DetectionFiles.read(dir, GT)).as(c.getKey()).isInstanceOf(DatasetException.class)
                     .hasMessage(f + ": line 2 (image 'a'): " + c.getValue());
         }
+        // Java's number syntax is no results file's: 0.9f is not a score
+        Files.write(f, List.of("a 0.5 11 11 51 51", "a 0.9f 10 10 40 60"));
+        assertThatThrownBy(() -> DetectionFiles.read(dir, GT)).hasMessage(f + ": line 2: not a number in 'a 0.9f 10 10 40 60'");
         // a devkit box is inclusive pixels: x1 == x2 is one pixel wide; a negative score ranks like any other
         Files.write(f, List.of("a 0.5 11 11 11 51", "a -1.5 11 11 51 51"));
         assertThat(DetectionFiles.read(dir, GT)).extracting(d -> d.x1() + " " + d.x2() + " " + d.score())
