@@ -22,12 +22,15 @@ import org.frcnn4j.rpn.ProposalGenerator;
  *
  * <p>Safe to share between threads: one detector runs one image at a time (calls from several threads, through this
  * class or its DJL predictors, take turns). For parallel work, load one detector per thread; each holds its own copy
- * of the weights.
+ * of the weights. {@link #close()} waits for the image in progress; a call after it throws an
+ * {@link IllegalStateException} saying that the detector is closed.
  */
 public final class Detector implements AutoCloseable {
     private final NDManager manager;
     private final FasterRcnn model;
     private ai.djl.Model djlModel;
+    /** Set by {@link #close()}; read and written holding this detector's lock, as every use of the weights is. */
+    private boolean closed;
 
     private Detector(NDManager manager, FasterRcnn model) {
         this.manager = manager;
@@ -55,7 +58,8 @@ public final class Detector implements AutoCloseable {
      * on CPUs with AVX512_BF16 or AMX, and refused with {@link org.frcnn4j.nn.Precision.UnsupportedPrecisionException}
      * on others).
      */
-    public Detector withPrecision(org.frcnn4j.nn.Precision precision) {
+    public synchronized Detector withPrecision(org.frcnn4j.nn.Precision precision) {
+        requireOpen();
         model.withPrecision(precision);
         return this;
     }
@@ -78,6 +82,7 @@ public final class Detector implements AutoCloseable {
 
     /** The objects found in an image, best first. */
     public synchronized List<DetectedBox> detect(BufferedImage image) {
+        requireOpen();
         return boxes(model.detect(image));
     }
 
@@ -86,6 +91,7 @@ public final class Detector implements AutoCloseable {
      * in order: more images per second where one image leaves cores idle, at the cost of the largest image's canvas.
      */
     public synchronized List<List<DetectedBox>> detectBatch(List<BufferedImage> images) {
+        requireOpen();
         return model.detectBatch(images).stream().map(this::boxes).toList();
     }
 
@@ -109,6 +115,7 @@ public final class Detector implements AutoCloseable {
 
     /** As {@link #detect(BufferedImage)}, with the time of each stage. */
     public synchronized Timed detectTimed(BufferedImage image) {
+        requireOpen();
         FasterRcnn.Timed t = model.detectTimed(image);
         return new Timed(boxes(t.detections()), t.millis());
     }
@@ -119,11 +126,13 @@ public final class Detector implements AutoCloseable {
      * @param level the feature level of the sliding-window position to look at, or -1 for the most object-like one
      */
     public synchronized Explanation explain(BufferedImage image, int level, int row, int col, int maxBeforeNms) {
+        requireOpen();
         return Explanation.of(model, image, level, row, col, maxBeforeNms);
     }
 
     /** Fast R-CNN on given proposals (original pixels, n x 4), without the RPN: the pipeline before Faster R-CNN. */
     public synchronized List<DetectedBox> detect(BufferedImage image, float[] proposals) {
+        requireOpen();
         return boxes(model.detectWithProposals(image, proposals));
     }
 
@@ -134,6 +143,7 @@ public final class Detector implements AutoCloseable {
 
     /** The RPN's best {@code topN} proposals, original pixels, best first. */
     public synchronized ProposalGenerator.Proposals propose(BufferedImage image, int topN) {
+        requireOpen();
         return model.propose(image, topN);
     }
 
@@ -144,6 +154,7 @@ public final class Detector implements AutoCloseable {
      */
     public synchronized ai.djl.inference.Predictor<ai.djl.modality.cv.Image, ai.djl.modality.cv.output.DetectedObjects>
             newPredictor() {
+        requireOpen();
         if (djlModel == null) {
             djlModel = ai.djl.Model.newInstance("frcnn4j", "PyTorch");
             djlModel.setBlock(new FasterRcnnTranslator.Network(model, this));
@@ -156,8 +167,23 @@ public final class Detector implements AutoCloseable {
         return model.config().className(label);
     }
 
+    /**
+     * Throws when {@link #close()} has run: the weights are freed, and using them would crash the JVM. Called holding
+     * this detector's lock, which {@code close()} takes too, so the weights cannot be freed during a call.
+     */
+    void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("this Detector is closed; load the model again to detect with it");
+        }
+    }
+
+    /** Frees the weights, after the image in progress (in any thread) is done; closing twice does nothing. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         if (djlModel != null) {
             djlModel.close();
         }

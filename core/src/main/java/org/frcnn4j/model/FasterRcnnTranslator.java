@@ -29,11 +29,12 @@ import org.frcnn4j.transform.ImageTransform;
 public final class FasterRcnnTranslator implements NoBatchifyTranslator<Image, DetectedObjects> {
     private static final String TRANSFORMED = "frcnn4j.transformed";
     private final FasterRcnn model;
-    private final Detector names;
+    /** The class names, and the lock every use of the native arrays holds (so that close() waits for it). */
+    private final Detector detector;
 
-    FasterRcnnTranslator(FasterRcnn model, Detector names) {
+    FasterRcnnTranslator(FasterRcnn model, Detector detector) {
         this.model = model;
-        this.names = names;
+        this.detector = detector;
     }
 
     @Override
@@ -44,31 +45,41 @@ public final class FasterRcnnTranslator implements NoBatchifyTranslator<Image, D
                     + wrapped.getClass().getName());
         }
         BufferedImage rgb = Images.toRgb(img);
-        ImageTransform.Transformed t = model.transform().apply(rgb, ctx.getNDManager());
-        ctx.setAttachment(TRANSFORMED, t);
-        NDArray sizes = ctx.getNDManager().create(new int[] {t.height(), t.width(), t.originalHeight(), t.originalWidth()});
-        if (model.config().proposals() == FasterRcnnConfig.Proposals.SELECTIVE_SEARCH) {
-            // a Fast R-CNN trained on Selective Search boxes gets them here too (input pixels)
-            float[] boxes = t.toInput(org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST)
-                    .propose(rgb, FasterRcnn.SELECTIVE_SEARCH_BOXES, 0));
-            return new NDList(t.tensor(), sizes, ctx.getNDManager().create(boxes));
+        // a Fast R-CNN trained on Selective Search boxes gets them here too (original pixels until transformed)
+        float[] selective = model.config().proposals() == FasterRcnnConfig.Proposals.SELECTIVE_SEARCH
+                ? org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST)
+                        .propose(rgb, FasterRcnn.SELECTIVE_SEARCH_BOXES, 0)
+                : null;
+        // the context's arrays belong to the detector's DJL model, which close() frees: made holding its lock
+        synchronized (detector) {
+            detector.requireOpen();
+            ImageTransform.Transformed t = model.transform().apply(rgb, ctx.getNDManager());
+            ctx.setAttachment(TRANSFORMED, t);
+            NDArray sizes = ctx.getNDManager().create(new int[] {t.height(), t.width(), t.originalHeight(), t.originalWidth()});
+            return selective == null ? new NDList(t.tensor(), sizes)
+                    : new NDList(t.tensor(), sizes, ctx.getNDManager().create(t.toInput(selective)));
         }
-        return new NDList(t.tensor(), sizes);
     }
 
     @Override
     public DetectedObjects processOutput(TranslatorContext ctx, NDList list) {
         ImageTransform.Transformed t = (ImageTransform.Transformed) ctx.getAttachment(TRANSFORMED);
-        float[] boxes = list.get(0).toFloatArray();
-        float[] scores = list.get(1).toFloatArray();
-        int[] labels = list.get(2).toIntArray();
+        float[] boxes;
+        float[] scores;
+        int[] labels;
+        synchronized (detector) {
+            detector.requireOpen();
+            boxes = list.get(0).toFloatArray();
+            scores = list.get(1).toFloatArray();
+            labels = list.get(2).toIntArray();
+        }
         List<String> classes = new ArrayList<>();
         List<Double> probabilities = new ArrayList<>();
         List<BoundingBox> rects = new ArrayList<>();
         double w = t.originalWidth();
         double h = t.originalHeight();
         for (int i = 0; i < scores.length; i++) {
-            classes.add(names.className(labels[i]));
+            classes.add(detector.className(labels[i]));
             probabilities.add((double) scores[i]);
             rects.add(new Rectangle(boxes[4 * i] / w, boxes[4 * i + 1] / h, (boxes[4 * i + 2] - boxes[4 * i]) / w,
                     (boxes[4 * i + 3] - boxes[4 * i + 1]) / h));
@@ -82,26 +93,26 @@ public final class FasterRcnnTranslator implements NoBatchifyTranslator<Image, D
      */
     static final class Network extends AbstractBlock {
         private final FasterRcnn model;
-        private final Object lock;
+        private final Detector detector;
 
-        /** @param lock held while the model runs: the detector's, so predictors and the detector take turns */
-        Network(FasterRcnn model, Object lock) {
+        /** @param detector its lock is held while the model runs, so predictors, the detector and close() take turns */
+        Network(FasterRcnn model, Detector detector) {
             this.model = model;
-            this.lock = lock;
+            this.detector = detector;
         }
 
         @Override
         protected NDList forwardInternal(ParameterStore store, NDList inputs, boolean training, PairList<String, Object> params) {
-            int[] s = inputs.get(1).toIntArray();
-            ImageTransform.Transformed t = new ImageTransform.Transformed(inputs.get(0), s[0], s[1], s[2], s[3]);
-            float[] rois = inputs.size() > 2 ? inputs.get(2).toFloatArray() : null;
-            DetectionPostprocessor.Result r;
-            synchronized (lock) {
-                r = model.forward(t, rois).detections();
+            synchronized (detector) {
+                detector.requireOpen();
+                int[] s = inputs.get(1).toIntArray();
+                ImageTransform.Transformed t = new ImageTransform.Transformed(inputs.get(0), s[0], s[1], s[2], s[3]);
+                float[] rois = inputs.size() > 2 ? inputs.get(2).toFloatArray() : null;
+                DetectionPostprocessor.Result r = model.forward(t, rois).detections();
+                float[] boxes = FasterRcnn.toOriginal(r.boxes(), t);
+                var m = inputs.get(0).getManager();
+                return new NDList(m.create(boxes, new Shape(r.count(), 4)), m.create(r.scores()), m.create(r.labels()));
             }
-            float[] boxes = FasterRcnn.toOriginal(r.boxes(), t);
-            var m = inputs.get(0).getManager();
-            return new NDList(m.create(boxes, new Shape(r.count(), 4)), m.create(r.scores()), m.create(r.labels()));
         }
 
         @Override

@@ -1,0 +1,104 @@
+package org.frcnn4j.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.inference.Predictor;
+import ai.djl.modality.cv.Image;
+import ai.djl.modality.cv.ImageFactory;
+import ai.djl.modality.cv.output.DetectedObjects;
+import ai.djl.ndarray.NDManager;
+import java.awt.image.BufferedImage;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicReference;
+import org.frcnn4j.data.Images;
+import org.frcnn4j.testing.SharedData;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The Java API used wrongly: each misuse is one clear exception, never a JVM crash or an error from deep inside. */
+class DetectorMisuseTest {
+    private static final Path IMAGE = SharedData.repoRoot().resolve("datasets/raccoon/JPEGImages/raccoon-1.jpg");
+    private static final String CLOSED = "this Detector is closed";
+    @TempDir
+    static Path modelDir;
+
+    @BeforeAll
+    static void tinyModel() throws java.io.IOException {
+        try (NDManager m = NDManager.newBaseManager();
+             FasterRcnn model = FasterRcnn.create(Presets.TINY.config(List.of("raccoon")), m, 3)) {
+            ModelFiles.save(model, modelDir);
+        }
+    }
+
+    @Test
+    void aClosedDetectorSaysSoAndClosesTwiceQuietly() throws Exception {
+        BufferedImage image = Images.readRgb(IMAGE);
+        Detector detector = Detector.load(modelDir);
+        Predictor<Image, DetectedObjects> predictor = detector.newPredictor();
+        detector.close();
+        detector.close();
+        assertThatThrownBy(() -> detector.detect(image)).isInstanceOf(IllegalStateException.class).hasMessageStartingWith(CLOSED);
+        assertThatThrownBy(() -> detector.detect(IMAGE)).hasMessageStartingWith(CLOSED);
+        assertThatThrownBy(() -> detector.detectBatch(List.of(image, image))).hasMessageStartingWith(CLOSED);
+        assertThatThrownBy(() -> detector.propose(image, 5)).hasMessageStartingWith(CLOSED);
+        assertThatThrownBy(() -> detector.withPrecision(org.frcnn4j.nn.Precision.FP32)).hasMessageStartingWith(CLOSED);
+        assertThatThrownBy(detector::newPredictor).hasMessageStartingWith(CLOSED);
+        // DJL's Predictor finds its model's arrays closed before our code runs, and says so in its own words
+        assertThatThrownBy(() -> predictor.predict(ImageFactory.getInstance().fromImage(image)))
+                .rootCause().isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        predictor.close();
+    }
+
+    /** Closing while another thread detects: that image finishes (or the call says the detector is closed). */
+    @Test
+    void closeDuringADetectionInAnotherThreadNeverCrashes() throws Exception {
+        BufferedImage image = Images.readRgb(IMAGE);
+        Image djlImage = ImageFactory.getInstance().fromImage(image);
+        Map<String, Integer> outcomes = new TreeMap<>();
+        Random random = new Random(1);
+        for (int trial = 0; trial < 40; trial++) {
+            Detector detector = Detector.load(modelDir);
+            Predictor<Image, DetectedObjects> predictor = detector.newPredictor();
+            detector.detect(image);
+            AtomicReference<String> direct = new AtomicReference<>("finished");
+            AtomicReference<String> viaDjl = new AtomicReference<>("finished");
+            Thread a = new Thread(() -> outcome(direct, () -> detector.detect(image)));
+            Thread b = new Thread(() -> outcome(viaDjl, () -> predictor.predict(djlImage)));
+            a.start();
+            b.start();
+            Thread.sleep(random.nextInt(30));
+            detector.close();
+            a.join();
+            b.join();
+            predictor.close();
+            outcomes.merge(direct.get(), 1, Integer::sum);
+            outcomes.merge(viaDjl.get(), 1, Integer::sum);
+        }
+        assertThat(outcomes.keySet())
+                .allSatisfy(o -> assertThat(o).matches("finished|IllegalStateException: (" + CLOSED + "|NDManager has been closed).*"));
+    }
+
+    private interface Call {
+        Object run() throws Exception;
+    }
+
+    private static void outcome(AtomicReference<String> out, Call call) {
+        try {
+            for (int i = 0; i < 30; i++) {
+                call.run();
+            }
+        } catch (Exception e) {
+            Throwable root = e;
+            while (root.getCause() != null) {
+                root = root.getCause();
+            }
+            out.set(root.getClass().getSimpleName() + ": " + root.getMessage());
+        }
+    }
+}
