@@ -186,6 +186,7 @@ public final class Images {
 
     /** The reasons a path is not an image file, before any decoder looks at it. */
     private static void checkFile(Path file) {
+        org.frcnn4j.io.BadInputException.requireGiven(file, "Images", "the image file");
         if (Files.isDirectory(file)) {
             throw new DatasetException(file, "is a folder, not an image file");
         }

@@ -13,4 +13,15 @@ public class BadInputException extends RuntimeException {
     public BadInputException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    /**
+     * {@code value}, or this exception when it is null: the check of a public method's argument, before a null can
+     * reach code that would fail on it without saying which argument it was ("Detector.detect: image is null").
+     */
+    public static <T> T requireGiven(T value, String method, String argument) {
+        if (value == null) {
+            throw new BadInputException(method + ": " + argument + " is null");
+        }
+        return value;
+    }
 }

@@ -138,6 +138,7 @@ public final class Detector implements AutoCloseable {
 
     /** Reads an image file (any format ImageIO knows, converted to RGB) and detects objects in it. */
     public List<DetectedBox> detect(Path imageFile) {
+        org.frcnn4j.io.BadInputException.requireGiven(imageFile, "Detector.detect", "the image file");
         return detect(Images.readRgb(imageFile));
     }
 

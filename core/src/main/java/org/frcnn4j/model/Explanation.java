@@ -97,6 +97,7 @@ public record Explanation(int width, int height, int inputWidth, int inputHeight
                 levels.add(level(f.features().names().get(l), g, trace.objectness(), rx, ry, anchors.sizesOf(l),
                         anchors.ratios()));
             }
+            checkCell(levels.size(), level, row, col);
             Cell cell = cell(levels, trace, rpn, t, config.plusOne(), level, row, col);
             ProposalGenerator.Candidates c = trace.beforeNms();
             int[] order = bestFirst(c.scores(), maxBefore);
@@ -135,6 +136,18 @@ public record Explanation(int width, int height, int inputWidth, int inputHeight
         }
         return new Level(name, g.height(), g.width(), g.strideY(), g.strideX(), g.strideX() * rx, g.strideY() * ry,
                 Arrays.stream(sizes).boxed().toList(), Arrays.stream(ratios).boxed().toList(), best, which);
+    }
+
+    /** A cell asked for is -1 (the strongest) or on a level the model has, at a row and column of 0 or more. */
+    private static void checkCell(int levels, int level, int row, int col) {
+        if (level < -1 || level >= levels) {
+            throw new org.frcnn4j.io.BadInputException("explain: level " + level + " is not one of this model's "
+                    + levels + " feature levels (0.." + (levels - 1) + ", or -1 for the most object-like position)");
+        }
+        if (level >= 0 && (row < 0 || col < 0)) {
+            throw new org.frcnn4j.io.BadInputException("explain: row and col must be 0 or more (past the grid they are "
+                    + "clamped to its edge), got row " + row + ", col " + col);
+        }
     }
 
     private static Cell cell(List<Level> levels, RegionProposalNetwork.Trace trace, RegionProposalNetwork.Result rpn,

@@ -13,6 +13,7 @@ import org.frcnn4j.head.DetectionPostprocessor;
 import org.frcnn4j.head.FastRcnnHead;
 import org.frcnn4j.head.HeadTraining;
 import org.frcnn4j.head.ProposalTargets;
+import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.nn.ConvCheck;
 import org.frcnn4j.nn.ConvGuard;
 import org.frcnn4j.nn.MemoryLayout;
@@ -75,6 +76,7 @@ public final class FasterRcnn implements AutoCloseable {
      * says. Bfloat16 is refused with one line on a CPU without AVX512_BF16 or AMX; its convolutions are checked now.
      */
     public synchronized FasterRcnn withPrecision(Precision p) {
+        BadInputException.requireGiven(p, "withPrecision", "the precision");
         if (p != Precision.FP32) {
             p.requireAvailable();
             try (Precision.Scope s = Precision.use(p)) {
@@ -467,6 +469,10 @@ public final class FasterRcnn implements AutoCloseable {
      * A model on Selective Search boxes runs its images one at a time.
      */
     public java.util.List<DetectionPostprocessor.Result> detectBatch(java.util.List<BufferedImage> images) {
+        BadInputException.requireGiven(images, "detectBatch", "the list of images");
+        for (int i = 0; i < images.size(); i++) {
+            BadInputException.requireGiven(images.get(i), "detectBatch", "image " + i + " of " + images.size());
+        }
         if (images.size() <= 1 || config.proposals() == FasterRcnnConfig.Proposals.SELECTIVE_SEARCH) {
             return images.stream().map(this::detect).toList();
         }
@@ -498,6 +504,7 @@ public final class FasterRcnn implements AutoCloseable {
      * detections in original pixels. The RPN is not run.
      */
     public DetectionPostprocessor.Result detectWithProposals(BufferedImage image, float[] proposals) {
+        checkProposals(proposals);
         try (NDManager step = params.manager().newSubManager()) {
             ImageTransform.Transformed t = transform.apply(image, step);
             DetectionPostprocessor.Result r = forward(t, t.toInput(proposals)).detections();
@@ -505,8 +512,25 @@ public final class FasterRcnn implements AutoCloseable {
         }
     }
 
+    /** Given proposals must be whole boxes of finite numbers: NaN would silently give no detections. */
+    private static void checkProposals(float[] proposals) {
+        BadInputException.requireGiven(proposals, "detect", "the proposals");
+        if (proposals.length % 4 != 0) {
+            throw new BadInputException("detect: " + proposals.length + " proposal coordinates are not whole boxes "
+                    + "(4 numbers, x1 y1 x2 y2, per box)");
+        }
+        for (int i = 0; i < proposals.length; i++) {
+            if (!Float.isFinite(proposals[i])) {
+                throw new BadInputException("detect: proposal " + i / 4 + " has a coordinate " + proposals[i]);
+            }
+        }
+    }
+
     /** The RPN's proposals in the original image's pixels, best first, at most {@code topN}. */
     public ProposalGenerator.Proposals propose(BufferedImage image, int topN) {
+        if (topN < 0) {
+            throw new BadInputException("propose: the number of proposals must be 0 or more, got " + topN);
+        }
         try (NDManager step = params.manager().newSubManager()) {
             ImageTransform.Transformed t = transform.apply(image, step);
             ProposalGenerator.Proposals p;

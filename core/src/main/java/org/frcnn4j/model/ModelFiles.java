@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import org.frcnn4j.io.AtomicFiles;
+import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.nn.Parameters;
 
 /**
@@ -100,11 +101,16 @@ public final class ModelFiles {
      * e.g. thresholds or input sizes).
      */
     public static FasterRcnn load(Path dir, NDManager manager, java.util.function.UnaryOperator<FasterRcnnConfig> adjust) {
+        BadInputException.requireGiven(dir, "ModelFiles.load", "the model folder");
+        BadInputException.requireGiven(adjust, "ModelFiles.load", "the configuration adjustment");
         recover(dir);
         if (!Files.isDirectory(dir)) {
             throw new ModelException(dir, Files.exists(dir) ? "is a file, not a model folder" : "no such model folder");
         }
         FasterRcnnConfig config = adjust.apply(readConfig(dir.resolve(CONFIG)));
+        if (config == null) {
+            throw new ModelException(dir, "the configuration adjustment gave null instead of a configuration");
+        }
         return withWeights(dir, manager, arrays -> build(config, arrays, manager, dir.resolve(WEIGHTS)));
     }
 

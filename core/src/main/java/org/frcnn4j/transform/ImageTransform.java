@@ -111,6 +111,7 @@ public final class ImageTransform {
      * same input serves inference and training, on any thread.
      */
     public Transformed apply(BufferedImage image, NDManager manager) {
+        org.frcnn4j.io.BadInputException.requireGiven(image, "the detector", "the image");
         BufferedImage rgb = Images.toRgb(image);
         int h = rgb.getHeight();
         int w = rgb.getWidth();

@@ -17,6 +17,7 @@ import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicReference;
 import org.frcnn4j.data.Images;
 import org.frcnn4j.testing.SharedData;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,6 +54,36 @@ class DetectorMisuseTest {
         assertThatThrownBy(() -> predictor.predict(ImageFactory.getInstance().fromImage(image)))
                 .rootCause().isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
         predictor.close();
+    }
+
+    @Test
+    void nullAndOutOfRangeArgumentsAreOneLineNamingTheArgument() throws Exception {
+        BufferedImage image = Images.readRgb(IMAGE);
+        try (Detector detector = Detector.load(modelDir)) {
+            Map<String, ThrowingCallable> calls = new java.util.LinkedHashMap<>();
+            calls.put("Detector.detect: the image file is null", () -> detector.detect((Path) null));
+            calls.put("Images: the image file is null", () -> Images.readRgb((Path) null));
+            calls.put("the detector: the image is null", () -> detector.detect((BufferedImage) null));
+            calls.put("the detector: the image is null ", () -> detector.detectTimed(null));
+            calls.put("detectBatch: the list of images is null", () -> detector.detectBatch(null));
+            calls.put("detectBatch: image 1 of 2 is null", () -> detector.detectBatch(java.util.Arrays.asList(image, null)));
+            calls.put("withPrecision: the precision is null", () -> detector.withPrecision(null));
+            calls.put("ModelFiles.load: the model folder is null", () -> Detector.load(null));
+            calls.put("ModelFiles.load: the configuration adjustment is null", () -> Detector.load(modelDir, null));
+            calls.put(modelDir + ": the configuration adjustment gave null", () -> Detector.load(modelDir, c -> null));
+            calls.put("propose: the number of proposals must be 0 or more, got -1", () -> detector.propose(image, -1));
+            calls.put("detect: the proposals is null", () -> detector.detect(image, null));
+            calls.put("detect: 3 proposal coordinates are not whole boxes", () -> detector.detect(image, new float[3]));
+            calls.put("detect: proposal 1 has a coordinate NaN",
+                    () -> detector.detect(image, new float[] {0, 0, 9, 9, 0, Float.NaN, 9, 9}));
+            calls.put("explain: level 7 is not one of this model's 1 feature levels", () -> detector.explain(image, 7, 0, 0, 10));
+            calls.put("explain: row and col must be 0 or more", () -> detector.explain(image, 0, -5, 0, 10));
+            calls.forEach((message, call) -> assertThatThrownBy(call).as(message)
+                    .isInstanceOf(org.frcnn4j.io.BadInputException.class)
+                    .hasMessageStartingWith(message.strip()).hasMessageNotContaining("\n"));
+            assertThat(detector.detect(image)).as("usable after all that").isNotEmpty();
+            assertThat(detector.detectBatch(List.of())).isEmpty();
+        }
     }
 
     /** Closing while another thread detects: that image finishes (or the call says the detector is closed). */
