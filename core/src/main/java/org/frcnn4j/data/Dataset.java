@@ -41,6 +41,15 @@ public record Dataset(Format format, ClassList classes, List<Annotation> images,
      *                categories, by name)
      */
     public static Dataset open(Path path, String split, List<String> classes) {
+        org.frcnn4j.io.BadInputException.requireGiven(path, "Dataset.open", "the dataset path");
+        for (int i = 0; classes != null && i < classes.size(); i++) {
+            org.frcnn4j.io.BadInputException.requireGiven(classes.get(i), "Dataset.open",
+                    "class name " + (i + 1) + " of " + classes.size());
+            if (classes.get(i).isBlank()) {
+                throw new org.frcnn4j.io.BadInputException("Dataset.open: class name " + (i + 1) + " of "
+                        + classes.size() + " is empty");
+            }
+        }
         if (!Files.exists(path)) {
             throw new DatasetException(path, "no such file or folder");
         }

@@ -8,6 +8,7 @@ import org.frcnn4j.data.Dataset;
 import org.frcnn4j.data.Detection;
 import org.frcnn4j.data.Images;
 import org.frcnn4j.head.DetectionPostprocessor;
+import org.frcnn4j.io.BadInputException;
 
 /** Runs a model over a dataset's images, giving detections in the dataset's terms (image ids, 0-based labels). */
 public final class DatasetDetection {
@@ -26,12 +27,14 @@ public final class DatasetDetection {
      * them) must have as many classes as the dataset, taken in order.
      */
     public static int[] labelMap(FasterRcnnConfig model, Dataset dataset) {
+        BadInputException.requireGiven(model, "DatasetDetection.labelMap", "the model's configuration");
+        BadInputException.requireGiven(dataset, "DatasetDetection.labelMap", "the dataset");
         int k = model.numClassesWithBackground() - 1;
         int[] map = new int[k + 1];
         map[0] = -1;
         if (model.classNames().isEmpty()) {
             if (k != dataset.classes().size()) {
-                throw new org.frcnn4j.io.BadInputException("the model has " + k + " unnamed classes, the dataset "
+                throw new BadInputException("the model has " + k + " unnamed classes, the dataset "
                         + dataset.classes().size() + ": give the model class names (import-torchvision --classes)");
             }
             for (int i = 1; i <= k; i++) {
@@ -45,7 +48,7 @@ public final class DatasetDetection {
             matched += map[i] >= 0 ? 1 : 0;
         }
         if (matched == 0 && dataset.classes().size() > 0) {
-            throw new org.frcnn4j.io.BadInputException("none of the model's classes (" + abbreviate(model.classNames())
+            throw new BadInputException("none of the model's classes (" + abbreviate(model.classNames())
                     + ") is a class of the dataset (" + abbreviate(dataset.classes().names()) + ")");
         }
         return map;
@@ -60,6 +63,8 @@ public final class DatasetDetection {
      */
     public static List<Detection> detectAll(FasterRcnn model, Dataset dataset,
                                             java.util.function.Function<Annotation, float[]> proposals, IntConsumer progress) {
+        BadInputException.requireGiven(model, "DatasetDetection.detectAll", "the model");
+        BadInputException.requireGiven(dataset, "DatasetDetection.detectAll", "the dataset");
         int[] toDataset = labelMap(model.config(), dataset);
         List<Detection> out = new ArrayList<>();
         int done = 0;

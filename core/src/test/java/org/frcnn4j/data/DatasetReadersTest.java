@@ -29,6 +29,17 @@ class DatasetReadersTest {
     }
 
     @Test
+    void nullArgumentsAndEmptyClassNamesFromJavaAreOneLine() {
+        Path root = SharedData.bundled("raccoon");
+        assertThatThrownBy(() -> Dataset.open(null, null, null)).isInstanceOf(org.frcnn4j.io.BadInputException.class)
+                .hasMessage("Dataset.open: the dataset path is null");
+        assertThatThrownBy(() -> Dataset.open(root, "test", java.util.Arrays.asList("raccoon", null)))
+                .isInstanceOf(org.frcnn4j.io.BadInputException.class).hasMessage("Dataset.open: class name 2 of 2 is null");
+        assertThatThrownBy(() -> Dataset.open(root, "test", List.of(" ")))
+                .isInstanceOf(org.frcnn4j.io.BadInputException.class).hasMessage("Dataset.open: class name 1 of 1 is empty");
+    }
+
+    @Test
     void vocCoordinatesBecomeZeroBased() {
         Dataset d = Dataset.open(SharedData.bundled("raccoon"), null, null);
         Annotation a = d.images().stream().filter(x -> x.imageId().equals("raccoon-1")).findFirst().orElseThrow();

@@ -78,6 +78,12 @@ class DetectorMisuseTest {
                     () -> detector.detect(image, new float[] {0, 0, 9, 9, 0, Float.NaN, 9, 9}));
             calls.put("explain: level 7 is not one of this model's 1 feature levels", () -> detector.explain(image, 7, 0, 0, 10));
             calls.put("explain: row and col must be 0 or more", () -> detector.explain(image, 0, -5, 0, 10));
+            FasterRcnn model = detector.model();
+            org.frcnn4j.data.Dataset raccoon = org.frcnn4j.data.Dataset.open(SharedData.bundled("raccoon"), "test", null);
+            calls.put("DatasetDetection.detectAll: the model is null",
+                    () -> DatasetDetection.detectAll(null, raccoon, null));
+            calls.put("DatasetDetection.detectAll: the dataset is null", () -> DatasetDetection.detectAll(model, null, null));
+            calls.put("DatasetDetection.labelMap: the dataset is null", () -> DatasetDetection.labelMap(model.config(), null));
             calls.forEach((message, call) -> assertThatThrownBy(call).as(message)
                     .isInstanceOf(org.frcnn4j.io.BadInputException.class)
                     .hasMessageStartingWith(message.strip()).hasMessageNotContaining("\n"));
