@@ -39,7 +39,7 @@ public final class FasterRcnnTranslator implements NoBatchifyTranslator<Image, D
 
     @Override
     public NDList processInput(TranslatorContext ctx, Image input) {
-        Object wrapped = input.getWrappedImage();
+        Object wrapped = org.frcnn4j.io.BadInputException.requireGiven(input, "Predictor.predict", "the image").getWrappedImage();
         if (!(wrapped instanceof BufferedImage img)) {
             throw new IllegalArgumentException("frcnn4j reads images from DJL's BufferedImageFactory; got "
                     + wrapped.getClass().getName());

@@ -87,6 +87,12 @@ class DetectorMisuseTest {
             calls.forEach((message, call) -> assertThatThrownBy(call).as(message)
                     .isInstanceOf(org.frcnn4j.io.BadInputException.class)
                     .hasMessageStartingWith(message.strip()).hasMessageNotContaining("\n"));
+            try (Predictor<Image, DetectedObjects> predictor = detector.newPredictor()) {
+                // DJL wraps what the translator throws; the cause is the one line
+                assertThatThrownBy(() -> predictor.predict(null)).rootCause()
+                        .isInstanceOf(org.frcnn4j.io.BadInputException.class)
+                        .hasMessage("Predictor.predict: the image is null");
+            }
             assertThat(detector.detect(image)).as("usable after all that").isNotEmpty();
             assertThat(detector.detectBatch(List.of())).isEmpty();
         }
