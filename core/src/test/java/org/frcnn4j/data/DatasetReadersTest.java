@@ -89,12 +89,17 @@ class DatasetReadersTest {
         assertThat(img.getType()).isEqualTo(BufferedImage.TYPE_INT_RGB);
     }
 
-    @Test
-    void badInputIsReportedWithItsFile(@TempDir Path tmp) throws IOException {
-        Path root = tmp.resolve("bad");
+    /** An empty VOC folder (Annotations, JPEGImages) with these lines as its classes.txt. */
+    private static Path vocFolder(Path root, String classes) throws IOException {
         Files.createDirectories(root.resolve("Annotations"));
         Files.createDirectories(root.resolve("JPEGImages"));
-        Files.writeString(root.resolve("classes.txt"), "cat\ndog\n");
+        Files.writeString(root.resolve("classes.txt"), classes);
+        return root;
+    }
+
+    @Test
+    void badInputIsReportedWithItsFile(@TempDir Path tmp) throws IOException {
+        Path root = vocFolder(tmp.resolve("bad"), "cat\ndog\n");
         ImageIO.write(new BufferedImage(50, 40, BufferedImage.TYPE_INT_RGB), "jpg", root.resolve("JPEGImages/a.jpg").toFile());
         Files.writeString(root.resolve("JPEGImages/c.jpg"), "not a jpeg");
         Files.writeString(root.resolve("Annotations/a.xml"), xml(60, 40,
@@ -146,10 +151,7 @@ class DatasetReadersTest {
 
     @Test
     void vocSizeComesFromTheImageWhenMissingAndDifficultIsZeroOrOne(@TempDir Path tmp) throws IOException {
-        Path root = tmp.resolve("voc");
-        Files.createDirectories(root.resolve("Annotations"));
-        Files.createDirectories(root.resolve("JPEGImages"));
-        Files.writeString(root.resolve("classes.txt"), "cat\n");
+        Path root = vocFolder(tmp.resolve("voc"), "cat\n");
         for (String id : List.of("a", "b", "c", "d", "e", "f", "g")) {
             ImageIO.write(new BufferedImage(40, 30, BufferedImage.TYPE_INT_RGB), "png", root.resolve("JPEGImages/" + id + ".jpg").toFile());
         }

@@ -167,29 +167,32 @@ class ModelFilesTest {
         Path config = savedTinyModel(tmp).resolve("config.json");
         com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
         String saved = Files.readString(config);
-        Map<String, String> refusals = new java.util.LinkedHashMap<>();
-        refusals.put("transform.minSize=0", "transform.minSize must be at least 1, not 0");
-        refusals.put("transform.std=[0.229,0,0.225]", "transform.std (each) must be a positive number, not 0.0");
-        refusals.put("transform.mean=[0.5]", "transform.mean must list 3 values, not 1");
-        refusals.put("anchors.stride=0", "anchors.stride must be at least 1, not 0");
-        refusals.put("anchors.ratios=[]", "anchors.ratios must list at least one value");
-        refusals.put("anchors.sizes=[32,-64]", "anchors.sizes (each) must be a positive number, not -64.0");
-        refusals.put("rpn.nmsThreshold=\"NaN\"", "rpn.nmsThreshold must be between 0 and 1, not NaN");
-        refusals.put("rpn.postNmsTopNTest=0", "rpn.postNmsTopNTest must be at least 1, not 0");
-        refusals.put("rpn.objectness=null", "rpn.objectness is missing");
-        refusals.put("roi.outputSize=0", "roi.outputSize must be at least 1, not 0");
-        refusals.put("backbone.widthScale=0", "backbone.widthScale must be a positive number, not 0.0");
-        refusals.put("head.boxWeights=[10,10,5]", "head.boxWeights must list 4 values, not 3");
-        refusals.put("head.numClasses=0", "head.numClasses (the K classes and the background) must be at least 1, not 0");
-        for (Map.Entry<String, String> r : refusals.entrySet()) {
-            String[] edit = r.getKey().split("=", 2);
+        // each row: the edit (a section's field = a JSON value) | the refusal's message
+        String refusals = """
+                transform.minSize=0 | transform.minSize must be at least 1, not 0
+                transform.std=[0.229,0,0.225] | transform.std (each) must be a positive number, not 0.0
+                transform.mean=[0.5] | transform.mean must list 3 values, not 1
+                anchors.stride=0 | anchors.stride must be at least 1, not 0
+                anchors.ratios=[] | anchors.ratios must list at least one value
+                anchors.sizes=[32,-64] | anchors.sizes (each) must be a positive number, not -64.0
+                rpn.nmsThreshold="NaN" | rpn.nmsThreshold must be between 0 and 1, not NaN
+                rpn.postNmsTopNTest=0 | rpn.postNmsTopNTest must be at least 1, not 0
+                rpn.objectness=null | rpn.objectness is missing
+                roi.outputSize=0 | roi.outputSize must be at least 1, not 0
+                backbone.widthScale=0 | backbone.widthScale must be a positive number, not 0.0
+                head.boxWeights=[10,10,5] | head.boxWeights must list 4 values, not 3
+                head.numClasses=0 | head.numClasses (the K classes and the background) must be at least 1, not 0
+                """;
+        for (String row : refusals.strip().lines().toList()) {
+            String[] r = row.strip().split(" \\| ", 2);
+            String[] edit = r[0].split("=", 2);
             String[] path = edit[0].split("\\.");
             com.fasterxml.jackson.databind.node.ObjectNode root =
                     (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(saved);
             ((com.fasterxml.jackson.databind.node.ObjectNode) root.get(path[0])).set(path[1], json.readTree(edit[1]));
             Files.writeString(config, json.writeValueAsString(root));
-            assertThatThrownBy(() -> ModelFiles.readConfig(config)).as(r.getKey())
-                    .hasMessageStartingWith(config + ": " + r.getValue()).hasMessageNotContaining("\n");
+            assertThatThrownBy(() -> ModelFiles.readConfig(config)).as(r[0])
+                    .hasMessageStartingWith(config + ": " + r[1]).hasMessageNotContaining("\n");
         }
     }
 
@@ -197,11 +200,7 @@ class ModelFilesTest {
     @Test
     void nonFiniteWeightsAreRefused(@TempDir Path tmp) throws Exception {
         try (NDManager m = NDManager.newBaseManager()) {
-            FasterRcnnConfig tiny = Presets.TINY.config(List.of("a"));
-            try (FasterRcnn model = FasterRcnn.create(tiny, m, 1)) {
-                ModelFiles.save(model, tmp);
-            }
-            Path weights = tmp.resolve("weights.safetensors");
+            Path weights = savedTinyModel(tmp).resolve("weights.safetensors");
             ai.djl.ndarray.NDList arrays;
             try (java.io.InputStream in = Files.newInputStream(weights)) {
                 arrays = ai.djl.ndarray.NDList.decode(m, in);
