@@ -14,9 +14,15 @@ import java.util.List;
  * values: to the last bit for VGG-16 at 1000x600 here, within rounding on small maps, whose blocking oneDNN may choose
  * otherwise) with nothing between them but in-place ReLUs and oneDNN's own pools.
  *
- * <p>Taken only where every layer would run the engine's own float32 kernel anyway ({@link ConvGuard}'s verdict for an
- * inference call is {@link ConvRoute.Direct}): where oneDNN computes one of the shapes wrong on this CPU, in bfloat16,
- * on the Winograd route, with gradients or on a strided view, the caller runs the layers one by one as before.
+ * <p>In bfloat16 ({@link Precision#BF16}) the chain's maps, weights and biases are bfloat16 from the first layer to the
+ * last: layer by layer, each convolution's input, weight and bias are rounded to bfloat16 and its output is bfloat16
+ * widened to float32, and ReLU and max pooling commute with that rounding, so the values are the same (to the last
+ * bit for VGG-16 at 1000x600 here), without a cast into and out of every layer.
+ *
+ * <p>Taken only where every layer would run the engine's own kernel anyway ({@link ConvGuard}'s verdict for an
+ * inference call in the thread's precision is {@link ConvRoute.Direct} in float32, {@link ConvRoute.Bfloat16} in
+ * bfloat16): where oneDNN computes one of the shapes wrong on this CPU, on the Winograd route, with gradients, on a
+ * strided view or on channels-last maps, the caller runs the layers one by one as before.
  * {@code -Dfrcnn.conv.blocked=off} turns it off (for comparisons).
  *
  * <p>Only plain chains: a residual sum of two blocked maps is oneDNN's sum primitive, whose set-up divided by zero on
@@ -44,7 +50,7 @@ public final class BlockedChain {
         for (int i = 0; i < convs.size(); i++) {
             ConvShape s = convs.get(i).shape();
             if (s.stride() != 1 || s.dilation() != 1 || s.groups() != 1 || convs.get(i).bias() == null
-                    || !ConvGuard.shared().inferenceRunsDirect(s, h, w)) {
+                    || !ConvGuard.shared().inferenceRunsEngine(s, h, w)) {
                 return null;
             }
             inputs.add(new Shape(n, s.inChannels(), h, w));
@@ -67,7 +73,8 @@ public final class BlockedChain {
             weights.add(c.weight());
             biases.add(c.bias());
         }
-        return ScriptedOps.blockedChain(x, weights, biases, paddings, pools, pool, ceilMode);
+        return ScriptedOps.blockedChain(x, weights, biases, paddings, pools, pool, ceilMode,
+                Precision.current() == Precision.BF16);
     }
 
     /** A max pool's output size, as PyTorch computes it without padding. */

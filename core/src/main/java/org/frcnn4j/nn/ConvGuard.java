@@ -175,17 +175,19 @@ public final class ConvGuard {
 
     /**
      * Whether an inference call (no gradients) of {@code shape} on a row-major map of {@code height} x {@code width}
-     * would run the engine's own float32 kernel ({@link ConvRoute.Direct}): what {@link BlockedChain} needs of every
-     * layer it takes over.
+     * would run the engine's own kernel in the thread's precision ({@link ConvRoute.Direct} in float32,
+     * {@link ConvRoute.Bfloat16} in bfloat16): what {@link BlockedChain} needs of every layer it takes over.
      */
-    boolean inferenceRunsDirect(ConvShape shape, int height, int width) {
-        if (subsampled(shape) || precisionFor(shape, Gradients.NONE) != Precision.FP32) {
+    boolean inferenceRunsEngine(ConvShape shape, int height, int width) {
+        Precision precision = precisionFor(shape, Gradients.NONE);
+        if (subsampled(shape)) {
             return false;
         }
-        boolean winograd = forced == null && winograd(shape, Precision.FP32, MemoryLayout.NCHW)
+        boolean winograd = forced == null && winograd(shape, precision, MemoryLayout.NCHW)
                 && ConvRoute.Winograd.pays(shape.outputSize(height), shape.outputSize(width));
-        return !winograd && verdict(shape, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW, false).route()
-                instanceof ConvRoute.Direct;
+        ConvRoute route = verdict(shape, Gradients.NONE, precision, MemoryLayout.NCHW, false).route();
+        return !winograd && (precision == Precision.FP32 ? route instanceof ConvRoute.Direct
+                : route instanceof ConvRoute.Bfloat16);
     }
 
     /** Counts an inference call that a route outside this class ran (for the achieved rate, as {@link #forward} does). */

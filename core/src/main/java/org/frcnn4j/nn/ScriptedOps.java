@@ -101,13 +101,15 @@ public final class ScriptedOps {
     /**
      * A chain of stride-1 convolutions, each followed by a ReLU and, where {@code pools} says, a max pool of
      * {@code pool} x {@code pool} with stride {@code pool}, in one call whose maps stay in oneDNN's blocked layout from
-     * the first convolution to the last ({@link BlockedChain}); the input and the result are row-major.
+     * the first convolution to the last ({@link BlockedChain}), in bfloat16 where asked; the input and the result are
+     * row-major float32.
      */
     static NDArray blockedChain(NDArray x, java.util.List<NDArray> weights, java.util.List<NDArray> biases,
-                                long[] paddings, boolean[] pools, int pool, boolean ceilMode) {
+                                long[] paddings, boolean[] pools, int pool, boolean ceilMode, boolean bfloat16) {
         return run("blocked_chain", x, IValue.from((PtNDArray) x),
                 IValue.listFrom(weights.toArray(PtNDArray[]::new)), IValue.listFrom(biases.toArray(PtNDArray[]::new)),
-                IValue.listFrom(paddings), IValue.listFrom(pools), IValue.from((long) pool), IValue.from(ceilMode));
+                IValue.listFrom(paddings), IValue.listFrom(pools), IValue.from((long) pool), IValue.from(ceilMode),
+                IValue.from(bfloat16));
     }
 
     /** {@link #linear} with the weight kept by {@link #keep}. */
@@ -496,14 +498,25 @@ public final class ScriptedOps {
                 + "    _0 = torch._foreach_zero_(arrays)\n"
                 + "    return 0\n"
                 + "  def blocked_chain(" + self + ",\n    x: Tensor,\n    weights: List[Tensor],\n    biases: List[Tensor],\n"
-                + "    paddings: List[int],\n    pools: List[bool],\n    pool: int,\n    ceil: bool) -> Tensor:\n"
-                + "    y = torch.to_mkldnn(x)\n"
+                + "    paddings: List[int],\n    pools: List[bool],\n    pool: int,\n    ceil: bool,\n    bf16: bool) -> Tensor:\n"
+                + "    if bf16:\n"
+                + "      y = torch.to_mkldnn(torch.to(x, " + BFLOAT16 + "))\n"
+                + "    else:\n"
+                + "      y = torch.to_mkldnn(x)\n"
                 + "    for i in range(torch.len(weights)):\n"
                 + "      p = paddings[i]\n"
-                + "      y = torch.relu_(torch.mkldnn_convolution(y, weights[i], biases[i], [p, p], [1, 1], [1, 1], 1))\n"
+                + "      w = weights[i]\n"
+                + "      b = biases[i]\n"
+                + "      if bf16:\n"
+                + "        w = torch.to(w, " + BFLOAT16 + ")\n"
+                + "        b = torch.to(b, " + BFLOAT16 + ")\n"
+                + "      y = torch.relu_(torch.mkldnn_convolution(y, w, b, [p, p], [1, 1], [1, 1], 1))\n"
                 + "      if pools[i]:\n"
                 + "        y = torch.max_pool2d(y, [pool, pool], [pool, pool], [0, 0], [1, 1], ceil)\n"
-                + "    return torch.to_dense(y)\n"
+                + "    y = torch.to_dense(y)\n"
+                + "    if bf16:\n"
+                + "      y = torch.to(y, " + FLOAT32 + ")\n"
+                + "    return y\n"
                 + "  def linear(" + self + ",\n    x: Tensor,\n    weight: Tensor,\n    bias: Tensor) -> Tensor:\n"
                 + "    _0 = torch.linear(torch.to(x, " + BFLOAT16 + "), torch.to(weight, " + BFLOAT16 + "), torch.to(bias, "
                 + BFLOAT16 + "))\n"

@@ -44,6 +44,36 @@ class BlockedChainTest {
         }
     }
 
+    /**
+     * In bfloat16 the chain keeps bfloat16 maps where the layers round each input and output: the same values (a
+     * bfloat16 step at most, where oneDNN blocks a small map's sums otherwise).
+     */
+    @Test
+    void givesTheBfloat16LayersOneByOne() {
+        boolean available = true;
+        try {
+            Precision.BF16.requireAvailable();
+        } catch (Precision.UnsupportedPrecisionException e) {
+            available = false;
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(available, "no AVX512_BF16 or AMX on this CPU");
+        try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 11);
+             Precision.Scope bf16 = Precision.use(Precision.BF16)) {
+            List<Layers.Conv> convs = convs(p);
+            NDArray x = m.randomNormal(new Shape(1, 3, 45, 71));
+            NDArray chained = BlockedChain.forward(x, convs, POOL_AFTER, 2, false);
+            NDArray expected = oneByOne(x, convs, false);
+            if (!allDirect(convs, 45, 71)) {
+                assertThat(chained).isNull();
+                return;
+            }
+            assertThat(chained).isNotNull();
+            assertThat(chained.getShape()).isEqualTo(expected.getShape());
+            float scale = expected.abs().max().getFloat();
+            assertThat(chained.sub(expected).abs().max().getFloat() / scale).isLessThan(1e-2f);
+        }
+    }
+
     @Test
     void stepsAsideForGradientsAndStridedViews() {
         try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 11)) {
@@ -89,7 +119,7 @@ class BlockedChainTest {
 
     private static boolean allDirect(List<Layers.Conv> convs, int h, int w) {
         for (int i = 0; i < convs.size(); i++) {
-            if (!ConvGuard.shared().inferenceRunsDirect(convs.get(i).shape(), h, w)) {
+            if (!ConvGuard.shared().inferenceRunsEngine(convs.get(i).shape(), h, w)) {
                 return false;
             }
             if (POOL_AFTER.get(i)) {
