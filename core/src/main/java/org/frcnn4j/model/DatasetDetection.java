@@ -70,8 +70,13 @@ public final class DatasetDetection {
         int done = 0;
         for (Annotation a : dataset.images()) {
             java.awt.image.BufferedImage img = Images.readRgb(a.imageFile());
-            DetectionPostprocessor.Result r = proposals == null ? model.detect(img)
-                    : model.detectWithProposals(img, proposals.apply(a));
+            DetectionPostprocessor.Result r;
+            try {
+                r = proposals == null ? model.detect(img) : model.detectWithProposals(img, proposals.apply(a));
+            } catch (BadInputException e) {
+                // given proposals that are no boxes: which image's
+                throw new BadInputException("image " + a.imageId() + ": " + e.getMessage(), e);
+            }
             float[] b = r.boxes();
             for (int i = 0; i < r.count(); i++) {
                 int label = toDataset[r.labels()[i]];

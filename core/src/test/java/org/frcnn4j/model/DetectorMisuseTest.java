@@ -83,6 +83,8 @@ class DetectorMisuseTest {
             calls.put("DatasetDetection.detectAll: the model is null",
                     () -> DatasetDetection.detectAll(null, raccoon, null));
             calls.put("DatasetDetection.detectAll: the dataset is null", () -> DatasetDetection.detectAll(model, null, null));
+            calls.put("image " + raccoon.images().get(0).imageId() + ": detect: 3 proposal coordinates are not whole boxes",
+                    () -> DatasetDetection.detectAll(model, raccoon, a -> new float[3], null));
             calls.put("DatasetDetection.labelMap: the dataset is null", () -> DatasetDetection.labelMap(model.config(), null));
             calls.forEach((message, call) -> assertThatThrownBy(call).as(message)
                     .isInstanceOf(org.frcnn4j.io.BadInputException.class)
