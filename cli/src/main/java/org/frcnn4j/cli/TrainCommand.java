@@ -311,19 +311,22 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Flags whose values no training could use: refused before anything is read or written. */
     private void checkRanges() {
-        if (lr != null && !(lr > 0 && lr < Double.POSITIVE_INFINITY)) {
-            throw new BadInputException("--lr must be a positive number, not " + lr);
+        if (lr != null) {
+            org.frcnn4j.io.Ranges.positive("--lr", lr);
         }
-        if (widthScale != null && !(widthScale > 0 && widthScale < Double.POSITIVE_INFINITY)) {
-            throw new BadInputException("--width-scale must be a positive number, not " + widthScale);
+        if (widthScale != null) {
+            org.frcnn4j.io.Ranges.positive("--width-scale", widthScale);
         }
         if (minSize != null && minSize < 1 || maxSize != null && maxSize < 1
                 || minSize != null && maxSize != null && maxSize < minSize) {
             throw new BadInputException("--min-size and --max-size must satisfy 0 < min <= max, not " + minSize + " and "
                     + maxSize);
         }
-        if (checkpointEvery != null && checkpointEvery < 1 || validateEvery != null && validateEvery < 1) {
-            throw new BadInputException("--checkpoint-every and --validate-every must be at least 1");
+        if (checkpointEvery != null) {
+            org.frcnn4j.io.Ranges.atLeast("--checkpoint-every", checkpointEvery, 1);
+        }
+        if (validateEvery != null) {
+            org.frcnn4j.io.Ranges.atLeast("--validate-every", validateEvery, 1);
         }
     }
 
@@ -349,10 +352,7 @@ final class TrainCommand implements Callable<Integer> {
                     s.steps(), s.gamma(), s.warmupIterations(), s.warmupFactor(), s.clipGradNorm()));
         }
         if (imagesPerIteration != null) {
-            if (imagesPerIteration < 1) {
-                throw new org.frcnn4j.io.BadInputException("--images-per-iteration must be at least 1, not "
-                        + imagesPerIteration);
-            }
+            org.frcnn4j.io.Ranges.atLeast("--images-per-iteration", imagesPerIteration, 1);
             c = c.withImagesPerIteration(imagesPerIteration);
         }
         if (roisPerImage != null) {

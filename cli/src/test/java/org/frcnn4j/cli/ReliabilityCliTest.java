@@ -349,7 +349,7 @@ class ReliabilityCliTest {
         cases.put(List.of("--min-size", "-10"), "--min-size and --max-size must satisfy 0 < min <= max, not -10 and null");
         cases.put(List.of("--min-size", "200", "--max-size", "100"),
                 "--min-size and --max-size must satisfy 0 < min <= max, not 200 and 100");
-        cases.put(List.of("--checkpoint-every", "0"), "--checkpoint-every and --validate-every must be at least 1");
+        cases.put(List.of("--checkpoint-every", "0"), "--checkpoint-every must be at least 1, not 0");
         assertEachRefusedBeforeWriting(List.of("train", "--data", RACCOON.toString(), "--train-split", "test",
                 "--preset", "tiny", "--iterations", "1", "--out", out.toString()), cases, out);
         Run demo = CliTest.run("demo", "--iterations", "0", "--out", out.toString());
@@ -413,9 +413,8 @@ class ReliabilityCliTest {
         cases.put(List.of("--box-nms-thresh", "5"), "--box-nms-thresh must be between 0 and 1, not 5.0");
         cases.put(List.of("--rpn-nms-thresh", "NaN"), "--rpn-nms-thresh must be between 0 and 1, not NaN");
         cases.put(List.of("--box-score-thresh", "-2"), "--box-score-thresh must be between 0 and 1, not -2.0");
-        cases.put(List.of("--box-detections-per-img", "-1"), "--box-detections-per-img, --rpn-pre-nms-top-n-test and "
-                + "--rpn-post-nms-top-n-test must be at least 1");
-        cases.put(List.of("--bn-eps", "-1"), "--bn-eps and --width-mult must be positive, not -1.0 and 1.0");
+        cases.put(List.of("--box-detections-per-img", "-1"), "--box-detections-per-img must be at least 1, not -1");
+        cases.put(List.of("--bn-eps", "-1"), "--bn-eps must be a positive number, not -1.0");
         cases.put(List.of("--classes", twice.toString()), twice + ": class name 'a' appears twice");
         assertEachRefusedBeforeWriting(List.of("import-torchvision", "--weights", IMPORT_FIXTURE.toString(), "--arch",
                 "fasterrcnn_resnet50_fpn", "--num-classes", "5", "--out", out.toString()), cases, out);

@@ -46,10 +46,7 @@ public record BackboneConfig(Architecture architecture, double widthScale, boole
      */
     public record ResNet(List<Integer> blocks, int width) {
         public ResNet {
-            if (blocks == null || blocks.isEmpty()) {
-                throw new org.frcnn4j.io.BadInputException("backbone.resnet.blocks must list each stage's block count");
-            }
-            blocks.forEach(b -> Ranges.atLeast("backbone.resnet.blocks (each)", b == null ? 0 : b, 1));
+            Ranges.atLeast("backbone.resnet.blocks", blocks, 1);
             Ranges.atLeast("backbone.resnet.width", width, 1);
             blocks = List.copyOf(blocks);
         }
@@ -82,10 +79,7 @@ public record BackboneConfig(Architecture architecture, double widthScale, boole
     public record Fpn(int outChannels, boolean batchNorm, List<Integer> returned, boolean extraMaxPool) {
         public Fpn {
             Ranges.atLeast("backbone.fpn.outChannels", outChannels, 1);
-            if (returned == null || returned.isEmpty()) {
-                throw new org.frcnn4j.io.BadInputException("backbone.fpn.returned must list the stages it reads");
-            }
-            returned.forEach(r -> Ranges.atLeast("backbone.fpn.returned (each)", r == null ? -1 : r, 0));
+            Ranges.atLeast("backbone.fpn.returned", returned, 0);
             returned = List.copyOf(returned);
         }
     }

@@ -28,8 +28,8 @@ public record HeadConfig(int numClasses, int fcSize, boolean dropout, float[] bo
         Ranges.unitInterval("head.nmsThreshold", nmsThreshold);
         Ranges.atLeast("head.detectionsPerImage", detectionsPerImage, 1);
         Ranges.nonNegative("head.minBoxSize", minBoxSize);
-        if (convLayers != null) {
-            convLayers.forEach(c -> Ranges.atLeast("head.convLayers (each)", c == null ? 0 : c, 1));
+        if (convLayers != null && !convLayers.isEmpty()) { // empty: Fast R-CNN's two fc layers
+            Ranges.atLeast("head.convLayers", convLayers, 1);
         }
         convLayers = convLayers == null ? java.util.List.of() : java.util.List.copyOf(convLayers);
     }

@@ -68,6 +68,17 @@ public final class Ranges {
         }
     }
 
+    /** A non-empty list of whole numbers of at least {@code min} (a null element counts as missing). */
+    public static void atLeast(String name, java.util.List<Integer> values, long min) {
+        if (values == null || values.isEmpty()) {
+            throw new BadInputException(name + " must list at least one value");
+        }
+        for (Integer v : values) {
+            given(name + " (each)", v);
+            atLeast(name + " (each)", v, min);
+        }
+    }
+
     /** A setting that must be given (an enum absent from a configuration file). */
     public static void given(String name, Object value) {
         if (value == null) {

@@ -89,14 +89,11 @@ public final class TorchvisionImport {
             org.frcnn4j.io.Ranges.unitInterval("--rpn-score-thresh", rpnScoreThresh);
             org.frcnn4j.io.Ranges.unitInterval("--box-score-thresh", boxScoreThresh);
             org.frcnn4j.io.Ranges.unitInterval("--box-nms-thresh", boxNmsThresh);
-            if (boxDetectionsPerImg < 1 || rpnPreNmsTopNTest < 1 || rpnPostNmsTopNTest < 1) {
-                throw new BadInputException("--box-detections-per-img, --rpn-pre-nms-top-n-test and "
-                        + "--rpn-post-nms-top-n-test must be at least 1");
-            }
-            if (!(bnEps > 0 && bnEps < Float.POSITIVE_INFINITY && widthMult > 0 && widthMult < Double.POSITIVE_INFINITY)) {
-                throw new BadInputException("--bn-eps and --width-mult must be positive, not " + bnEps + " and "
-                        + widthMult);
-            }
+            org.frcnn4j.io.Ranges.atLeast("--box-detections-per-img", boxDetectionsPerImg, 1);
+            org.frcnn4j.io.Ranges.atLeast("--rpn-pre-nms-top-n-test", rpnPreNmsTopNTest, 1);
+            org.frcnn4j.io.Ranges.atLeast("--rpn-post-nms-top-n-test", rpnPostNmsTopNTest, 1);
+            org.frcnn4j.io.Ranges.positive("--bn-eps", bnEps);
+            org.frcnn4j.io.Ranges.positive("--width-mult", widthMult);
         }
 
         /** torchvision's defaults for the architecture. */
