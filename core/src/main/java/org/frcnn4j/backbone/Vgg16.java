@@ -25,12 +25,10 @@ public final class Vgg16 implements Backbone {
     private final List<Boolean> poolAfter = new ArrayList<>();
     private final List<GroupNorm> norms = new ArrayList<>();
     private final MaxPool pool;
-    private final boolean ceilMode;
     private final int outChannels;
 
     public Vgg16(Parameters params, double widthScale, boolean ceilMode, boolean groupNorm) {
         this.pool = new MaxPool(2, 2, 0, ceilMode);
-        this.ceilMode = ceilMode;
         int in = 3;
         int index = 0; // torchvision's module index: conv, relu (+ pool)
         for (int i = 0; i < PLAN.length; i++) {
@@ -60,7 +58,7 @@ public final class Vgg16 implements Backbone {
     public NDArray features(NDArray x, boolean training) {
         if (!training && norms.isEmpty()) {
             // at inference, all 13 layers in one call whose maps stay in oneDNN's layout, where the engine is right
-            NDArray chained = BlockedChain.forward(x, convs, poolAfter, 2, ceilMode);
+            NDArray chained = BlockedChain.forward(x, convs, poolAfter, 2, pool.ceilMode());
             if (chained != null) {
                 return chained;
             }

@@ -44,34 +44,35 @@ public final class BlockedChain {
             return null;
         }
         List<Shape> inputs = new ArrayList<>();
+        List<NDArray> weights = new ArrayList<>();
+        List<NDArray> biases = new ArrayList<>();
+        long[] paddings = new long[convs.size()];
+        boolean[] pools = new boolean[convs.size()];
         long n = x.getShape().get(0);
         int h = (int) x.getShape().get(2);
         int w = (int) x.getShape().get(3);
         for (int i = 0; i < convs.size(); i++) {
-            ConvShape s = convs.get(i).shape();
-            if (s.stride() != 1 || s.dilation() != 1 || s.groups() != 1 || convs.get(i).bias() == null
+            Layers.Conv c = convs.get(i);
+            ConvShape s = c.shape();
+            if (s.stride() != 1 || s.dilation() != 1 || s.groups() != 1 || c.bias() == null
                     || !ConvGuard.shared().inferenceRunsEngine(s, h, w)) {
                 return null;
             }
             inputs.add(new Shape(n, s.inChannels(), h, w));
+            weights.add(c.weight());
+            biases.add(c.bias());
+            paddings[i] = s.padding();
+            pools[i] = poolAfter.get(i);
             h = s.outputSize(h);
             w = s.outputSize(w);
-            if (poolAfter.get(i)) {
+            if (pools[i]) {
                 h = pooledSize(h, pool, ceilMode);
                 w = pooledSize(w, pool, ceilMode);
             }
         }
-        long[] paddings = new long[convs.size()];
-        boolean[] pools = new boolean[convs.size()];
-        List<NDArray> weights = new ArrayList<>();
-        List<NDArray> biases = new ArrayList<>();
+        // counted once the chain is sure to run, as ConvGuard counts the calls it runs
         for (int i = 0; i < convs.size(); i++) {
-            Layers.Conv c = convs.get(i);
-            ConvGuard.countInference(inputs.get(i), c.shape());
-            paddings[i] = c.shape().padding();
-            pools[i] = poolAfter.get(i);
-            weights.add(c.weight());
-            biases.add(c.bias());
+            ConvGuard.countInference(inputs.get(i), convs.get(i).shape());
         }
         return ScriptedOps.blockedChain(x, weights, biases, paddings, pools, pool, ceilMode,
                 Precision.current() == Precision.BF16);

@@ -37,6 +37,11 @@ public final class MaxPool {
         this.ceilMode = ceilMode;
     }
 
+    /** Whether output sizes round up (Caffe's pools, the paper's) rather than down. */
+    public boolean ceilMode() {
+        return ceilMode;
+    }
+
     /** The pooled map of {@code x} (N, C, H, W). */
     public NDArray forward(NDArray x) {
         if (kernel > 1 && needsGradient() && ScriptedOps.hasTrainedMaxPool(kernel, stride, padding)) {
