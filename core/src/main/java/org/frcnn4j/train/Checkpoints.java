@@ -22,6 +22,8 @@ import org.frcnn4j.model.ModelFiles;
  */
 public final class Checkpoints {
     static final String LATEST = "latest.json";
+    /** A checkpoint folder's name: this and the iteration, 7 digits. */
+    private static final String FOLDER = "iter-";
     static final String OPTIMIZER = "optimizer.safetensors";
     static final String PROPOSER = "proposer";
 
@@ -36,7 +38,7 @@ public final class Checkpoints {
 
     public void save(int iteration, int step, FasterRcnn model, Sgd sgd, FasterRcnn proposer) throws IOException {
         Files.createDirectories(dir);
-        String name = String.format(java.util.Locale.ROOT, "iter-%07d", iteration);
+        String name = String.format(java.util.Locale.ROOT, FOLDER + "%07d", iteration);
         AtomicFiles.replaceFolder(dir.resolve(name), folder -> {
             ModelFiles.writeInto(model, folder);
             try (OutputStream out = Files.newOutputStream(folder.resolve(OPTIMIZER))) {
@@ -101,7 +103,7 @@ public final class Checkpoints {
         }
         try (Stream<Path> s = Files.list(dir)) {
             return s.filter(Files::isDirectory).map(p -> p.getFileName().toString())
-                    .filter(n -> n.startsWith("iter-")).sorted().toList();
+                    .filter(n -> n.startsWith(FOLDER)).sorted().toList();
         }
     }
 
