@@ -258,8 +258,11 @@ public final class CocoReader {
         return n.isIntegralNumber() && n.canConvertToLong();
     }
 
-    /** A category id: a JSON integer that fits in an int (2^32 + 1 must not become category 1). */
-    private static boolean isCategoryId(JsonNode n) {
+    /**
+     * A category id, in instances and in results files: a JSON integer that fits in an int (2^32 + 1 must not become
+     * category 1, 1.7 not category 1, "1" is text).
+     */
+    public static boolean isCategoryId(JsonNode n) {
         return n.isIntegralNumber() && n.canConvertToInt();
     }
 

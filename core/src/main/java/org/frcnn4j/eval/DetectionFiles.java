@@ -74,8 +74,8 @@ public final class DetectionFiles {
             where += " (image_id " + imageId + ")";
             JsonNode category = r.path("category_id");
             int label = r.hasNonNull("category_name") ? classes.labelOf(r.get("category_name").asText())
-                    : category.isIntegralNumber() && category.canConvertToInt() ? classes.labelOfCategoryId(category.asInt() + shift)
-                    : -1; // "1" or 1.7 is no category id (1.7 once read as 1)
+                    : org.frcnn4j.data.CocoReader.isCategoryId(category) ? classes.labelOfCategoryId(category.asInt() + shift)
+                    : -1;
             if (label < 0) {
                 throw new DatasetException(json, where + ": unknown category "
                         + (r.hasNonNull("category_name") ? "'" + r.get("category_name").asText() + "'"
@@ -116,7 +116,7 @@ public final class DetectionFiles {
         }
         boolean zero = false;
         for (JsonNode r : results) {
-            if (r.hasNonNull("category_name") || !r.path("category_id").canConvertToInt()) {
+            if (r.hasNonNull("category_name") || !org.frcnn4j.data.CocoReader.isCategoryId(r.path("category_id"))) {
                 return 0;
             }
             int id = r.get("category_id").asInt();
