@@ -68,18 +68,19 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (repeat < 1 || warmup < 0) {
-            throw new org.frcnn4j.io.BadInputException(repeat < 1 ? "--repeat must be at least 1, not " + repeat
-                    : "--warmup must not be negative, not " + warmup);
-        }
         // every flag checked before minutes of timing, not after
+        org.frcnn4j.io.Ranges.atLeast("--repeat", repeat, 1);
+        org.frcnn4j.io.Ranges.atLeast("--warmup", warmup, 0);
         if (batchSizes != null) {
-            batchSizes.forEach(n -> org.frcnn4j.io.Ranges.atLeast("--batch-sizes (each)", n, 1));
+            org.frcnn4j.io.Ranges.atLeast("--batch-sizes", batchSizes, 1);
         }
+        java.util.Map<String, SelectiveSearch> timed = new java.util.LinkedHashMap<>(); // null: the model's RPN
         for (String method : methods) {
-            if (!List.of("rpn", "selective-search").contains(method)) {
-                throw new BadInputException("--methods takes rpn and selective-search, got '" + method + "'");
-            }
+            timed.put(method, switch (method) {
+                case "rpn" -> null;
+                case "selective-search" -> SelectiveSearch.of(SelectiveSearch.Mode.FAST);
+                default -> throw new BadInputException("--methods takes rpn and selective-search, got '" + method + "'");
+            });
         }
         List<Path> files = expand(images);
         if (files.isEmpty()) {
@@ -92,12 +93,9 @@ final class BenchCommand implements Callable<Integer> {
         precision.checked();
         try (Detector detector = precision.apply(Detector.load(model))) {
             FasterRcnn m = detector.model();
-            for (String method : methods) {
-                SelectiveSearch ss = switch (method) {
-                    case "rpn" -> null;
-                    case "selective-search" -> SelectiveSearch.of(SelectiveSearch.Mode.FAST);
-                    default -> throw new BadInputException("--methods takes rpn and selective-search, got '" + method + "'");
-                };
+            for (java.util.Map.Entry<String, SelectiveSearch> timing : timed.entrySet()) {
+                String method = timing.getKey();
+                SelectiveSearch ss = timing.getValue();
                 List<double[]> runs = new ArrayList<>();
                 double backboneFlops = 0;
                 for (Path f : files) {
