@@ -38,10 +38,15 @@ final class ParquetOutput {
             throw e;
         }
         try {
-            if (fs.exists(target) && !fs.rename(target, old)) {
+            boolean earlier = fs.exists(target);
+            if (earlier && !fs.rename(target, old)) {
                 throw new IOException("cannot move the earlier table aside");
             }
             if (!fs.rename(writing, target)) {
+                // the earlier table back where it was; the new one stays hidden beside it, named
+                if (earlier) {
+                    fs.rename(old, target);
+                }
                 throw new IOException("cannot move the new table into place (it is at " + writing + ")");
             }
         } catch (IOException e) {
