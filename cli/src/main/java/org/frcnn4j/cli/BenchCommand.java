@@ -132,9 +132,11 @@ final class BenchCommand implements Callable<Integer> {
                         + "of the better)%n", backboneFlops / runs.size() / 1e9, achieved, peak.convGflops(),
                         peak.gemmGflops(), 100 * achieved / peak.best());
                 if (precision.precision == Precision.FP32 && EngineFacts.winogradConvolutions()) {
-                    // the rate counts a direct sum's operations; Winograd's F(6x6, 3x3) does about a fifth of them
-                    out.printf("backbone's 3x3 layers on large maps: Winograd's transform (NNPACK), about a fifth of a "
-                            + "direct sum's multiplications, so the rate above can pass the direct ceiling%n");
+                    // the rate counts a direct sum's operations; Winograd's F(6x6, 3x3) does about a fifth of them,
+                    // F(4x4, 3x3) a quarter
+                    out.printf("backbone's 3x3 layers on large maps: %s, a fifth to a quarter of a direct sum's "
+                            + "multiplications, so the rate above can pass the direct ceiling%n",
+                            EngineFacts.winogradRoute().describe(null));
                 }
                 ObjectNode o = root.putObject(method);
                 o.put("precision", precision.precision.toString());

@@ -91,8 +91,9 @@ final class DoctorCommand implements Callable<Integer> {
             }
             long winograd = r.verdicts().stream().filter(v -> v.winograd() && !v.workaround()).count();
             out.println(org.frcnn4j.nn.EngineFacts.winogradConvolutions()
-                    ? "winograd: on (float32 forward passes): 3x3 stride-1 convolutions of large maps by NNPACK's Winograd "
-                            + "F(6x6, 3x3); " + winograd + " of the shapes above checked right by it"
+                    ? "winograd: on (float32 forward passes): 3x3 stride-1 convolutions of large maps by "
+                            + org.frcnn4j.nn.EngineFacts.winogradRoute().describe(null) + "; " + winograd
+                            + " of the shapes above checked right by it"
                     : "winograd: off, oneDNN's direct kernels (" + org.frcnn4j.nn.EngineFacts.winogradOffReason() + ")");
             java.nio.file.Path kept = guard.keptIn();
             out.println("verdicts kept for later runs on this machine: " + (kept == null ? "no (-Dfrcnn.conv.cache=false)" : kept));

@@ -551,5 +551,6 @@ public final class FasterRcnn implements AutoCloseable {
     public synchronized void close() {
         forgetKept();
         params.close();
+        org.frcnn4j.nn.WinogradKernels.forgetClosed();
     }
 }

@@ -19,10 +19,16 @@ import java.util.List;
  * widened to float32, and ReLU and max pooling commute with that rounding, so the values are the same (to the last
  * bit for VGG-16 at 1000x600 here), without a cast into and out of every layer.
  *
- * <p>Taken only where every layer would run the engine's own kernel anyway ({@link ConvGuard}'s verdict for an
- * inference call in the thread's precision is {@link ConvRoute.Direct} in float32, {@link ConvRoute.Bfloat16} in
- * bfloat16): where oneDNN computes one of the shapes wrong on this CPU, on the Winograd route, with gradients, on a
- * strided view or on channels-last maps, the caller runs the layers one by one as before.
+ * <p>A layer whose checked route is Winograd's F(4x4, 3x3) from oneDNN's products ({@link ConvRoute.WinogradProducts}:
+ * VGG-16's layers of 256 and 512 channels on AVX-512 CPUs) runs so inside the same call, on a row-major map: the map
+ * leaves the blocked layout once, before the first such layer (VGG-16's conv3_2), and the ReLUs and pools after it
+ * are row-major too.
+ *
+ * <p>Taken only where every layer would run that way anyway ({@link ConvGuard}'s verdict for an inference call in the
+ * thread's precision is {@link ConvRoute.Direct} or {@link ConvRoute.WinogradProducts} in float32,
+ * {@link ConvRoute.Bfloat16} in bfloat16): where oneDNN computes one of the shapes wrong on this CPU, on NNPACK's
+ * Winograd route, with gradients, on a strided view or on channels-last maps, the caller runs the layers one by one as
+ * before.
  * {@code -Dfrcnn.conv.blocked=off} turns it off (for comparisons).
  *
  * <p>Only plain chains: a residual sum of two blocked maps is oneDNN's sum primitive, whose set-up divided by zero on
@@ -46,6 +52,7 @@ public final class BlockedChain {
         List<Shape> inputs = new ArrayList<>();
         List<NDArray> weights = new ArrayList<>();
         List<NDArray> biases = new ArrayList<>();
+        List<NDArray> kernels = new ArrayList<>();
         long[] paddings = new long[convs.size()];
         boolean[] pools = new boolean[convs.size()];
         long n = x.getShape().get(0);
@@ -54,8 +61,16 @@ public final class BlockedChain {
         for (int i = 0; i < convs.size(); i++) {
             Layers.Conv c = convs.get(i);
             ConvShape s = c.shape();
-            if (s.stride() != 1 || s.dilation() != 1 || s.groups() != 1 || c.bias() == null
-                    || !ConvGuard.shared().inferenceRunsEngine(s, h, w)) {
+            if (s.stride() != 1 || s.dilation() != 1 || s.groups() != 1 || c.bias() == null) {
+                return null;
+            }
+            ConvRoute route = ConvGuard.shared().inferenceRoute(s, h, w);
+            boolean bf16 = Precision.current() == Precision.BF16;
+            if (route instanceof ConvRoute.WinogradProducts) {
+                kernels.add(WinogradKernels.of(c.weight()));
+            } else if (bf16 ? route instanceof ConvRoute.Bfloat16 : route instanceof ConvRoute.Direct) {
+                kernels.add(none());
+            } else {
                 return null;
             }
             inputs.add(new Shape(n, s.inChannels(), h, w));
@@ -74,8 +89,24 @@ public final class BlockedChain {
         for (int i = 0; i < convs.size(); i++) {
             ConvGuard.countInference(inputs.get(i), convs.get(i).shape());
         }
-        return ScriptedOps.blockedChain(x, weights, biases, paddings, pools, pool, ceilMode,
+        return ScriptedOps.blockedChain(x, weights, biases, kernels, paddings, pools, pool, ceilMode,
                 Precision.current() == Precision.BF16);
+    }
+
+    private static volatile NDArray none;
+
+    /** An empty array: "this layer runs blocked, by the engine's kernel". */
+    private static NDArray none() {
+        NDArray a = none;
+        if (a == null) {
+            synchronized (BlockedChain.class) {
+                if (none == null) {
+                    none = ai.djl.ndarray.NDManager.newBaseManager().create(new float[0]); // lives with the process
+                }
+                a = none;
+            }
+        }
+        return a;
     }
 
     /** A max pool's output size, as PyTorch computes it without padding. */

@@ -48,8 +48,8 @@ public final class ConvGuard {
     /**
      * The route chosen for a shape, its needed gradients and the precision asked for.
      *
-     * @param winograd     whether the Winograd transform was asked for ({@link ConvRoute.Winograd}: a float32 forward
-     *                     pass on a large enough map, where {@link EngineFacts#winogradConvolutions} allows it)
+     * @param winograd     whether the Winograd transform was asked for ({@link EngineFacts#winogradRoute}: a float32
+     *                     forward pass on a large enough map, where {@link EngineFacts#winogradConvolutions} allows it)
      * @param directErrors what the route asked for first gave: the engine's own convolution in that precision, or the
      *                     Winograd route (null when a route was forced)
      * @param routeErrors  what the chosen route gave (null when forced)
@@ -62,7 +62,7 @@ public final class ConvGuard {
          */
         public boolean workaround() {
             if (winograd) {
-                return !(route instanceof ConvRoute.Winograd);
+                return !(route instanceof ConvRoute.Winograd || route instanceof ConvRoute.WinogradProducts);
             }
             // float32's direct convolution answering a bfloat16 call is a fallback too
             return !(route instanceof ConvRoute.Direct && precision == Precision.FP32 || route instanceof ConvRoute.Bfloat16
@@ -168,26 +168,24 @@ public final class ConvGuard {
         }
         Precision precision = precisionFor(shape, gradients);
         // a forced route is what the caller wants to see: no Winograd in its place
-        boolean winograd = forced == null && winograd(shape, precision, layout)
-                && ConvRoute.Winograd.pays(shape.outputSize((int) x.getShape().get(2)), shape.outputSize((int) x.getShape().get(3)));
+        boolean winograd = forced == null && winograd(shape, precision, layout, gradients)
+                && winogradPays(shape, shape.outputSize((int) x.getShape().get(2)), shape.outputSize((int) x.getShape().get(3)));
         return verdict(shape, gradients, precision, layout, winograd).route().forward(x, weight, bias, shape);
     }
 
     /**
-     * Whether an inference call (no gradients) of {@code shape} on a row-major map of {@code height} x {@code width}
-     * would run the engine's own kernel in the thread's precision ({@link ConvRoute.Direct} in float32,
-     * {@link ConvRoute.Bfloat16} in bfloat16): what {@link BlockedChain} needs of every layer it takes over.
+     * The route an inference call (no gradients) of {@code shape} on a row-major map of {@code height} x {@code width}
+     * runs in the thread's precision, or null for a shape that runs on a subsampled copy: what {@link BlockedChain}
+     * plans its layers by.
      */
-    boolean inferenceRunsEngine(ConvShape shape, int height, int width) {
+    ConvRoute inferenceRoute(ConvShape shape, int height, int width) {
         Precision precision = precisionFor(shape, Gradients.NONE);
         if (subsampled(shape)) {
-            return false;
+            return null;
         }
-        boolean winograd = forced == null && winograd(shape, precision, MemoryLayout.NCHW)
-                && ConvRoute.Winograd.pays(shape.outputSize(height), shape.outputSize(width));
-        ConvRoute route = verdict(shape, Gradients.NONE, precision, MemoryLayout.NCHW, false).route();
-        return !winograd && (precision == Precision.FP32 ? route instanceof ConvRoute.Direct
-                : route instanceof ConvRoute.Bfloat16);
+        boolean winograd = forced == null && winograd(shape, precision, MemoryLayout.NCHW, Gradients.NONE)
+                && winogradPays(shape, shape.outputSize(height), shape.outputSize(width));
+        return verdict(shape, Gradients.NONE, precision, MemoryLayout.NCHW, winograd).route();
     }
 
     /** Counts an inference call that a route outside this class ran (for the achieved rate, as {@link #forward} does). */
@@ -267,14 +265,25 @@ public final class ConvGuard {
     }
 
     /**
-     * Whether a call may use the Winograd route ({@link ConvRoute.Winograd}), whatever its map's size and needed
-     * gradients (they stay the engine's): a float32 forward pass on a row-major map, a shape the route covers,
-     * and a machine where {@link EngineFacts#winogradConvolutions} says it is the faster algorithm. Decided from these
-     * facts alone, never from timing, so the arithmetic of a model on a machine does not change from run to run.
+     * Whether a call may use the Winograd route ({@link EngineFacts#winogradRoute}), whatever its map's size: a
+     * float32 forward pass on a row-major map, a shape the route covers, a machine where
+     * {@link EngineFacts#winogradConvolutions} says it is the faster algorithm, and gradients the route can give
+     * (NNPACK's: any, the engine computing them; the products': none). Decided from these facts alone, never from
+     * timing, so the arithmetic of a model on a machine does not change from run to run.
      */
-    static boolean winograd(ConvShape shape, Precision precision, MemoryLayout layout) {
-        return precision == Precision.FP32 && layout == MemoryLayout.NCHW && ConvRoute.Winograd.computes(shape)
+    static boolean winograd(ConvShape shape, Precision precision, MemoryLayout layout, Gradients gradients) {
+        if (precision != Precision.FP32 || layout != MemoryLayout.NCHW) {
+            return false;
+        }
+        ConvRoute route = EngineFacts.winogradRoute();
+        return route.covers(shape) && (gradients == Gradients.NONE || route instanceof ConvRoute.Winograd)
                 && EngineFacts.winogradConvolutions();
+    }
+
+    /** Whether this machine's Winograd route saves time for {@code shape} on an output of {@code height} x {@code width}. */
+    static boolean winogradPays(ConvShape shape, int height, int width) {
+        return EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts
+                ? ConvRoute.WinogradProducts.pays(shape, height, width) : ConvRoute.Winograd.pays(height, width);
     }
 
     /**
@@ -285,7 +294,7 @@ public final class ConvGuard {
         for (ConvShape s : shapes) {
             Precision precision = precisionFor(s, gradients);
             verdict(s, gradients, precision, layout, false);
-            if (forced == null && winograd(s, precision, layout)) {
+            if (forced == null && winograd(s, precision, layout, gradients)) {
                 verdict(s, gradients, precision, layout, true);
             }
         }
@@ -330,7 +339,7 @@ public final class ConvGuard {
             out.add(new ConvRoute.Bfloat16());
         }
         if (winograd) {
-            out.add(new ConvRoute.Winograd());
+            out.add(EngineFacts.winogradRoute());
         }
         out.addAll(ROUTES);
         return List.copyOf(out);

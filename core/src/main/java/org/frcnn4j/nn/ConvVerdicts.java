@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
 final class ConvVerdicts {
     private static final Logger LOG = LoggerFactory.getLogger(ConvVerdicts.class);
     /** Bump when ConvCheck's sizes, tolerance or routes change: earlier verdicts then no longer count. */
-    static final int VERSION = 2;
+    static final int VERSION = 3;
 
     private final Path file;
     private final Map<String, String> lines = new TreeMap<>();

@@ -87,42 +87,54 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
 
     /**
      * Whether float32 forward passes run 3x3 stride-1 convolutions of large maps by Winograd's transform
-     * ({@link ConvRoute.Winograd}, NNPACK's AVX2 kernels) rather than oneDNN's direct kernels. By default where oneDNN
-     * has no AVX-512 kernels to run ({@link #avx512Convolutions}), which is where it was measured faster (an AMD EPYC of
-     * family 25: VGG-16's layers 1.4-2.3x), and where NNPACK runs at all. On AVX-512 CPUs oneDNN's direct kernels ran
-     * 330-350 GFLOP/s (family 26), about what Winograd's saving would give NNPACK's AVX2 kernels, so the engine's stays.
-     * {@code -Dfrcnn.conv.winograd=on|off} overrides (auto by default).
+     * ({@link #winogradRoute}) rather than oneDNN's direct kernels: by default wherever this machine has a Winograd
+     * route. {@code -Dfrcnn.conv.winograd=on|off} overrides (auto by default).
      */
     public static boolean winogradConvolutions() {
         Boolean v = winogradConvolutions;
         if (v == null) {
-            v = winogradWanted(System.getProperty("frcnn.conv.winograd"), avx512Convolutions()) && ScriptedOps.nnpackAvailable();
+            v = winogradWanted(System.getProperty("frcnn.conv.winograd")) && winogradRuns();
             winogradConvolutions = v;
         }
         return v;
     }
 
     /**
+     * This machine's Winograd route. Where oneDNN runs AVX-512 kernels, F(4x4, 3x3) from oneDNN's own grouped products
+     * ({@link ConvRoute.WinogradProducts}): its direct kernels reach the measured 3x3 ceiling there (330-350 GFLOP/s on
+     * the family-26 EPYC), so only fewer multiplications go faster, and NNPACK's AVX2 kernels with Winograd's saving
+     * were no faster than them. Elsewhere NNPACK's F(6x6, 3x3) ({@link ConvRoute.Winograd}; an AMD EPYC of family 25,
+     * AVX2: VGG-16's layers 1.4-2.3x faster than oneDNN's AVX2 kernels).
+     */
+    public static ConvRoute winogradRoute() {
+        return avx512Convolutions() ? new ConvRoute.WinogradProducts() : new ConvRoute.Winograd();
+    }
+
+    /** Whether {@link #winogradRoute} runs here (NNPACK needs AVX2 and FMA3). */
+    private static boolean winogradRuns() {
+        return avx512Convolutions() || ScriptedOps.nnpackAvailable();
+    }
+
+    /**
      * Turns the Winograd route on or off for the rest of the process, as {@code -Dfrcnn.conv.winograd} does at start (on
-     * only where NNPACK runs): for a program, or a test, that wants the engine's direct arithmetic, which is
+     * only where a route runs): for a program, or a test, that wants the engine's direct arithmetic, which is
      * torchvision's on these CPUs. Returns the setting before.
      */
     public static boolean setWinogradConvolutions(boolean on) {
         boolean before = winogradConvolutions();
-        winogradConvolutions = on && ScriptedOps.nnpackAvailable();
+        winogradConvolutions = on && winogradRuns();
         return before;
     }
 
     /** Why {@link #winogradConvolutions} is false here (for {@code frcnn doctor}). */
     public static String winogradOffReason() {
-        return !ScriptedOps.nnpackAvailable() ? "NNPACK does not run on this CPU"
-                : avx512Convolutions() ? "AVX-512; -Dfrcnn.conv.winograd=on for NNPACK's" : "-Dfrcnn.conv.winograd=off";
+        return !winogradRuns() ? "NNPACK does not run on this CPU" : "-Dfrcnn.conv.winograd=off";
     }
 
-    /** What {@code -Dfrcnn.conv.winograd} (null: auto) asks for, given whether oneDNN has AVX-512 kernels here. */
-    static boolean winogradWanted(String setting, boolean avx512) {
+    /** What {@code -Dfrcnn.conv.winograd} (null: auto, which is on) asks for. */
+    static boolean winogradWanted(String setting) {
         if (setting == null || setting.isBlank() || setting.equalsIgnoreCase("auto")) {
-            return !avx512;
+            return true;
         }
         return switch (setting.toLowerCase(Locale.ROOT)) {
             case "on", "true" -> true;

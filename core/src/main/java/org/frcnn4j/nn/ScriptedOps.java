@@ -102,14 +102,18 @@ public final class ScriptedOps {
      * A chain of stride-1 convolutions, each followed by a ReLU and, where {@code pools} says, a max pool of
      * {@code pool} x {@code pool} with stride {@code pool}, in one call whose maps stay in oneDNN's blocked layout from
      * the first convolution to the last ({@link BlockedChain}), in bfloat16 where asked; the input and the result are
-     * row-major float32.
+     * row-major float32. A layer with {@code kernels} (not empty: {@link #winogradKernels}) runs by Winograd's F(4x4, 3x3)
+     * on a row-major map instead ({@link ConvRoute.WinogradProducts}), its ReLU and pool on that map.
      */
     static NDArray blockedChain(NDArray x, java.util.List<NDArray> weights, java.util.List<NDArray> biases,
-                                long[] paddings, boolean[] pools, int pool, boolean ceilMode, boolean bfloat16) {
+                                java.util.List<NDArray> kernels, long[] paddings, boolean[] pools, int pool,
+                                boolean ceilMode, boolean bfloat16) {
+        WinogradMatrices t = WinogradMatrices.get();
         return run("blocked_chain", x, IValue.from((PtNDArray) x),
                 IValue.listFrom(weights.toArray(PtNDArray[]::new)), IValue.listFrom(biases.toArray(PtNDArray[]::new)),
-                IValue.listFrom(paddings), IValue.listFrom(pools), IValue.from((long) pool), IValue.from(ceilMode),
-                IValue.from(bfloat16));
+                IValue.listFrom(kernels.toArray(PtNDArray[]::new)), IValue.listFrom(paddings), IValue.listFrom(pools),
+                IValue.from((long) pool), IValue.from(ceilMode), IValue.from(bfloat16),
+                IValue.from((PtNDArray) t.inputTransform()), IValue.from((PtNDArray) t.outputTransform()));
     }
 
     /** {@link #linear} with the weight kept by {@link #keep}. */
@@ -213,6 +217,85 @@ public final class ScriptedOps {
     }
 
     /**
+     * A 3x3, stride-1 convolution by Winograd's F(4x4, 3x3) ({@link ConvRoute.WinogradProducts}): x (N, C, H, W)
+     * row-major, {@code kernels} the weight's transform ({@link #winogradKernels}), bias (out), zero padding 0 to 2.
+     * Without autograd (inference only).
+     */
+    static NDArray winogradProducts(NDArray x, NDArray kernels, NDArray bias, int padding) {
+        WinogradMatrices t = WinogradMatrices.get();
+        return run("winograd_products", x, IValue.from((PtNDArray) x), IValue.from((PtNDArray) kernels),
+                IValue.from((PtNDArray) bias), IValue.from((PtNDArray) t.inputTransform()),
+                IValue.from((PtNDArray) t.outputTransform()), IValue.from((long) padding));
+    }
+
+    /** A 3x3 weight (out, C, 3, 3) transformed for {@link #winogradProducts}: G w G^T per pair of channels, (36 out, C, 1, 1). */
+    static NDArray winogradKernels(NDArray weight, NDManager into) {
+        IValue out = null;
+        IValue w = IValue.from((PtNDArray) weight);
+        IValue g = IValue.from((PtNDArray) WinogradMatrices.get().kernelTransform());
+        try {
+            out = IValueUtils.runMethod(module(), "winograd_kernels", w, g);
+            return out.toTensor((PtNDManager) into);
+        } finally {
+            w.close();
+            g.close();
+            if (out != null) {
+                out.close();
+            }
+        }
+    }
+
+    /**
+     * F(4x4, 3x3)'s three matrices (Lavin and Gray, 2016, section 4.2), as arrays that live with the process: the input
+     * transform B^T as 36 kernels of 6x6 (the outer products of its rows, one per transformed tile position), the
+     * kernel transform G (6x3) and the output transform A^T (4x6).
+     */
+    record WinogradMatrices(NDArray inputTransform, NDArray kernelTransform, NDArray outputTransform) {
+        private static final float[][] BT = {{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+            {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+        private static final float[][] G = {{1 / 4f, 0, 0}, {-1 / 6f, -1 / 6f, -1 / 6f}, {-1 / 6f, 1 / 6f, -1 / 6f},
+            {1 / 24f, 1 / 12f, 1 / 6f}, {1 / 24f, -1 / 12f, 1 / 6f}, {0, 0, 1}};
+        private static final float[][] AT = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0},
+            {0, 1, -1, 8, -8, 1}};
+        private static volatile WinogradMatrices instance;
+
+        static WinogradMatrices get() {
+            WinogradMatrices t = instance;
+            if (t == null) {
+                synchronized (WinogradMatrices.class) {
+                    if (instance == null) {
+                        NDManager m = NDManager.newBaseManager(); // lives with the process: a few hundred floats
+                        // the transformed tile's entry (a, b) is sum_ij BT[a][i] d[i][j] BT[b][j]: kernel a*6+b is
+                        // BT[a] (outer) BT[b], exact in float32 (small integers)
+                        float[] outer = new float[36 * 36];
+                        for (int a = 0; a < 6; a++) {
+                            for (int b = 0; b < 6; b++) {
+                                for (int i = 0; i < 6; i++) {
+                                    for (int j = 0; j < 6; j++) {
+                                        outer[(a * 6 + b) * 36 + i * 6 + j] = BT[a][i] * BT[b][j];
+                                    }
+                                }
+                            }
+                        }
+                        instance = new WinogradMatrices(m.create(outer, new Shape(36, 1, 6, 6)),
+                                m.create(flat(G), new Shape(6, 3)), m.create(flat(AT), new Shape(4, 6)));
+                    }
+                    t = instance;
+                }
+            }
+            return t;
+        }
+
+        private static float[] flat(float[][] rows) {
+            float[] out = new float[rows.length * rows[0].length];
+            for (int r = 0; r < rows.length; r++) {
+                System.arraycopy(rows[r], 0, out, r * rows[0].length, rows[0].length);
+            }
+            return out;
+        }
+    }
+
+    /**
      * Group normalisation with its per-channel scale and shift in libtorch's fused kernels ({@code group_norm}, eps
      * 1e-5): x (N, C, H, W), weight and bias (C). Inside a gradient collector the call is recorded (x, weight and bias
      * receive gradients).
@@ -275,6 +358,7 @@ public final class ScriptedOps {
     public static void sgdStep(java.util.List<NDArray> params, java.util.List<NDArray> grads,
                                java.util.List<NDArray> velocities, double weightDecay, double momentum, double lr,
                                boolean first) {
+        WinogradKernels.weightsChanged();
         call("sgd_step", tensors(params), tensors(grads), tensors(velocities), IValue.from(weightDecay),
                 IValue.from(momentum), IValue.from(lr), IValue.from(first));
     }
@@ -356,6 +440,46 @@ public final class ScriptedOps {
         return "  def winograd" + rows + columns + "(" + self + ",\n    x: Tensor,\n    weight: Tensor,\n    bias: Tensor) -> Tensor:\n"
                 + "    return torch._nnpack_spatial_convolution(x, torch.contiguous(weight), bias, [" + rows + ", "
                 + columns + "], [1, 1])\n";
+    }
+
+    /**
+     * The methods of {@link #winogradProducts} and {@link #winogradKernels}, F(4x4, 3x3) on 6x6 input tiles that overlap
+     * by two, one tile per 4x4 block of outputs (the last ones cut at the map's edge). Each step is one of oneDNN's or
+     * the BLAS's bulk operations, as none of them walks a tile on its own:
+     * <ol>
+     * <li>input transform: each channel as an image of one channel, convolved with the 36 kernels of B^T's outer
+     * products, 6x6 with stride 4 (one output per tile and position), then the positions brought to the front;
+     * <li>the products: for each of the 36 positions a (tiles x C) by (C x out) matrix product, all 36 as one grouped
+     * 1x1 convolution (oneDNN's AVX-512 kernels, where the BLAS's products ran at half the rate on AMD EPYCs);
+     * <li>output transform: A^T M A as two products with A^T (4x6), the bias added, the 4x4 blocks put in place.
+     * </ol>
+     */
+    private static String winogradProducts(String self) {
+        return "  def winograd_products(" + self + ",\n    x: Tensor,\n    u: Tensor,\n    b: Tensor,\n    bt: Tensor,\n"
+                + "    at: Tensor,\n    p: int) -> Tensor:\n"
+                + "    n = torch.size(x, 0)\n"
+                + "    c = torch.size(x, 1)\n"
+                + "    k = torch.size(b, 0)\n"
+                + "    oh = torch.size(x, 2) + 2 * p - 2\n"
+                + "    ow = torch.size(x, 3) + 2 * p - 2\n"
+                + "    th = (oh + 3) // 4\n"
+                + "    tw = (ow + 3) // 4\n"
+                + "    xp = torch.constant_pad_nd(x, [p, 4 * tw + 2 - torch.size(x, 3) - p, p, 4 * th + 2 - torch.size(x, 2) - p], 0.)\n"
+                + "    v = torch.conv2d(torch.view(xp, [n * c, 1, 4 * th + 2, 4 * tw + 2]), bt, None, [4, 4], [0, 0], [1, 1], 1)\n"
+                + "    v = torch.reshape(torch.transpose(torch.view(v, [n, c, 36, th * tw]), 1, 2), [n, 36 * c, th, tw])\n"
+                + "    m = torch.conv2d(v, u, None, [1, 1], [0, 0], [1, 1], 36)\n"
+                + "    m = torch.reshape(torch.transpose(torch.view(m, [n, 36, k * th * tw]), 0, 1), [6, -1])\n"
+                + "    y = torch.matmul(at, torch.view(torch.matmul(at, m), [4, 6, -1]))\n"
+                + "    y = torch.add_(torch.view(y, [4, 4, n, k, th, tw]), torch.view(b, [1, 1, 1, k, 1, 1]))\n"
+                + "    y = torch.reshape(torch.permute(y, [2, 3, 4, 0, 5, 1]), [n, k, 4 * th, 4 * tw])\n"
+                + "    if 4 * th != oh or 4 * tw != ow:\n"
+                + "      y = torch.contiguous(torch.slice(torch.slice(y, 2, 0, oh), 3, 0, ow))\n"
+                + "    return y\n"
+                + "  def winograd_kernels(" + self + ",\n    w: Tensor,\n    g: Tensor) -> Tensor:\n"
+                + "    k = torch.size(w, 0)\n"
+                + "    c = torch.size(w, 1)\n"
+                + "    t = torch.view(torch.matmul(g, torch.reshape(torch.permute(w, [2, 3, 0, 1]), [3, -1])), [6, 3, -1])\n"
+                + "    return torch.view(torch.matmul(g, t), [36 * k, c, 1, 1])\n";
     }
 
     /** The largest stride and padding that {@link #conv2dTrained} has a method for. */
@@ -498,25 +622,38 @@ public final class ScriptedOps {
                 + "    _0 = torch._foreach_zero_(arrays)\n"
                 + "    return 0\n"
                 + "  def blocked_chain(" + self + ",\n    x: Tensor,\n    weights: List[Tensor],\n    biases: List[Tensor],\n"
-                + "    paddings: List[int],\n    pools: List[bool],\n    pool: int,\n    ceil: bool,\n    bf16: bool) -> Tensor:\n"
+                + "    kernels: List[Tensor],\n    paddings: List[int],\n    pools: List[bool],\n    pool: int,\n    ceil: bool,\n"
+                + "    bf16: bool,\n    bt: Tensor,\n    at: Tensor) -> Tensor:\n"
                 + "    if bf16:\n"
-                + "      y = torch.to_mkldnn(torch.to(x, " + BFLOAT16 + "))\n"
+                + "      y = torch.to(x, " + BFLOAT16 + ")\n"
                 + "    else:\n"
-                + "      y = torch.to_mkldnn(x)\n"
+                + "      y = x\n"
+                + "    blocked = False\n"
                 + "    for i in range(torch.len(weights)):\n"
                 + "      p = paddings[i]\n"
                 + "      w = weights[i]\n"
                 + "      b = biases[i]\n"
-                + "      if bf16:\n"
-                + "        w = torch.to(w, " + BFLOAT16 + ")\n"
-                + "        b = torch.to(b, " + BFLOAT16 + ")\n"
-                + "      y = torch.relu_(torch.mkldnn_convolution(y, w, b, [p, p], [1, 1], [1, 1], 1))\n"
+                + "      if torch.numel(kernels[i]) > 0:\n"
+                + "        if blocked:\n"
+                + "          y = torch.to_dense(y)\n"
+                + "          blocked = False\n"
+                + "        y = torch.relu_((self).winograd_products(y, kernels[i], b, bt, at, p))\n"
+                + "      else:\n"
+                + "        if not blocked:\n"
+                + "          y = torch.to_mkldnn(y)\n"
+                + "          blocked = True\n"
+                + "        if bf16:\n"
+                + "          w = torch.to(w, " + BFLOAT16 + ")\n"
+                + "          b = torch.to(b, " + BFLOAT16 + ")\n"
+                + "        y = torch.relu_(torch.mkldnn_convolution(y, w, b, [p, p], [1, 1], [1, 1], 1))\n"
                 + "      if pools[i]:\n"
                 + "        y = torch.max_pool2d(y, [pool, pool], [pool, pool], [0, 0], [1, 1], ceil)\n"
-                + "    y = torch.to_dense(y)\n"
+                + "    if blocked:\n"
+                + "      y = torch.to_dense(y)\n"
                 + "    if bf16:\n"
                 + "      y = torch.to(y, " + FLOAT32 + ")\n"
                 + "    return y\n"
+                + winogradProducts(self)
                 + "  def linear(" + self + ",\n    x: Tensor,\n    weight: Tensor,\n    bias: Tensor) -> Tensor:\n"
                 + "    _0 = torch.linear(torch.to(x, " + BFLOAT16 + "), torch.to(weight, " + BFLOAT16 + "), torch.to(bias, "
                 + BFLOAT16 + "))\n"

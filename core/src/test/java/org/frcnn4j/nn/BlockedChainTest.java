@@ -73,6 +73,42 @@ class BlockedChainTest {
         return chained;
     }
 
+    /**
+     * Layers of 256 channels on a map of enough 4x4 tiles take Winograd's F(4x4, 3x3) inside the chain where that is
+     * this machine's route (AVX-512): the map leaves the blocked layout for it and comes back for the smaller map after
+     * the pool. The same values as the layers one by one, which take the same routes.
+     */
+    @Test
+    void runsWinogradLayersInsideTheChain() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(EngineFacts.winogradConvolutions()
+                && EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts, "Winograd's products are not this machine's route");
+        List<Boolean> poolAfter = List.of(false, false, true, false);
+        try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 12)) {
+            // 128 -> 256 (engine), 256 -> 256 at 42x46 (11 x 12 tiles: Winograd), pool, 256 -> 256 at 21x23 (36 tiles: engine)
+            int[][] layers = {{128, 256}, {256, 256}, {256, 256}, {256, 256}};
+            List<Layers.Conv> convs = new java.util.ArrayList<>();
+            for (int i = 0; i < layers.length; i++) {
+                convs.add(Layers.Conv.create(p, "w" + i, layers[i][0], layers[i][1], 3, 1, 1));
+            }
+            assertThat(ConvGuard.shared().inferenceRoute(convs.get(1).shape(), 42, 46)).isInstanceOf(ConvRoute.WinogradProducts.class);
+            assertThat(ConvGuard.shared().inferenceRoute(convs.get(3).shape(), 21, 23)).isInstanceOf(ConvRoute.Direct.class);
+            NDArray x = m.randomNormal(new Shape(1, 128, 42, 46));
+            NDArray chained = BlockedChain.forward(x, convs, poolAfter, 2, false);
+            NDArray expected = x;
+            MaxPool pool = new MaxPool(2, 2, 0, false);
+            for (int i = 0; i < convs.size(); i++) {
+                expected = Activation.relu(convs.get(i).forward(expected));
+                if (poolAfter.get(i)) {
+                    expected = pool.forward(expected);
+                }
+            }
+            assertThat(chained).isNotNull();
+            assertThat(chained.getShape()).isEqualTo(new Shape(1, 256, 21, 23));
+            float scale = expected.abs().max().getFloat();
+            assertThat(chained.sub(expected).abs().max().getFloat() / scale).isLessThan(1e-5f);
+        }
+    }
+
     @Test
     void stepsAsideForGradientsAndStridedViews() {
         try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 11)) {
@@ -117,11 +153,19 @@ class BlockedChainTest {
     }
 
     private static boolean allOnTheEngine(List<Layers.Conv> convs, int h, int w) {
+        return allOnTheEngine(convs, POOL_AFTER, h, w);
+    }
+
+    /** Whether every layer's inference route is one the chain runs: the engine's own, or Winograd from its products. */
+    private static boolean allOnTheEngine(List<Layers.Conv> convs, List<Boolean> poolAfter, int h, int w) {
         for (int i = 0; i < convs.size(); i++) {
-            if (!ConvGuard.shared().inferenceRunsEngine(convs.get(i).shape(), h, w)) {
+            ConvRoute route = ConvGuard.shared().inferenceRoute(convs.get(i).shape(), h, w);
+            boolean bf16 = Precision.current() == Precision.BF16;
+            if (!(bf16 ? route instanceof ConvRoute.Bfloat16
+                    : route instanceof ConvRoute.Direct || route instanceof ConvRoute.WinogradProducts)) {
                 return false;
             }
-            if (POOL_AFTER.get(i)) {
+            if (poolAfter.get(i)) {
                 h /= 2;
                 w /= 2;
             }

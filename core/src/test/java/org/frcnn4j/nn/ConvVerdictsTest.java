@@ -66,7 +66,7 @@ class ConvVerdictsTest {
 
         // Winograd's verdicts (large maps at inference) are kept apart from the engine's for the same shape
         List<ConvRoute> fast = ConvGuard.routes(Precision.FP32, MemoryLayout.NCHW, true);
-        assertThat(fast.get(0)).isEqualTo(new ConvRoute.Winograd());
+        assertThat(fast.get(0)).isEqualTo(EngineFacts.winogradRoute());
         second.put(new Verdict(even, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW, true, fast.get(1), new Errors(0.3, -1, -1),
                 new Errors(1e-7, -1, -1)), fast);
         Verdict w = ConvVerdicts.forThisMachine().get(even, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW, true, fast);

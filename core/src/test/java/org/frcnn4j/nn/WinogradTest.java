@@ -118,40 +118,44 @@ class WinogradTest {
     void float32ForwardPassesOnRowMajorMapsAskForIt() {
         ConvShape s = ConvShape.of(64, 64, 3, 1, 1);
         boolean here = EngineFacts.winogradConvolutions();
-        assertThat(ConvGuard.winograd(s, Precision.FP32, MemoryLayout.NCHW)).isEqualTo(here);
-        assertThat(ConvGuard.winograd(s, Precision.BF16, MemoryLayout.NCHW)).isFalse();
-        assertThat(ConvGuard.winograd(s, Precision.FP32, MemoryLayout.NHWC)).isFalse();
-        assertThat(ConvGuard.winograd(ConvShape.of(64, 64, 1, 1, 0), Precision.FP32, MemoryLayout.NCHW)).isFalse();
-        // the default follows oneDNN's ISA; the setting overrides it either way
-        assertThat(EngineFacts.winogradWanted(null, false)).isTrue();
-        assertThat(EngineFacts.winogradWanted("auto", true)).isFalse();
-        assertThat(EngineFacts.winogradWanted("on", true)).isTrue();
-        assertThat(EngineFacts.winogradWanted("OFF", false)).isFalse();
-        assertThatThrownBy(() -> EngineFacts.winogradWanted("fast", false)).hasMessageContaining("auto, on or off");
+        assertThat(ConvGuard.winograd(s, Precision.FP32, MemoryLayout.NCHW, Gradients.NONE)).isEqualTo(here);
+        assertThat(ConvGuard.winograd(s, Precision.BF16, MemoryLayout.NCHW, Gradients.NONE)).isFalse();
+        assertThat(ConvGuard.winograd(s, Precision.FP32, MemoryLayout.NHWC, Gradients.NONE)).isFalse();
+        assertThat(ConvGuard.winograd(ConvShape.of(64, 64, 1, 1, 0), Precision.FP32, MemoryLayout.NCHW, Gradients.NONE)).isFalse();
+        // training: NNPACK's forward pass (the engine's gradients); the products' route is for inference only
+        assertThat(ConvGuard.winograd(s, Precision.FP32, MemoryLayout.NCHW, Gradients.BOTH))
+                .isEqualTo(here && EngineFacts.winogradRoute() instanceof ConvRoute.Winograd);
+        // on by default wherever a route runs; the setting turns it off
+        assertThat(EngineFacts.winogradWanted(null)).isTrue();
+        assertThat(EngineFacts.winogradWanted("auto")).isTrue();
+        assertThat(EngineFacts.winogradWanted("on")).isTrue();
+        assertThat(EngineFacts.winogradWanted("OFF")).isFalse();
+        assertThatThrownBy(() -> EngineFacts.winogradWanted("fast")).hasMessageContaining("auto, on or off");
     }
 
     @Test
     void theGuardChecksWinogradPerShapeAndFallsBackToTheEnginesRouteWhereItIsWrong() {
-        // (fake checks: what the guard does with the answers, on any CPU)
+        // (fake checks: what the guard does with the answers, on any CPU; the Winograd route is this machine's)
+        ConvRoute winograd = EngineFacts.winogradRoute();
         ConvShape right = ConvShape.of(64, 64, 3, 1, 1);
         ConvShape wrong = ConvShape.of(128, 128, 3, 1, 1);
         List<String> calls = new ArrayList<>();
         ConvGuard guard = new ConvGuard((route, shape, g, layout) -> {
             calls.add(route.describe(shape) + " " + shape.inChannels());
-            return route instanceof ConvRoute.Winograd && shape.equals(wrong) ? new Errors(0.3, -1, -1)
-                    : new Errors(route instanceof ConvRoute.Winograd ? 1.2e-5 : 1e-6, -1, -1);
+            return route.equals(winograd) && shape.equals(wrong) ? new Errors(0.3, -1, -1)
+                    : new Errors(route.equals(winograd) ? 1.2e-5 : 1e-6, -1, -1);
         }, null);
         ConvGuard.Verdict fast = guard.verdict(right, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW, true);
-        assertThat(fast.route()).isEqualTo(new ConvRoute.Winograd());
+        assertThat(fast.route()).isEqualTo(winograd);
         assertThat(fast.workaround()).isFalse();
-        assertThat(fast.describe()).contains("large maps", "Winograd F(6x6, 3x3) (NNPACK), right (forward 1.2e-05)");
+        assertThat(fast.describe()).contains("large maps", winograd.describe(right) + ", right (forward 1.2e-05)");
         ConvGuard.Verdict fallback = guard.verdict(wrong, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW, true);
         assertThat(fallback.route()).isEqualTo(new ConvRoute.Direct());
         assertThat(fallback.workaround()).isTrue();
         assertThat(fallback.describe()).contains("WRONG by Winograd (forward 3.0e-01); using the engine's convolution");
         // small maps and training ask the engine's routes as before: verdicts of their own
         assertThat(guard.verdict(right, Gradients.NONE).route()).isEqualTo(new ConvRoute.Direct());
-        assertThat(calls).containsExactly("Winograd F(6x6, 3x3) (NNPACK) 64", "Winograd F(6x6, 3x3) (NNPACK) 128",
+        assertThat(calls).containsExactly(winograd.describe(right) + " 64", winograd.describe(wrong) + " 128",
                 "the engine's convolution 128", "the engine's convolution 64");
         assertThat(guard.verdicts()).hasSize(3);
     }
