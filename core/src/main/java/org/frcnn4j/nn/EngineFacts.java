@@ -88,12 +88,14 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
     /**
      * Whether float32 forward passes run 3x3 stride-1 convolutions of large maps by Winograd's transform
      * ({@link #winogradRoute}) rather than oneDNN's direct kernels: by default wherever this machine has a Winograd
-     * route. {@code -Dfrcnn.conv.winograd=on|off} overrides (auto by default).
+     * route. {@code -Dfrcnn.conv.winograd=on|off} overrides (auto by default); {@code =products} keeps only the route of
+     * oneDNN's products ({@link ConvRoute.WinogradProducts}), never NNPACK's, whose per-thread workspace outlives
+     * short-lived threads (Spark's task threads).
      */
     public static boolean winogradConvolutions() {
         Boolean v = winogradConvolutions;
         if (v == null) {
-            v = winogradWanted(System.getProperty("frcnn.conv.winograd")) && winogradRuns();
+            v = winogradWanted(System.getProperty("frcnn.conv.winograd"), winogradRoute()) && winogradRuns();
             winogradConvolutions = v;
         }
         return v;
@@ -128,18 +130,21 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
 
     /** Why {@link #winogradConvolutions} is false here (for {@code frcnn doctor}). */
     public static String winogradOffReason() {
-        return !winogradRuns() ? "NNPACK does not run on this CPU" : "-Dfrcnn.conv.winograd=off";
+        return !winogradRuns() ? "NNPACK does not run on this CPU"
+                : "-Dfrcnn.conv.winograd=" + System.getProperty("frcnn.conv.winograd", "off");
     }
 
-    /** What {@code -Dfrcnn.conv.winograd} (null: auto, which is on) asks for. */
-    static boolean winogradWanted(String setting) {
+    /** What {@code -Dfrcnn.conv.winograd} (null: auto, which is on) asks for, where {@code route} is this machine's. */
+    static boolean winogradWanted(String setting, ConvRoute route) {
         if (setting == null || setting.isBlank() || setting.equalsIgnoreCase("auto")) {
             return true;
         }
         return switch (setting.toLowerCase(Locale.ROOT)) {
             case "on", "true" -> true;
             case "off", "false" -> false;
-            default -> throw new IllegalArgumentException("frcnn.conv.winograd must be auto, on or off, not '" + setting + "'");
+            case "products" -> route instanceof ConvRoute.WinogradProducts;
+            default -> throw new IllegalArgumentException("frcnn.conv.winograd must be auto, on, off or products, not '"
+                    + setting + "'");
         };
     }
 

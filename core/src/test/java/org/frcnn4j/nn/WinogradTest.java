@@ -126,11 +126,16 @@ class WinogradTest {
         assertThat(ConvGuard.winograd(s, Precision.FP32, MemoryLayout.NCHW, Gradients.BOTH))
                 .isEqualTo(here && EngineFacts.winogradRoute() instanceof ConvRoute.Winograd);
         // on by default wherever a route runs; the setting turns it off
-        assertThat(EngineFacts.winogradWanted(null)).isTrue();
-        assertThat(EngineFacts.winogradWanted("auto")).isTrue();
-        assertThat(EngineFacts.winogradWanted("on")).isTrue();
-        assertThat(EngineFacts.winogradWanted("OFF")).isFalse();
-        assertThatThrownBy(() -> EngineFacts.winogradWanted("fast")).hasMessageContaining("auto, on or off");
+        ConvRoute nnpack = new ConvRoute.Winograd();
+        ConvRoute products = new ConvRoute.WinogradProducts();
+        assertThat(EngineFacts.winogradWanted(null, nnpack)).isTrue();
+        assertThat(EngineFacts.winogradWanted("auto", products)).isTrue();
+        assertThat(EngineFacts.winogradWanted("on", nnpack)).isTrue();
+        assertThat(EngineFacts.winogradWanted("OFF", products)).isFalse();
+        // Spark's setting: oneDNN's products (no per-thread workspace), never NNPACK's
+        assertThat(EngineFacts.winogradWanted("products", products)).isTrue();
+        assertThat(EngineFacts.winogradWanted("products", nnpack)).isFalse();
+        assertThatThrownBy(() -> EngineFacts.winogradWanted("fast", nnpack)).hasMessageContaining("auto, on, off or products");
     }
 
     @Test
