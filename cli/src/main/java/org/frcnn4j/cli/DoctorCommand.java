@@ -91,7 +91,9 @@ final class DoctorCommand implements Callable<Integer> {
             }
             long winograd = r.verdicts().stream().filter(v -> v.winograd() && !v.workaround()).count();
             out.println(org.frcnn4j.nn.EngineFacts.winogradConvolutions()
-                    ? "winograd: on (float32 forward passes): 3x3 stride-1 convolutions of large maps by "
+                    ? "winograd: on (" + (org.frcnn4j.nn.EngineFacts.winogradRoute() instanceof org.frcnn4j.nn.ConvRoute.WinogradProducts
+                            ? "float32 inference, layers of 256 channels and more" : "float32 forward passes")
+                            + "): 3x3 stride-1 convolutions of large maps by "
                             + org.frcnn4j.nn.EngineFacts.winogradRoute().describe(null) + "; " + winograd
                             + " of the shapes above checked right by it"
                     : "winograd: off, oneDNN's direct kernels (" + org.frcnn4j.nn.EngineFacts.winogradOffReason() + ")");

@@ -280,6 +280,12 @@ public final class ConvGuard {
                 && EngineFacts.winogradConvolutions();
     }
 
+    /** Whether this machine's Winograd route saves time for {@code shape} on some map (its channels allow it). */
+    static boolean winogradMayPay(ConvShape shape) {
+        return !(EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts)
+                || ConvRoute.WinogradProducts.pays(shape, Integer.MAX_VALUE / 2, Integer.MAX_VALUE / 2);
+    }
+
     /** Whether this machine's Winograd route saves time for {@code shape} on an output of {@code height} x {@code width}. */
     static boolean winogradPays(ConvShape shape, int height, int width) {
         return EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts
@@ -294,7 +300,7 @@ public final class ConvGuard {
         for (ConvShape s : shapes) {
             Precision precision = precisionFor(s, gradients);
             verdict(s, gradients, precision, layout, false);
-            if (forced == null && winograd(s, precision, layout, gradients)) {
+            if (forced == null && winograd(s, precision, layout, gradients) && winogradMayPay(s)) {
                 verdict(s, gradients, precision, layout, true);
             }
         }
