@@ -52,6 +52,10 @@ public final class FasterRcnn implements AutoCloseable {
     private volatile MemoryLayout layout = configuredLayout();
     /** Bfloat16 copies of the fully connected weights, made by {@link #withPrecision} (weight to kept index). */
     private volatile java.util.Map<NDArray, Integer> kept = java.util.Map.of();
+    /** Held (shared) by every call that uses the weights; {@link #close()} takes it alone, so they are never freed during one. */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock uses = new java.util.concurrent.locks.ReentrantReadWriteLock();
+    /** Set by {@link #close()}, holding {@link #uses} alone. */
+    private boolean closed;
 
     /** A model whose weights are all freshly initialised from {@code seed} (or loaded into {@code params} first). */
     public FasterRcnn(FasterRcnnConfig config, Parameters params) {
@@ -76,26 +80,28 @@ public final class FasterRcnn implements AutoCloseable {
      * says. Bfloat16 is refused with one line on a CPU without AVX512_BF16 or AMX; its convolutions are checked now.
      */
     public synchronized FasterRcnn withPrecision(Precision p) {
-        BadInputException.requireGiven(p, "withPrecision", "the precision");
-        if (p != Precision.FP32) {
-            p.requireAvailable();
-            try (Precision.Scope s = Precision.use(p)) {
-                ConvGuard.shared().prepare(params.convolutions(), ConvCheck.Gradients.NONE, layoutFor(p));
-            }
-        }
-        forgetKept();
-        if (p == Precision.BF16) {
-            // the fully connected layers' weights (2-D), rounded once: they are most of a head's bytes
-            java.util.Map<NDArray, Integer> k = new java.util.IdentityHashMap<>();
-            params.all().forEach((name, w) -> {
-                if (w.getShape().dimension() == 2 && !params.isBuffer(name)) {
-                    k.put(w, org.frcnn4j.nn.ScriptedOps.keep(w));
+        try (Use u = use()) {
+            BadInputException.requireGiven(p, "withPrecision", "the precision");
+            if (p != Precision.FP32) {
+                p.requireAvailable();
+                try (Precision.Scope s = Precision.use(p)) {
+                    ConvGuard.shared().prepare(params.convolutions(), ConvCheck.Gradients.NONE, layoutFor(p));
                 }
-            });
-            kept = java.util.Collections.unmodifiableMap(k);
+            }
+            forgetKept();
+            if (p == Precision.BF16) {
+                // the fully connected layers' weights (2-D), rounded once: they are most of a head's bytes
+                java.util.Map<NDArray, Integer> k = new java.util.IdentityHashMap<>();
+                params.all().forEach((name, w) -> {
+                    if (w.getShape().dimension() == 2 && !params.isBuffer(name)) {
+                        k.put(w, org.frcnn4j.nn.ScriptedOps.keep(w));
+                    }
+                });
+                kept = java.util.Collections.unmodifiableMap(k);
+            }
+            this.precision = p;
+            return this;
         }
-        this.precision = p;
-        return this;
     }
 
     /**
@@ -205,7 +211,7 @@ public final class FasterRcnn implements AutoCloseable {
      * proposals when {@code rois} is not null: Fast R-CNN on precomputed proposals (the rpn stage is then empty).
      */
     public Forward forward(ImageTransform.Transformed image, float[] rois) {
-        try (Precision.Scope s = inference()) {
+        try (Use u = use(); Precision.Scope s = inference()) {
             return forwardIn(image, rois);
         }
     }
@@ -337,17 +343,19 @@ public final class FasterRcnn implements AutoCloseable {
 
     private java.util.List<Losses> trainingForward(java.util.List<TrainingImage> batch, Training train, Train what,
                                                    long[] canvasSize, int batchHeight) {
-        NDArray canvas = ImageTransform.batch(batch.stream().map(b -> b.image().tensor()).toList(), canvasSize);
-        // in the layout of the precision training runs in: channels-last for bfloat16 on AMX, whose kernels then
-        // compute the convolutions and both gradients on the maps as they lie (ReLU and max pooling keep the layout)
-        FeatureMaps features = backbone.forward(layoutFor(Precision.current()).apply(canvas), true);
-        java.util.List<ImageStage> stages = new java.util.ArrayList<>();
-        for (int i = 0; i < batch.size(); i++) {
-            TrainingImage b = batch.get(i);
-            FeatureMaps own = batch.size() == 1 ? features : features.image(i);
-            stages.add(proposalStage(own, canvas, batchHeight, b, train, what));
+        try (Use u = use()) {
+            NDArray canvas = ImageTransform.batch(batch.stream().map(b -> b.image().tensor()).toList(), canvasSize);
+            // in the layout of the precision training runs in: channels-last for bfloat16 on AMX, whose kernels then
+            // compute the convolutions and both gradients on the maps as they lie (ReLU and max pooling keep the layout)
+            FeatureMaps features = backbone.forward(layoutFor(Precision.current()).apply(canvas), true);
+            java.util.List<ImageStage> stages = new java.util.ArrayList<>();
+            for (int i = 0; i < batch.size(); i++) {
+                TrainingImage b = batch.get(i);
+                FeatureMaps own = batch.size() == 1 ? features : features.image(i);
+                stages.add(proposalStage(own, canvas, batchHeight, b, train, what));
+            }
+            return headStage(stages, train);
         }
-        return headStage(stages, train);
     }
 
     /** An image's RPN losses and its sampled RoIs, pooled, before the head (null fields for what is not trained). */
@@ -414,8 +422,10 @@ public final class FasterRcnn implements AutoCloseable {
      * top-N settings, no gradients.
      */
     public float[] trainingProposals(ImageTransform.Transformed image) {
-        FeatureMaps features = backbone.forward(image.tensor(), false);
-        return rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), true).proposals().boxes();
+        try (Use u = use()) {
+            FeatureMaps features = backbone.forward(image.tensor(), false);
+            return rpn.forward(features, image.tensor(), image.height(), image.width(), image.scale(), true).proposals().boxes();
+        }
     }
 
     /** Selective Search boxes per image for the head, when the model was trained on them ({@link FasterRcnnConfig#proposals()}). */
@@ -441,22 +451,24 @@ public final class FasterRcnn implements AutoCloseable {
 
     /** As {@link #detect(BufferedImage)}, with the time of each stage. */
     public Timed detectTimed(BufferedImage image) {
-        long t0 = System.nanoTime();
-        float[] selective = null;
-        if (config.proposals() == FasterRcnnConfig.Proposals.SELECTIVE_SEARCH) {
-            selective = org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST)
-                    .propose(image, SELECTIVE_SEARCH_BOXES, 0);
-        }
-        long t1 = System.nanoTime();
-        try (NDManager step = params.manager().newSubManager()) {
-            ImageTransform.Transformed t = transform.apply(image, step);
-            long t2 = System.nanoTime();
-            Forward f = forward(t, selective == null ? null : t.toInput(selective));
-            DetectionPostprocessor.Result r = f.detections();
-            java.util.Map<String, Double> earlier = new java.util.LinkedHashMap<>();
-            earlier.put("proposals", (t1 - t0) / 1e6);
-            earlier.put("transform", (t2 - t1) / 1e6);
-            return new Timed(r.withBoxes(toOriginal(r.boxes(), t)), f.millisByStage(earlier));
+        try (Use u = use()) {
+            long t0 = System.nanoTime();
+            float[] selective = null;
+            if (config.proposals() == FasterRcnnConfig.Proposals.SELECTIVE_SEARCH) {
+                selective = org.frcnn4j.proposals.SelectiveSearch.of(org.frcnn4j.proposals.SelectiveSearch.Mode.FAST)
+                        .propose(image, SELECTIVE_SEARCH_BOXES, 0);
+            }
+            long t1 = System.nanoTime();
+            try (NDManager step = params.manager().newSubManager()) {
+                ImageTransform.Transformed t = transform.apply(image, step);
+                long t2 = System.nanoTime();
+                Forward f = forward(t, selective == null ? null : t.toInput(selective));
+                DetectionPostprocessor.Result r = f.detections();
+                java.util.Map<String, Double> earlier = new java.util.LinkedHashMap<>();
+                earlier.put("proposals", (t1 - t0) / 1e6);
+                earlier.put("transform", (t2 - t1) / 1e6);
+                return new Timed(r.withBoxes(toOriginal(r.boxes(), t)), f.millisByStage(earlier));
+            }
         }
     }
 
@@ -469,34 +481,36 @@ public final class FasterRcnn implements AutoCloseable {
      * A model on Selective Search boxes runs its images one at a time.
      */
     public java.util.List<DetectionPostprocessor.Result> detectBatch(java.util.List<BufferedImage> images) {
-        BadInputException.requireGiven(images, "detectBatch", "the list of images");
-        for (int i = 0; i < images.size(); i++) {
-            BadInputException.requireGiven(images.get(i), "detectBatch", "image " + i + " of " + images.size());
-        }
-        if (images.size() <= 1 || config.proposals() == FasterRcnnConfig.Proposals.SELECTIVE_SEARCH) {
-            return images.stream().map(this::detect).toList();
-        }
-        DetectionPostprocessor.Result[] out = new DetectionPostprocessor.Result[images.size()];
-        try (NDManager step = params.manager().newSubManager();
-             Precision.Scope s = inference()) {
-            java.util.List<ImageTransform.Transformed> ts = images.stream().map(img -> transform.apply(img, step)).toList();
-            java.util.Map<ai.djl.ndarray.types.Shape, java.util.List<Integer>> bySize = new java.util.LinkedHashMap<>();
-            for (int i = 0; i < ts.size(); i++) {
-                bySize.computeIfAbsent(ts.get(i).tensor().getShape(), k -> new java.util.ArrayList<>()).add(i);
+        try (Use u = use()) {
+            BadInputException.requireGiven(images, "detectBatch", "the list of images");
+            for (int i = 0; i < images.size(); i++) {
+                BadInputException.requireGiven(images.get(i), "detectBatch", "image " + i + " of " + images.size());
             }
-            for (java.util.List<Integer> group : bySize.values()) {
-                NDArray stacked = ImageTransform.batch(group.stream().map(i -> ts.get(i).tensor()).toList(),
-                        config.transform().sizeDivisible());
-                FeatureMaps features = backbone.forward(layout().apply(stacked), false);
-                for (int j = 0; j < group.size(); j++) {
-                    ImageTransform.Transformed t = ts.get(group.get(j));
-                    FeatureMaps own = group.size() == 1 ? features : features.image(j);
-                    DetectionPostprocessor.Result r = afterBackbone(own, stacked, t, null, 0).detections();
-                    out[group.get(j)] = r.withBoxes(toOriginal(r.boxes(), t));
+            if (images.size() <= 1 || config.proposals() == FasterRcnnConfig.Proposals.SELECTIVE_SEARCH) {
+                return images.stream().map(this::detect).toList();
+            }
+            DetectionPostprocessor.Result[] out = new DetectionPostprocessor.Result[images.size()];
+            try (NDManager step = params.manager().newSubManager();
+                 Precision.Scope s = inference()) {
+                java.util.List<ImageTransform.Transformed> ts = images.stream().map(img -> transform.apply(img, step)).toList();
+                java.util.Map<ai.djl.ndarray.types.Shape, java.util.List<Integer>> bySize = new java.util.LinkedHashMap<>();
+                for (int i = 0; i < ts.size(); i++) {
+                    bySize.computeIfAbsent(ts.get(i).tensor().getShape(), k -> new java.util.ArrayList<>()).add(i);
+                }
+                for (java.util.List<Integer> group : bySize.values()) {
+                    NDArray stacked = ImageTransform.batch(group.stream().map(i -> ts.get(i).tensor()).toList(),
+                            config.transform().sizeDivisible());
+                    FeatureMaps features = backbone.forward(layout().apply(stacked), false);
+                    for (int j = 0; j < group.size(); j++) {
+                        ImageTransform.Transformed t = ts.get(group.get(j));
+                        FeatureMaps own = group.size() == 1 ? features : features.image(j);
+                        DetectionPostprocessor.Result r = afterBackbone(own, stacked, t, null, 0).detections();
+                        out[group.get(j)] = r.withBoxes(toOriginal(r.boxes(), t));
+                    }
                 }
             }
+            return java.util.List.of(out);
         }
-        return java.util.List.of(out);
     }
 
     /**
@@ -504,11 +518,13 @@ public final class FasterRcnn implements AutoCloseable {
      * detections in original pixels. The RPN is not run.
      */
     public DetectionPostprocessor.Result detectWithProposals(BufferedImage image, float[] proposals) {
-        checkProposals(proposals);
-        try (NDManager step = params.manager().newSubManager()) {
-            ImageTransform.Transformed t = transform.apply(image, step);
-            DetectionPostprocessor.Result r = forward(t, t.toInput(proposals)).detections();
-            return r.withBoxes(toOriginal(r.boxes(), t));
+        try (Use u = use()) {
+            checkProposals(proposals);
+            try (NDManager step = params.manager().newSubManager()) {
+                ImageTransform.Transformed t = transform.apply(image, step);
+                DetectionPostprocessor.Result r = forward(t, t.toInput(proposals)).detections();
+                return r.withBoxes(toOriginal(r.boxes(), t));
+            }
         }
     }
 
@@ -528,17 +544,19 @@ public final class FasterRcnn implements AutoCloseable {
 
     /** The RPN's proposals in the original image's pixels, best first, at most {@code topN}. */
     public ProposalGenerator.Proposals propose(BufferedImage image, int topN) {
-        if (topN < 0) {
-            throw new BadInputException("propose: the number of proposals must be 0 or more, got " + topN);
-        }
-        try (NDManager step = params.manager().newSubManager()) {
-            ImageTransform.Transformed t = transform.apply(image, step);
-            ProposalGenerator.Proposals p;
-            try (Precision.Scope s = inference()) {
-                FeatureMaps features = backbone.forward(layout().apply(t.tensor()), false);
-                p = rpn.forward(features, t.tensor(), t.height(), t.width(), t.scale(), false).proposals().top(topN);
+        try (Use u = use()) {
+            if (topN < 0) {
+                throw new BadInputException("propose: the number of proposals must be 0 or more, got " + topN);
             }
-            return new ProposalGenerator.Proposals(toOriginal(p.boxes(), t), p.scores());
+            try (NDManager step = params.manager().newSubManager()) {
+                ImageTransform.Transformed t = transform.apply(image, step);
+                ProposalGenerator.Proposals p;
+                try (Precision.Scope s = inference()) {
+                    FeatureMaps features = backbone.forward(layout().apply(t.tensor()), false);
+                    p = rpn.forward(features, t.tensor(), t.height(), t.width(), t.scale(), false).proposals().top(topN);
+                }
+                return new ProposalGenerator.Proposals(toOriginal(p.boxes(), t), p.scores());
+            }
         }
     }
 
@@ -549,8 +567,35 @@ public final class FasterRcnn implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        forgetKept();
-        params.close();
-        org.frcnn4j.nn.WinogradKernels.forgetClosed();
+        uses.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            forgetKept();
+            params.close();
+            org.frcnn4j.nn.WinogradKernels.forgetClosed();
+        } finally {
+            uses.writeLock().unlock();
+        }
+    }
+
+    /** A call's use of the weights, until closed; throws where the model is closed (its weights freed). */
+    private Use use() {
+        java.util.concurrent.locks.Lock shared = uses.readLock();
+        shared.lock();
+        if (closed) {
+            shared.unlock();
+            throw new IllegalStateException("this model is closed; load or create it again to use it");
+        }
+        return shared::unlock;
+    }
+
+    /** What {@link #use()} holds. */
+    @FunctionalInterface
+    private interface Use extends AutoCloseable {
+        @Override
+        void close();
     }
 }
