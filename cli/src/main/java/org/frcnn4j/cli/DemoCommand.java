@@ -75,9 +75,7 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         precision.requireAvailable(); // one line and exit 2 before anything is read or written
-        if (iterations < 1) {
-            throw new BadInputException("--iterations must be positive, got " + iterations);
-        }
+        org.frcnn4j.io.Ranges.atLeast("--iterations", iterations, 1);
         PrintWriter w = spec.commandLine().getOut();
         Path root = (datasets != null ? datasets : findDatasets()).resolve("raccoon");
         Dataset train = Dataset.open(root, "train", null);

@@ -8,7 +8,6 @@ import java.util.concurrent.Callable;
 import org.frcnn4j.anchor.AnchorConfig;
 import org.frcnn4j.anchor.AnchorGenerator;
 import org.frcnn4j.data.Dataset;
-import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.model.FasterRcnnConfig;
 import org.frcnn4j.model.Presets;
 import org.frcnn4j.train.ExperimentRunner;
@@ -69,9 +68,7 @@ final class ExperimentCommand implements Runnable {
         }
 
         int execute() throws Exception {
-            if (iterations <= 0) {
-                throw new BadInputException("--iterations must be positive");
-            }
+            org.frcnn4j.io.Ranges.atLeast("--iterations", iterations, 1);
             Presets p = Presets.byId(preset);
             Dataset train = Dataset.open(data, trainSplit, null);
             Options.requireClean(train, "training set", spec.commandLine().getErr());

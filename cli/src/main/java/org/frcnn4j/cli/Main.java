@@ -28,7 +28,8 @@ public final class Main implements Runnable {
             description = "refuse images whose header claims more pixels than this, before decoding them (default: 100)")
     void maxImageMegapixels(double megapixels) {
         if (!(megapixels > 0)) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--max-image-megapixels must be positive");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--max-image-megapixels must be a positive number, not "
+                    + megapixels);
         }
         org.frcnn4j.data.Images.setMaxPixels(Math.round(megapixels * 1e6));
     }

@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.frcnn4j.data.ImageIds;
 import org.frcnn4j.data.ImagesAhead;
-import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.rpn.ProposalGenerator;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -49,9 +48,7 @@ final class ProposeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (top <= 0) {
-            throw new BadInputException("--top must be positive, got " + top);
-        }
+        org.frcnn4j.io.Ranges.atLeast("--top", top, 1);
         PrintWriter err = spec.commandLine().getErr();
         ObjectMapper mapper = new ObjectMapper();
         ArrayNode results = mapper.createArrayNode();

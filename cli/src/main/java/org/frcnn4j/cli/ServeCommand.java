@@ -54,7 +54,8 @@ final class ServeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         String secret = token != null ? token : System.getenv("FRCNN_TOKEN");
         if (!(timeoutSeconds > 0)) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--timeout must be positive");
+            throw new CommandLine.ParameterException(spec.commandLine(), "--timeout must be a positive number, not "
+                    + timeoutSeconds);
         }
         ServeOptions options;
         try {
@@ -63,7 +64,7 @@ final class ServeCommand implements Callable<Integer> {
                     .withLimits(org.frcnn4j.data.Images.maxPixels(), Duration.ofMillis((long) (timeoutSeconds * 1000)))
                     .withToken(secret == null || secret.isEmpty() ? null : secret)
                     .withPrecision(precision.checked());
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | org.frcnn4j.io.BadInputException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         DetectionServer server = DetectionServer.start(options);

@@ -336,9 +336,7 @@ final class TrainCommand implements Callable<Integer> {
 
     TrainConfig configure(TrainConfig c) {
         if (iterations != null) {
-            if (iterations <= 0) {
-                throw new BadInputException("--iterations must be positive, got " + iterations);
-            }
+            org.frcnn4j.io.Ranges.atLeast("--iterations", iterations, 1);
             c = c.withIterations(iterations);
         }
         if (schedule == ScheduleName.alternating) {
@@ -356,9 +354,7 @@ final class TrainCommand implements Callable<Integer> {
             c = c.withImagesPerIteration(imagesPerIteration);
         }
         if (roisPerImage != null) {
-            if (roisPerImage <= 0) {
-                throw new BadInputException("--rois-per-image must be positive, got " + roisPerImage);
-            }
+            org.frcnn4j.io.Ranges.atLeast("--rois-per-image", roisPerImage, 1);
             c = c.withTraining(c.rpn(), c.head().withSampling(roisPerImage, c.head().positiveFraction()));
         }
         if (trainScales != null) {

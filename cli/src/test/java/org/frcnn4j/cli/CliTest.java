@@ -221,7 +221,7 @@ class CliTest {
         assertThat(small.out()).containsOnlyOnce("no anchor lies inside its").contains("--min-size");
         Run badRois = run("train", "--data", raccoon.toString(), "--rois-per-image", "0", "--out", tmp.resolve("f").toString());
         assertThat(badRois.code()).isEqualTo(2);
-        assertThat(badRois.err()).contains("--rois-per-image must be positive");
+        assertThat(badRois.err()).contains("--rois-per-image must be at least 1, not");
         Run noModel = run("train", "--data", raccoon.toString(), "--init", tmp.resolve("nope").toString(),
                 "--out", tmp.resolve("e").toString());
         assertThat(noModel.code()).isEqualTo(2);

@@ -354,7 +354,7 @@ class ReliabilityCliTest {
                 "--preset", "tiny", "--iterations", "1", "--out", out.toString()), cases, out);
         Run demo = CliTest.run("demo", "--iterations", "0", "--out", out.toString());
         assertThat(demo.code()).isEqualTo(2);
-        assertThat(demo.err().trim()).isEqualTo("frcnn: error: --iterations must be positive, got 0");
+        assertThat(demo.err().trim()).isEqualTo("frcnn: error: --iterations must be at least 1, not 0");
     }
 
     @Test

@@ -25,20 +25,14 @@ public record ServeOptions(Path modelDir, String host, int port, int workers, in
                            Precision precision) {
 
     public ServeOptions {
-        if (workers < 1) {
-            throw new IllegalArgumentException("--workers must be at least 1, not " + workers);
-        }
-        if (maxQueue < 0) {
-            throw new IllegalArgumentException("--max-queue must not be negative, not " + maxQueue);
-        }
-        if (maxPixels < 1) {
-            throw new IllegalArgumentException("--max-image-megapixels must be positive");
-        }
-        if (precision == null) {
-            throw new IllegalArgumentException("precision must be fp32 or bf16");
-        }
-        if (port < 0 || port > 65535) {
-            throw new IllegalArgumentException("--port must be 0..65535, not " + port);
+        // the same one-line refusals as every other option's (a BadInputException: exit code 2 from the command line)
+        org.frcnn4j.io.Ranges.atLeast("--workers", workers, 1);
+        org.frcnn4j.io.Ranges.atLeast("--max-queue", maxQueue, 0);
+        org.frcnn4j.io.Ranges.atLeast("the image size limit (pixels)", maxPixels, 1);
+        org.frcnn4j.io.BadInputException.requireGiven(precision, "ServeOptions", "the precision");
+        org.frcnn4j.io.Ranges.atLeast("--port", port, 0);
+        if (port > 65535) {
+            throw new org.frcnn4j.io.BadInputException("--port must be at most 65535, not " + port);
         }
     }
 
