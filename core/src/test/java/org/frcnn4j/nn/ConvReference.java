@@ -60,6 +60,35 @@ final class ConvReference {
     }
 
     /** max |a - ref| / max |ref|, NaN when {@code a} holds a NaN or an infinity. */
+    /**
+     * A forward pass drawn at random for {@code s} (groups of 1) on {@code n} maps of {@code h} x {@code w}: inputs
+     * uniform in [-1, 1], the weight scaled by its fan-in, the bias in [-1, 1], as arrays in {@code m}, with the
+     * definition's output for them.
+     */
+    record Drawn(ai.djl.ndarray.NDArray input, ai.djl.ndarray.NDArray weight, ai.djl.ndarray.NDArray bias, double[] output) {
+        static Drawn of(ai.djl.ndarray.NDManager m, java.util.Random random, ConvShape s, int n, int h, int w) {
+            int k = s.kernel();
+            float[] x = uniform(random, n * s.inChannels() * h * w, 1);
+            float[] wt = uniform(random, s.outChannels() * s.inChannels() * k * k,
+                    (float) (1 / Math.sqrt((double) k * k * s.inChannels())));
+            float[] b = uniform(random, s.outChannels(), 1);
+            ConvReference ref = new ConvReference(s, n, h, w, x, wt, b,
+                    new float[n * s.outChannels() * s.outputSize(h) * s.outputSize(w)]);
+            return new Drawn(m.create(x, new ai.djl.ndarray.types.Shape(n, s.inChannels(), h, w)),
+                    m.create(wt, new ai.djl.ndarray.types.Shape(s.outChannels(), s.inChannels(), k, k)),
+                    m.create(b, new ai.djl.ndarray.types.Shape(s.outChannels())), ref.output);
+        }
+    }
+
+    /** {@code n} values uniform in [-scale, scale]. */
+    static float[] uniform(java.util.Random random, int n, float scale) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (random.nextFloat() * 2 - 1) * scale;
+        }
+        return v;
+    }
+
     static double relativeError(float[] a, double[] ref) {
         double[] d = new double[a.length];
         for (int i = 0; i < a.length; i++) {

@@ -31,21 +31,14 @@ class WinogradProductsTest {
         try (NDManager m = NDManager.newBaseManager()) {
             for (Case c : cases) {
                 ConvShape s = c.shape();
-                float[] x = uniform(random, c.n() * s.inChannels() * c.h() * c.w(), 1);
-                float[] w = uniform(random, s.outChannels() * s.inChannels() * 9, (float) (1 / Math.sqrt(9.0 * s.inChannels())));
-                float[] b = uniform(random, s.outChannels(), 1);
-                ConvReference ref = new ConvReference(s, c.n(), c.h(), c.w(), x, w, b,
-                        new float[c.n() * s.outChannels() * s.outputSize(c.h()) * s.outputSize(c.w())]);
-                NDArray input = m.create(x, new Shape(c.n(), s.inChannels(), c.h(), c.w()));
-                NDArray weight = m.create(w, new Shape(s.outChannels(), s.inChannels(), 3, 3));
-                NDArray bias = m.create(b, new Shape(s.outChannels()));
-                NDArray y = route.forward(input, weight, bias, s);
+                ConvReference.Drawn d = ConvReference.Drawn.of(m, random, s, c.n(), c.h(), c.w());
+                NDArray y = route.forward(d.input(), d.weight(), d.bias(), s);
                 assertThat(y.getShape()).isEqualTo(new Shape(c.n(), s.outChannels(), s.outputSize(c.h()), s.outputSize(c.w())));
                 // float32's direct sums are near 1e-6 of the range; the transforms' rounding a few times that (measured
                 // 2e-6 on VGG-16's layers); a wrong tile or a misplaced block would be ~1
-                assertThat(ConvReference.relativeError(y.toFloatArray(), ref.output)).as(s.describe()).isLessThan(2e-5);
-                NDArray unbiased = route.forward(input, weight, null, s);
-                assertThat(ConvReference.relativeError(unbiased.add(bias.reshape(1, -1, 1, 1)).toFloatArray(), ref.output))
+                assertThat(ConvReference.relativeError(y.toFloatArray(), d.output())).as(s.describe()).isLessThan(2e-5);
+                NDArray unbiased = route.forward(d.input(), d.weight(), null, s);
+                assertThat(ConvReference.relativeError(unbiased.add(d.bias().reshape(1, -1, 1, 1)).toFloatArray(), d.output()))
                         .isLessThan(2e-5);
             }
         }
@@ -56,12 +49,13 @@ class WinogradProductsTest {
         ConvShape s = ConvShape.of(8, 8, 3, 1, 1);
         Random random = new Random(45);
         try (NDManager m = NDManager.newBaseManager()) {
-            NDArray weight = m.create(uniform(random, 8 * 8 * 9, 0.3f), new Shape(8, 8, 3, 3));
-            NDArray x = m.create(uniform(random, 8 * 20 * 20, 1), new Shape(1, 8, 20, 20));
+            ConvReference.Drawn d = ConvReference.Drawn.of(m, random, s, 1, 20, 20);
+            NDArray weight = d.weight();
+            NDArray x = d.input();
             NDArray kept = WinogradKernels.of(weight);
             assertThat(WinogradKernels.of(weight)).isSameAs(kept);
             // an optimiser step writes new values into the same array: the next call transforms them
-            NDArray grad = m.create(uniform(random, 8 * 8 * 9, 1), new Shape(8, 8, 3, 3));
+            NDArray grad = m.create(ConvReference.uniform(random, 8 * 8 * 9, 1), new Shape(8, 8, 3, 3));
             NDArray velocity = m.zeros(new Shape(8, 8, 3, 3));
             ScriptedOps.sgdStep(List.of(weight), List.of(grad), List.of(velocity), 0, 0.9, 0.5, true);
             NDArray y = route.forward(x, weight, null, s);
@@ -69,7 +63,7 @@ class WinogradProductsTest {
             assertThat(y.sub(direct).abs().max().getFloat() / direct.abs().max().getFloat()).isLessThan(2e-5f);
             assertThat(WinogradKernels.of(weight)).isNotSameAs(kept);
             // a closed weight's transform is dropped
-            NDArray other = m.create(uniform(random, 8 * 8 * 9, 0.3f), new Shape(8, 8, 3, 3));
+            NDArray other = ConvReference.Drawn.of(m, random, s, 1, 4, 4).weight();
             WinogradKernels.of(other);
             int before = WinogradKernels.kept();
             other.close();
@@ -83,14 +77,12 @@ class WinogradProductsTest {
         ConvShape s = ConvShape.of(4, 6, 3, 1, 1);
         Random random = new Random(46);
         try (NDManager m = NDManager.newBaseManager()) {
-            NDArray x = m.create(uniform(random, 4 * 12 * 12, 1), new Shape(1, 4, 12, 12));
-            NDArray weight = m.create(uniform(random, 6 * 4 * 9, 0.3f), new Shape(6, 4, 3, 3));
-            weight.setRequiresGradient(true);
+            ConvReference.Drawn d = ConvReference.Drawn.of(m, random, s, 1, 12, 12);
+            d.weight().setRequiresGradient(true);
             try (GradMode on = GradMode.set(true); ai.djl.training.GradientCollector c = m.getEngine().newGradientCollector()) {
-                NDArray y = route.forward(x, weight, null, s);
-                c.backward(y.sum());
+                c.backward(route.forward(d.input(), d.weight(), null, s).sum());
             }
-            NDArray g = weight.getGradient();
+            NDArray g = d.weight().getGradient();
             // d(sum y)/dw[o][i][ky][kx] = the sum of the input under that tap: the same for every output channel
             assertThat(g.get(0).sub(g.get(5)).abs().max().getFloat()).isLessThan(1e-5f);
             assertThat(g.abs().sum().getFloat()).isPositive();
@@ -113,13 +105,5 @@ class WinogradProductsTest {
         assertThat(ConvRoute.WinogradProducts.pays(ConvShape.of(512, 512, 3, 1, 1), 29, 32)).isTrue();
         assertThat(ConvRoute.WinogradProducts.pays(ConvShape.of(512, 512, 3, 1, 1), 28, 36)).isFalse();
         assertThat(ConvRoute.WinogradProducts.pays(ConvShape.of(512, 512, 3, 1, 1), 19, 25)).isFalse();
-    }
-
-    private static float[] uniform(Random random, int n, float scale) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (random.nextFloat() * 2 - 1) * scale;
-        }
-        return v;
     }
 }

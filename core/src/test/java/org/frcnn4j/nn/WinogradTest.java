@@ -37,23 +37,19 @@ class WinogradTest {
         try (NDManager m = NDManager.newBaseManager()) {
             for (Case c : cases) {
                 ConvShape s = c.shape();
-                float[] x = uniform(random, c.n() * s.inChannels() * c.h() * c.w(), 1);
-                float[] w = uniform(random, s.outChannels() * s.inChannels() * 9, (float) (1 / Math.sqrt(9.0 * s.inChannels())));
-                float[] b = uniform(random, s.outChannels(), 1);
-                ConvReference ref = new ConvReference(s, c.n(), c.h(), c.w(), x, w, b,
-                        new float[c.n() * s.outChannels() * s.outputSize(c.h()) * s.outputSize(c.w())]);
-                NDArray input = m.create(x, new Shape(c.n(), s.inChannels(), c.h(), c.w()));
-                NDArray weight = m.create(w, new Shape(s.outChannels(), s.inChannels(), 3, 3));
-                NDArray bias = m.create(b, new Shape(s.outChannels()));
+                ConvReference.Drawn d = ConvReference.Drawn.of(m, random, s, c.n(), c.h(), c.w());
+                NDArray input = d.input();
+                NDArray weight = d.weight();
+                NDArray bias = d.bias();
                 for (ConvRoute.Winograd route : routes) {
                     NDArray y = route.forward(input, weight, bias, s);
                     assertThat(y.getShape()).isEqualTo(new Shape(c.n(), s.outChannels(), s.outputSize(c.h()), s.outputSize(c.w())));
-                    double error = ConvReference.relativeError(y.toFloatArray(), ref.output);
+                    double error = ConvReference.relativeError(y.toFloatArray(), d.output());
                     // float32's direct sums are near 1e-6; the transforms' rounding near 1e-5; a wrong tile would be ~1
                     assertThat(error).as(s.describe() + " " + route).isLessThan(1e-4);
                     // without bias: the route supplies the zeros NNPACK needs
                     NDArray unbiased = route.forward(input, weight, null, s);
-                    assertThat(ConvReference.relativeError(unbiased.add(bias.reshape(1, -1, 1, 1)).toFloatArray(), ref.output))
+                    assertThat(ConvReference.relativeError(unbiased.add(bias.reshape(1, -1, 1, 1)).toFloatArray(), d.output()))
                             .isLessThan(1e-4);
                 }
             }
@@ -68,10 +64,10 @@ class WinogradTest {
         int h = 26;
         int w = 31;
         Random random = new Random(16);
-        float[] x = uniform(random, n * 12 * h * w, 1);
-        float[] wt = uniform(random, 20 * 12 * 9, 0.1f);
-        float[] b = uniform(random, 20, 1);
-        float[] g = uniform(random, n * 20 * h * w, 1);
+        float[] x = ConvReference.uniform(random, n * 12 * h * w, 1);
+        float[] wt = ConvReference.uniform(random, 20 * 12 * 9, 0.1f);
+        float[] b = ConvReference.uniform(random, 20, 1);
+        float[] g = ConvReference.uniform(random, n * 20 * h * w, 1);
         ConvReference ref = new ConvReference(s, n, h, w, x, wt, b, g);
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray input = m.create(x, new Shape(n, 12, h, w));
@@ -179,13 +175,5 @@ class WinogradTest {
             assertThat(v.winograd()).isFalse();
             assertThat(v.route()).isEqualTo(new ConvRoute.Direct());
         });
-    }
-
-    private static float[] uniform(Random random, int n, float scale) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = (random.nextFloat() * 2 - 1) * scale;
-        }
-        return v;
     }
 }
