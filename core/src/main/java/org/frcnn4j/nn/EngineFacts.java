@@ -95,7 +95,7 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
     public static boolean winogradConvolutions() {
         Boolean v = winogradConvolutions;
         if (v == null) {
-            v = winogradWanted(System.getProperty("frcnn.conv.winograd"), winogradRoute()) && winogradRuns();
+            v = winogradWanted(System.getProperty("frcnn.conv.winograd"), winogradRoute());
             winogradConvolutions = v;
         }
         return v;
@@ -105,33 +105,31 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
      * This machine's Winograd route. Where oneDNN runs AVX-512 kernels, F(4x4, 3x3) from oneDNN's own grouped products
      * ({@link ConvRoute.WinogradProducts}): its direct kernels reach the measured 3x3 ceiling there (330-350 GFLOP/s on
      * the family-26 EPYC), so only fewer multiplications go faster, and NNPACK's AVX2 kernels with Winograd's saving
-     * were no faster than them. Elsewhere NNPACK's F(6x6, 3x3) ({@link ConvRoute.Winograd}; an AMD EPYC of family 25,
-     * AVX2: VGG-16's layers 1.4-2.3x faster than oneDNN's AVX2 kernels).
+     * were no faster than them; where NNPACK does not run (it needs AVX2 and FMA3, and did not initialise on the
+     * family-26 EPYC), the products beat oneDNN's AVX2 direct kernels too (that EPYC with oneDNN capped at AVX2:
+     * 512 -> 512 at 75x125 126 vs 235 ms, 256 -> 256 at 150x250 140 vs 226 ms). Elsewhere NNPACK's F(6x6, 3x3)
+     * ({@link ConvRoute.Winograd}; an AMD EPYC of family 25, AVX2: VGG-16's layers 1.4-2.3x faster than oneDNN's AVX2
+     * kernels).
      */
     public static ConvRoute winogradRoute() {
-        return avx512Convolutions() ? new ConvRoute.WinogradProducts() : new ConvRoute.Winograd();
-    }
-
-    /** Whether {@link #winogradRoute} runs here (NNPACK needs AVX2 and FMA3). */
-    private static boolean winogradRuns() {
-        return avx512Convolutions() || ScriptedOps.nnpackAvailable();
+        return avx512Convolutions() || !ScriptedOps.nnpackAvailable() ? new ConvRoute.WinogradProducts()
+                : new ConvRoute.Winograd();
     }
 
     /**
-     * Turns the Winograd route on or off for the rest of the process, as {@code -Dfrcnn.conv.winograd} does at start (on
-     * only where a route runs): for a program, or a test, that wants the engine's direct arithmetic, which is
-     * torchvision's on these CPUs. Returns the setting before.
+     * Turns the Winograd route on or off for the rest of the process, as {@code -Dfrcnn.conv.winograd} does at start: for
+     * a program, or a test, that wants the engine's direct arithmetic, which is torchvision's on these CPUs. Returns the
+     * setting before.
      */
     public static boolean setWinogradConvolutions(boolean on) {
         boolean before = winogradConvolutions();
-        winogradConvolutions = on && winogradRuns();
+        winogradConvolutions = on;
         return before;
     }
 
     /** Why {@link #winogradConvolutions} is false here (for {@code frcnn doctor}). */
     public static String winogradOffReason() {
-        return !winogradRuns() ? "NNPACK does not run on this CPU"
-                : "-Dfrcnn.conv.winograd=" + System.getProperty("frcnn.conv.winograd", "off");
+        return "-Dfrcnn.conv.winograd=" + System.getProperty("frcnn.conv.winograd", "off");
     }
 
     /** What {@code -Dfrcnn.conv.winograd} (null: auto, which is on) asks for, where {@code route} is this machine's. */
