@@ -451,7 +451,8 @@ public final class ScriptedOps {
      * products, 6x6 with stride 4 (one output per tile and position), then the positions brought to the front;
      * <li>the products: for each of the 36 positions a (tiles x C) by (C x out) matrix product, all 36 as one grouped
      * 1x1 convolution (oneDNN's AVX-512 kernels, where the BLAS's products ran at half the rate on AMD EPYCs);
-     * <li>output transform: A^T M A as two products with A^T (4x6), the bias added, the 4x4 blocks put in place.
+     * <li>output transform: A^T M A as two products with A^T (4x6), the 4x4 blocks put in place, the bias added (in the
+     * same pass that drops the last tiles' outputs beyond the map's edge).
      * </ol>
      */
     private static String winogradProducts(String self) {
@@ -470,10 +471,11 @@ public final class ScriptedOps {
                 + "    m = torch.conv2d(v, u, None, [1, 1], [0, 0], [1, 1], 36)\n"
                 + "    m = torch.reshape(torch.transpose(torch.view(m, [n, 36, k * th * tw]), 0, 1), [6, -1])\n"
                 + "    y = torch.matmul(at, torch.view(torch.matmul(at, m), [4, 6, -1]))\n"
-                + "    y = torch.add_(torch.view(y, [4, 4, n, k, th, tw]), torch.view(b, [1, 1, 1, k, 1, 1]))\n"
-                + "    y = torch.reshape(torch.permute(y, [2, 3, 4, 0, 5, 1]), [n, k, 4 * th, 4 * tw])\n"
+                + "    y = torch.reshape(torch.permute(torch.view(y, [4, 4, n, k, th, tw]), [2, 3, 4, 0, 5, 1]), [n, k, 4 * th, 4 * tw])\n"
                 + "    if 4 * th != oh or 4 * tw != ow:\n"
-                + "      y = torch.contiguous(torch.slice(torch.slice(y, 2, 0, oh), 3, 0, ow))\n"
+                + "      y = torch.add(torch.slice(torch.slice(y, 2, 0, oh), 3, 0, ow), torch.view(b, [1, k, 1, 1]))\n"
+                + "    else:\n"
+                + "      y = torch.add_(y, torch.view(b, [1, k, 1, 1]))\n"
                 + "    return y\n"
                 + "  def winograd_kernels(" + self + ",\n    w: Tensor,\n    g: Tensor) -> Tensor:\n"
                 + "    k = torch.size(w, 0)\n"
