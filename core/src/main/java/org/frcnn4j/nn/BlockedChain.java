@@ -93,20 +93,14 @@ public final class BlockedChain {
                 Precision.current() == Precision.BF16);
     }
 
-    private static volatile NDArray none;
-
     /** An empty array: "this layer runs blocked, by the engine's kernel". */
     private static NDArray none() {
-        NDArray a = none;
-        if (a == null) {
-            synchronized (BlockedChain.class) {
-                if (none == null) {
-                    none = ai.djl.ndarray.NDManager.newBaseManager().create(new float[0]); // lives with the process
-                }
-                a = none;
-            }
-        }
-        return a;
+        return None.ARRAY;
+    }
+
+    /** Made on first use, for the life of the process. */
+    private static final class None {
+        static final NDArray ARRAY = ai.djl.ndarray.NDManager.newBaseManager().create(new float[0]);
     }
 
     /** A max pool's output size, as PyTorch computes it without padding. */

@@ -283,7 +283,7 @@ public final class ConvGuard {
     /** Whether this machine's Winograd route saves time for {@code shape} on some map (its channels allow it). */
     static boolean winogradMayPay(ConvShape shape) {
         return !(EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts)
-                || ConvRoute.WinogradProducts.pays(shape, Integer.MAX_VALUE / 2, Integer.MAX_VALUE / 2);
+                || ConvRoute.WinogradProducts.wideEnough(shape);
     }
 
     /** Whether this machine's Winograd route saves time for {@code shape} on an output of {@code height} x {@code width}. */

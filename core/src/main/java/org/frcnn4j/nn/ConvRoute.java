@@ -204,9 +204,10 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
      * oneDNN's own bulk operations ({@link ScriptedOps#winogradProducts}): each 6x6 input tile and each kernel are
      * transformed, the 36 products of transformed channels run as one grouped 1x1 convolution, and each result is
      * transformed back to 4x4 outputs: 36/16 multiplications per output and input channel instead of 9, so a quarter of
-     * the direct sum's. For CPUs where oneDNN runs AVX-512 kernels: there its direct convolutions reach the machine's
+     * the direct sum's. For CPUs where oneDNN runs AVX-512 kernels (there its direct convolutions reach the machine's
      * measured 3x3 ceiling, NNPACK's F(6x6, 3x3) has AVX2 kernels only, and the BLAS's matrix products ran at half
-     * oneDNN's rate (AMD EPYC). Inference only: with autograd on, the engine's convolution.
+     * oneDNN's rate on AMD EPYCs), and where NNPACK does not run ({@link EngineFacts#winogradRoute}). Inference only:
+     * with autograd on, the engine's convolution.
      *
      * <p>Where it pays (measured on the AMD EPYC of family 26, two threads, against oneDNN's direct kernels; the weight's
      * transform kept, {@link WinogradKernels}): 512 -> 512 at 75x125 67 vs 152 ms, at 37x62 24 vs 37 ms, at 25x42 15 vs
@@ -243,8 +244,12 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
 
         /** Whether the transform saves time for {@code s} on an output of {@code height} x {@code width}. */
         static boolean pays(ConvShape s, int height, int width) {
-            return s.inChannels() >= MIN_CHANNELS && s.outChannels() >= MIN_CHANNELS
-                    && tiles(height) * tiles(width) >= MIN_TILES;
+            return wideEnough(s) && tiles(height) * tiles(width) >= MIN_TILES;
+        }
+
+        /** Whether {@code s} has the channels at which the route pays on a large enough map. */
+        static boolean wideEnough(ConvShape s) {
+            return s.inChannels() >= MIN_CHANNELS && s.outChannels() >= MIN_CHANNELS;
         }
 
         /** 4x4 output tiles along a side of {@code outputs}, the last one partial. */

@@ -257,33 +257,31 @@ public final class ScriptedOps {
             {1 / 24f, 1 / 12f, 1 / 6f}, {1 / 24f, -1 / 12f, 1 / 6f}, {0, 0, 1}};
         private static final float[][] AT = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0},
             {0, 1, -1, 8, -8, 1}};
-        private static volatile WinogradMatrices instance;
-
         static WinogradMatrices get() {
-            WinogradMatrices t = instance;
-            if (t == null) {
-                synchronized (WinogradMatrices.class) {
-                    if (instance == null) {
-                        NDManager m = NDManager.newBaseManager(); // lives with the process: a few hundred floats
-                        // the transformed tile's entry (a, b) is sum_ij BT[a][i] d[i][j] BT[b][j]: kernel a*6+b is
-                        // BT[a] (outer) BT[b], exact in float32 (small integers)
-                        float[] outer = new float[36 * 36];
-                        for (int a = 0; a < 6; a++) {
-                            for (int b = 0; b < 6; b++) {
-                                for (int i = 0; i < 6; i++) {
-                                    for (int j = 0; j < 6; j++) {
-                                        outer[(a * 6 + b) * 36 + i * 6 + j] = BT[a][i] * BT[b][j];
-                                    }
-                                }
-                            }
+            return Holder.INSTANCE;
+        }
+
+        /** Made on first use (class initialisation is the lock), for the life of the process: a few hundred floats. */
+        private static final class Holder {
+            static final WinogradMatrices INSTANCE = make();
+        }
+
+        private static WinogradMatrices make() {
+            // the transformed tile's entry (a, b) is sum_ij BT[a][i] d[i][j] BT[b][j]: kernel a*6+b is BT[a] (outer)
+            // BT[b], exact in float32 (small integers)
+            float[] outer = new float[36 * 36];
+            for (int a = 0; a < 6; a++) {
+                for (int b = 0; b < 6; b++) {
+                    for (int i = 0; i < 6; i++) {
+                        for (int j = 0; j < 6; j++) {
+                            outer[(a * 6 + b) * 36 + i * 6 + j] = BT[a][i] * BT[b][j];
                         }
-                        instance = new WinogradMatrices(m.create(outer, new Shape(36, 1, 6, 6)),
-                                m.create(flat(G), new Shape(6, 3)), m.create(flat(AT), new Shape(4, 6)));
                     }
-                    t = instance;
                 }
             }
-            return t;
+            NDManager m = NDManager.newBaseManager();
+            return new WinogradMatrices(m.create(outer, new Shape(36, 1, 6, 6)), m.create(flat(G), new Shape(6, 3)),
+                    m.create(flat(AT), new Shape(4, 6)));
         }
 
         private static float[] flat(float[][] rows) {
