@@ -87,8 +87,8 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
 
     /**
      * Whether float32 forward passes run 3x3 stride-1 convolutions of large maps by Winograd's transform
-     * ({@link #winogradRoute}) rather than oneDNN's direct kernels: by default wherever this machine has a Winograd
-     * route. {@code -Dfrcnn.conv.winograd=on|off} overrides (auto by default); {@code =products} keeps only the route of
+     * ({@link #winogradRoute}, which every machine has) rather than oneDNN's direct kernels: on by default.
+     * {@code -Dfrcnn.conv.winograd=on|off} overrides (auto by default); {@code =products} keeps only the route of
      * oneDNN's products ({@link ConvRoute.WinogradProducts}), never NNPACK's, whose per-thread workspace outlives
      * short-lived threads (Spark's task threads).
      */
