@@ -5,6 +5,7 @@ import ai.djl.nn.Activation;
 import java.util.ArrayList;
 import java.util.List;
 import org.frcnn4j.nn.BlockedChain;
+import org.frcnn4j.nn.ChainTape;
 import org.frcnn4j.nn.FeatureMaps;
 import org.frcnn4j.nn.Layers;
 import org.frcnn4j.nn.Layers.Conv;
@@ -61,6 +62,14 @@ public final class Vgg16 implements Backbone {
             NDArray chained = BlockedChain.forward(x, convs, poolAfter, 2, pool.ceilMode());
             if (chained != null) {
                 return chained;
+            }
+        }
+        if (training && norms.isEmpty()) {
+            // in training, the forward pass and input gradients by the faster routes autograd cannot differentiate,
+            // where the trainer runs hand-written backward passes
+            NDArray taped = ChainTape.forward(x, convs, poolAfter, 2, pool.ceilMode());
+            if (taped != null) {
+                return taped;
             }
         }
         for (int i = 0; i < convs.size(); i++) {

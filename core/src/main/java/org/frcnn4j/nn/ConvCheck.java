@@ -141,6 +141,38 @@ public final class ConvCheck {
         return worst;
     }
 
+    /**
+     * Weight and bias gradients computed outside autograd ({@code gradients}: input and output gradient to the weight's
+     * and the bias's gradient), checked as {@link #run} checks a route: the largest relative error against the float64
+     * reference over every checked size, with this process's threads and with one.
+     */
+    public static double weightGradientError(ConvShape shape,
+                                             java.util.function.BiFunction<NDArray, NDArray, NDArray[]> gradients) {
+        EngineLogging.apply();
+        int threads = JniUtils.getNumThreads();
+        double worst = 0;
+        for (int[] size : SIZES) {
+            try (NDManager m = NDManager.newBaseManager()) {
+                Case c = new Case(m, shape, Gradients.WEIGHT, size[0], shape.inputSizeFor(size[1]),
+                        shape.inputSizeFor(size[2]), MemoryLayout.NCHW);
+                for (int run = 0; run < (threads > 1 ? 2 : 1); run++) {
+                    if (run == 1) {
+                        JniUtils.setNumThreads(1);
+                    }
+                    try (GradMode off = GradMode.set(false)) {
+                        NDArray[] got = gradients.apply(c.x, c.gradOut);
+                        double e = Math.max(relative(doubles(got[0]), c.reference[2]),
+                                relative(doubles(got[1]), c.reference[3]));
+                        worst = Double.isNaN(e) || Double.isNaN(worst) ? Double.NaN : Math.max(worst, e);
+                    } finally {
+                        JniUtils.setNumThreads(threads);
+                    }
+                }
+            }
+        }
+        return worst;
+    }
+
     /** Random inputs of one size and the reference's outputs for them. */
     private static final class Case {
         private final ConvShape shape;

@@ -151,6 +151,71 @@ public final class ConvGuard {
      */
     public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape shape, Gradients gradients) {
         count(x.getShape(), shape, gradients);
+        return forwardUncounted(x, weight, bias, shape, gradients);
+    }
+
+    /**
+     * The input gradient of a stride-1 convolution whose output gradient is {@code g}, computed as a forward
+     * convolution by the Winograd route, where this machine's inference would take that route for the transposed
+     * shape on this map; null elsewhere (the engine's own backward kernel is then the faster way). The input gradient
+     * of a stride-1 convolution is the output gradient convolved with the kernel turned by 180 degrees, input and output
+     * channels swapped, and the padding that restores the input's size ({@link HandBackward}: autograd cannot take this
+     * route, as it differentiates whatever the forward pass ran). Counted as the gradient it is, not as a forward pass.
+     */
+    NDArray inputGradientByWinograd(NDArray g, NDArray weight, ConvShape shape) {
+        int k = shape.kernel();
+        if (shape.stride() != 1 || shape.groups() != 1 || shape.dilation() != 1 || 2 * shape.padding() != k - 1) {
+            return null;
+        }
+        ConvShape transposed = ConvShape.of(shape.outChannels(), shape.inChannels(), k, 1, shape.padding());
+        int h = (int) g.getShape().get(2);
+        int w = (int) g.getShape().get(3);
+        if (forced != null || MemoryLayout.of(g) != MemoryLayout.NCHW
+                || !winograd(transposed, Precision.FP32, MemoryLayout.NCHW, Gradients.NONE)
+                || !winogradPays(transposed, transposed.outputSize(h), transposed.outputSize(w))) {
+            return null;
+        }
+        NDArray turned = weight.transpose(1, 0, 2, 3).flip(2, 3);
+        return verdict(transposed, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW, true).route()
+                .forward(g, turned, null, transposed);
+    }
+
+    /**
+     * The weight and bias gradients of a stride-1 3x3 convolution with input {@code x} and output gradient {@code g}
+     * by Winograd's F(4x4, 3x3) ({@link ScriptedOps#winogradWeightGradient}: the 36 products as one grouped 1x1
+     * convolution over the tiles), where this machine's inference takes the products route for the shape on this map
+     * and the computation checks out for the shape against the float64 reference (checked on first use, as routes are);
+     * null elsewhere.
+     */
+    NDArray[] weightGradientByWinograd(NDArray x, NDArray g, ConvShape shape) {
+        if (forced != null || !(EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts)
+                || !winograd(shape, Precision.FP32, MemoryLayout.NCHW, Gradients.NONE)
+                || !winogradPays(shape, (int) g.getShape().get(2), (int) g.getShape().get(3))
+                || MemoryLayout.of(x) != MemoryLayout.NCHW || MemoryLayout.of(g) != MemoryLayout.NCHW) {
+            return null;
+        }
+        boolean right = winogradWeightGradients.computeIfAbsent(shape, s -> {
+            double e = ConvCheck.weightGradientError(s, (xc, gc) -> ScriptedOps.winogradWeightGradient(xc, gc, s.padding()));
+            boolean ok = e <= new ConvRoute.WinogradProducts().tolerance();
+            if (!ok) {
+                LOG.info("weight gradients of {} by Winograd's products are off by {} here: the engine computes them", s, e);
+            }
+            return ok;
+        });
+        return right ? ScriptedOps.winogradWeightGradient(x, g, shape.padding()) : null;
+    }
+
+    /** Per shape, whether {@link #weightGradientByWinograd} checked out on this machine. */
+    private final Map<ConvShape, Boolean> winogradWeightGradients = new ConcurrentHashMap<>();
+
+    /** Counts the gradients of a convolution that a hand-written backward pass computed ({@link #forward} counts the rest). */
+    static void countGradients(ai.djl.ndarray.types.Shape in, ConvShape shape, Gradients gradients) {
+        long forward = forwardFlops(in, shape);
+        BACKWARD_FLOPS.add(forward * ((gradients.input() ? 1 : 0) + (gradients.weight() ? 1 : 0)));
+    }
+
+    /** {@link #forward} without counting the call (a forward pass computed again for its gradients). */
+    NDArray forwardUncounted(NDArray x, NDArray weight, NDArray bias, ConvShape shape, Gradients gradients) {
         // the layout decides which kernels run, so it is part of what is checked; a strided view is copied (as the
         // engine would copy it) into a dense layout first
         MemoryLayout layout = MemoryLayout.of(x);
@@ -231,10 +296,14 @@ public final class ConvGuard {
         return new Flops(FORWARD_FLOPS.sum(), BACKWARD_FLOPS.sum());
     }
 
-    private static void count(ai.djl.ndarray.types.Shape in, ConvShape shape, Gradients gradients) {
+    private static long forwardFlops(ai.djl.ndarray.types.Shape in, ConvShape shape) {
         long out = (long) shape.outputSize((int) in.get(2)) * shape.outputSize((int) in.get(3));
-        long forward = 2L * in.get(0) * shape.outChannels() * out * (shape.inChannels() / shape.groups())
-                * shape.kernel() * shape.kernel();
+        return 2L * in.get(0) * shape.outChannels() * out * (shape.inChannels() / shape.groups()) * shape.kernel()
+                * shape.kernel();
+    }
+
+    private static void count(ai.djl.ndarray.types.Shape in, ConvShape shape, Gradients gradients) {
+        long forward = forwardFlops(in, shape);
         FORWARD_FLOPS.add(forward);
         BACKWARD_FLOPS.add(forward * ((gradients.input() ? 1 : 0) + (gradients.weight() ? 1 : 0)));
     }

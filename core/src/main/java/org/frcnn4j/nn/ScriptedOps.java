@@ -126,6 +126,59 @@ public final class ScriptedOps {
         }
     }
 
+    /**
+     * Weight and bias gradients of a 3x3 stride-1 convolution of {@code x} with output gradient {@code gy}, by Winograd's
+     * F(4x4, 3x3) run backwards: the input's tiles transformed as the forward pass transforms them (B^T d B), the output
+     * gradient's 4x4 blocks by A (A dY A^T), their products summed over the tiles for each of the 36 positions (one
+     * grouped 1x1 convolution whose channels are the tiles, on oneDNN's kernels as the forward products), and the sums
+     * taken back to 3x3 by G (G^T dU G). A quarter of the direct weight gradient's multiplications.
+     */
+    static NDArray[] winogradWeightGradient(NDArray x, NDArray gy, int padding) {
+        WinogradMatrices t = WinogradMatrices.get();
+        return runList("winograd_weight_gradient", gy, IValue.from((PtNDArray) x), IValue.from((PtNDArray) gy),
+                IValue.from((PtNDArray) t.inputTransform()), IValue.from((PtNDArray) t.outputTransform()),
+                IValue.from((PtNDArray) t.kernelTransform()), IValue.from((long) padding));
+    }
+
+    /** Max pooling of k x k windows with stride k, and the flat positions of the window maxima (autograd off). */
+    static NDArray[] maxPoolWithIndices(NDArray x, int k, boolean ceilMode) {
+        return runList("max_pool_indices", x, IValue.from((PtNDArray) x), IValue.from((long) k), IValue.from(ceilMode));
+    }
+
+    /**
+     * The gradient at a ReLU's input from the gradient {@code g} at its output {@code y}, or, when {@code indices} is
+     * not empty, at the output of the k x k max pool that followed it ({@link #maxPoolWithIndices}'s positions).
+     */
+    static NDArray reluPoolBackward(NDArray g, NDArray y, NDArray indices, int k, boolean ceilMode) {
+        return run("relu_pool_backward", g, IValue.from((PtNDArray) g), IValue.from((PtNDArray) y),
+                IValue.from((PtNDArray) indices), IValue.from((long) k), IValue.from(ceilMode));
+    }
+
+    /**
+     * Gradients of a stride-1 convolution of {@code x} by {@code w} with {@code padding}, given the gradient {@code g}
+     * at its output, by the engine's backward kernels (the ones autograd runs for it): the input's where {@code input},
+     * then the weight's and the bias's where {@code weight}.
+     */
+    static NDArray[] convBackward(NDArray g, NDArray x, NDArray w, int padding, boolean input, boolean weight) {
+        return runList("conv_backward", g, IValue.from((PtNDArray) g), IValue.from((PtNDArray) x),
+                IValue.from((PtNDArray) w), IValue.from((long) padding), IValue.from(input), IValue.from(weight));
+    }
+
+    private static NDArray[] runList(String method, NDArray like, IValue... inputs) {
+        IValue out = null;
+        try {
+            out = IValueUtils.runMethod(module(), method, inputs);
+            return out.toTensorArray((PtNDManager) like.getManager());
+        } finally {
+            for (IValue v : inputs) {
+                v.close();
+            }
+            if (out != null) {
+                out.close();
+            }
+        }
+    }
+
     /** The kept weights are a TorchScript list: appends must not run beside reads. */
     private static final java.util.concurrent.locks.ReadWriteLock LOCK = new java.util.concurrent.locks.ReentrantReadWriteLock();
 
@@ -475,11 +528,67 @@ public final class ScriptedOps {
                 + "    else:\n"
                 + "      y = torch.add_(y, torch.view(b, [1, k, 1, 1]))\n"
                 + "    return y\n"
+                + "  def winograd_weight_gradient(" + self + ",\n    x: Tensor,\n    gy: Tensor,\n    bt: Tensor,\n"
+                + "    at: Tensor,\n    g: Tensor,\n    p: int) -> List[Tensor]:\n"
+                + "    n = torch.size(x, 0)\n"
+                + "    c = torch.size(x, 1)\n"
+                + "    k = torch.size(gy, 1)\n"
+                + "    oh = torch.size(gy, 2)\n"
+                + "    ow = torch.size(gy, 3)\n"
+                + "    th = (oh + 3) // 4\n"
+                + "    tw = (ow + 3) // 4\n"
+                + "    t = n * th * tw\n"
+                + "    xp = torch.constant_pad_nd(x, [p, 4 * tw + 2 - torch.size(x, 3) - p, p, 4 * th + 2 - torch.size(x, 2) - p], 0.)\n"
+                + "    v = torch.conv2d(torch.view(xp, [n * c, 1, 4 * th + 2, 4 * tw + 2]), bt, None, [4, 4], [0, 0], [1, 1], 1)\n"
+                + "    v = torch.reshape(torch.permute(torch.view(v, [n, c, 36, th * tw]), [2, 0, 3, 1]), [36, t, c])\n"
+                + "    gp = torch.constant_pad_nd(gy, [0, 4 * tw - ow, 0, 4 * th - oh], 0.)\n"
+                + "    a = torch.transpose(at, 0, 1)\n"
+                + "    d = torch.reshape(torch.permute(torch.view(gp, [n, k, th, 4, tw, 4]), [5, 3, 0, 1, 2, 4]), [4, -1])\n"
+                + "    d = torch.view(torch.matmul(a, d), [6, 4, -1])\n"
+                + "    d = torch.matmul(a, torch.reshape(torch.transpose(d, 0, 1), [4, -1]))\n"
+                + "    d = torch.reshape(torch.transpose(torch.view(d, [36, n, k, th * tw]), 1, 2), [36, k, t])\n"
+                + "    du = torch.conv2d(torch.view(v, [1, 36 * t, 1, c]), torch.view(d, [36 * k, t, 1, 1]), None, [1, 1], [0, 0], [1, 1], 36)\n"
+                + "    du = torch.view(du, [6, -1])\n"
+                + "    gt = torch.transpose(g, 0, 1)\n"
+                + "    e = torch.view(torch.matmul(gt, du), [3, 6, -1])\n"
+                + "    e = torch.matmul(gt, torch.reshape(torch.transpose(e, 0, 1), [6, -1]))\n"
+                + "    dw = torch.contiguous(torch.permute(torch.view(e, [3, 3, k, c]), [2, 3, 1, 0]))\n"
+                + "    return [dw, torch.sum(gy, [0, 2, 3])]\n"
                 + "  def winograd_kernels(" + self + ",\n    w: Tensor,\n    g: Tensor) -> Tensor:\n"
                 + "    k = torch.size(w, 0)\n"
                 + "    c = torch.size(w, 1)\n"
                 + "    t = torch.view(torch.matmul(g, torch.reshape(torch.permute(w, [2, 3, 0, 1]), [3, -1])), [6, 3, -1])\n"
                 + "    return torch.view(torch.matmul(g, t), [36 * k, c, 1, 1])\n";
+    }
+
+    /**
+     * The pieces of a hand-written backward pass through conv + ReLU (+ max pool) layers ({@link RecordedChain}): max
+     * pooling that keeps its window maxima's positions, the gradient back through a pool and a ReLU, and a
+     * convolution's weight and bias gradients (and its input's, where asked) by the engine's backward kernels, the
+     * ones autograd runs for the same convolution.
+     */
+    private static String handBackward(String self) {
+        return "  def max_pool_indices(" + self + ",\n    x: Tensor,\n    k: int,\n    ceil: bool) -> List[Tensor]:\n"
+                + "    _0, _1 = torch.max_pool2d_with_indices(x, [k, k], [k, k], [0, 0], [1, 1], ceil)\n"
+                + "    return [_0, _1]\n"
+                + "  def relu_pool_backward(" + self + ",\n    g: Tensor,\n    y: Tensor,\n    indices: Tensor,\n"
+                + "    k: int,\n    ceil: bool) -> Tensor:\n"
+                + "    if torch.numel(indices) > 0:\n"
+                + "      g0 = torch.max_pool2d_with_indices_backward(g, y, [k, k], [k, k], [0, 0], [1, 1], ceil, indices)\n"
+                + "    else:\n"
+                + "      g0 = g\n"
+                + "    return torch.threshold_backward(g0, y, 0.)\n"
+                + "  def conv_backward(" + self + ",\n    g: Tensor,\n    x: Tensor,\n    w: Tensor,\n    p: int,\n"
+                + "    input: bool,\n    weight: bool) -> List[Tensor]:\n"
+                + "    _0, _1, _2 = torch.convolution_backward(g, x, w, [torch.size(w, 0)], [1, 1], [p, p], [1, 1], False, "
+                + "[0, 0], 1, [input, weight, weight])\n"
+                + "    _3 = annotate(List[Tensor], [])\n"
+                + "    if input:\n"
+                + "      _4 = torch.append(_3, _0)\n"
+                + "    if weight:\n"
+                + "      _5 = torch.append(_3, _1)\n"
+                + "      _6 = torch.append(_3, _2)\n"
+                + "    return _3\n";
     }
 
     /** The largest stride and padding that {@link #conv2dTrained} has a method for. */
@@ -618,6 +727,7 @@ public final class ScriptedOps {
                 + "  def scale(" + self + ",\n    arrays: List[Tensor],\n    factor: float) -> int:\n"
                 + "    _0 = torch._foreach_mul_(arrays, factor)\n"
                 + "    return 0\n"
+                + handBackward(self)
                 + "  def zero(" + self + ",\n    arrays: List[Tensor]) -> int:\n"
                 + "    _0 = torch._foreach_zero_(arrays)\n"
                 + "    return 0\n"

@@ -22,6 +22,7 @@ import org.frcnn4j.model.FasterRcnn.Train;
 import org.frcnn4j.model.FasterRcnnConfig;
 import org.frcnn4j.model.ModelFiles;
 import org.frcnn4j.nn.ConvGuard;
+import org.frcnn4j.nn.HandBackward;
 import org.frcnn4j.nn.Precision;
 import org.frcnn4j.nn.Parameters;
 import org.frcnn4j.transform.ImageTransform;
@@ -539,7 +540,8 @@ public final class Trainer {
     /** The iteration's images as one batch through the network, and one backward pass of their mean loss. */
     private List<ImageLosses> together(FasterRcnn model, List<FasterRcnn.TrainingImage> batch, Train what) {
         List<ImageLosses> out = new ArrayList<>();
-        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+        try (GradientCollector gc = Engine.getInstance().newGradientCollector();
+             HandBackward.Scope hand = HandBackward.open()) {
             List<FasterRcnn.Losses> losses;
             try (Precision.Scope arithmetic = Precision.use(precision)) {
                 losses = model.trainingForward(batch, config.training(), what);
@@ -552,6 +554,7 @@ public final class Trainer {
             }
             if (out.stream().allMatch(ImageLosses::finite)) {
                 gc.backward(loss);
+                hand.backward(); // on into the parts that ran their forward pass without autograd
             }
         }
         return out;
@@ -573,13 +576,15 @@ public final class Trainer {
         for (FasterRcnn.TrainingImage image : batch) {
             futures.add(workers.submit(() -> {
                 try (org.frcnn4j.nn.GradMode on = org.frcnn4j.nn.GradMode.set(true);
-                     Precision.Scope arithmetic = Precision.use(precision)) {
+                     Precision.Scope arithmetic = Precision.use(precision);
+                     HandBackward.Scope hand = HandBackward.open()) {
                     FasterRcnn.Losses l = model.trainingShare(image, config.training(), what, canvas, batchHeight);
                     ImageLosses values = ImageLosses.of(l);
                     if (values.finite()) {
                         NDArray imageLoss = org.frcnn4j.nn.Scalars.div(l.total(), batch.size());
                         ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) imageLoss,
                                 (ai.djl.pytorch.engine.PtNDArray) imageLoss.onesLike(), false, false);
+                        hand.backward();
                     }
                     return values;
                 }

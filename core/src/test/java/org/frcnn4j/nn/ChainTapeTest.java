@@ -1,0 +1,203 @@
+package org.frcnn4j.nn;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The hand-written backward pass of a conv + ReLU (+ pool) chain gives autograd's gradients: through the ReLUs and
+ * pools, into every trained weight and bias, stopping at the lowest trained layer; the input gradient by the turned
+ * kernel is the definition's.
+ */
+@org.junit.jupiter.api.Tag("numerics")
+class ChainTapeTest {
+    /**
+     * An image layer (3 input channels), a pool (ceil mode) on an odd map, two 256-channel layers on 9 x 9 tiles of 4 x 4,
+     * the last without a pool (as VGG-16's conv5_3).
+     */
+    private static final int[][] LAYERS = {{3, 16}, {16, 256}, {256, 256}, {256, 256}};
+    private static final List<Boolean> POOL_AFTER = List.of(false, true, false, false);
+
+    /**
+     * The input gradient of a stride-1 convolution as a forward convolution of the output gradient with the kernel
+     * turned by 180 degrees and its channels swapped (Winograd's route, where this machine's inference takes it), against
+     * the definition in float64 ({@link ConvReference}).
+     */
+    @Test
+    void inputGradientByTheTurnedKernelIsTheDefinitions() {
+        ConvShape s = ConvShape.of(256, 256, 3, 1, 1);
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(5);
+            NDArray x = m.randomNormal(new Shape(1, 256, 32, 32));
+            NDArray w = m.randomNormal(new Shape(256, 256, 3, 3)).div(48);
+            NDArray g = m.randomNormal(new Shape(1, 256, 32, 32));
+            NDArray turned;
+            try (GradMode off = GradMode.set(false)) {
+                turned = ConvGuard.shared().inputGradientByWinograd(g, w, s);
+            }
+            org.junit.jupiter.api.Assumptions.assumeTrue(turned != null, "no Winograd route for this shape on this machine");
+            ConvReference ref = new ConvReference(s, 1, 32, 32, x.toFloatArray(), w.toFloatArray(), null, g.toFloatArray());
+            float[] got = turned.toFloatArray();
+            double scale = 0;
+            double worst = 0;
+            for (int i = 0; i < got.length; i++) {
+                scale = Math.max(scale, Math.abs(ref.inputGradient[i]));
+                worst = Math.max(worst, Math.abs(got[i] - ref.inputGradient[i]));
+            }
+            assertThat(worst / scale).isLessThan(1e-4);
+        }
+    }
+
+    /**
+     * Weight and bias gradients by Winograd's F(4x4, 3x3) run backwards, on a map whose last tiles reach past its edge
+     * (30 x 34: 8 x 9 tiles), against the definition in float64.
+     */
+    @Test
+    void weightGradientByWinogradIsTheDefinitions() {
+        ConvShape s = ConvShape.of(256, 256, 3, 1, 1);
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(6);
+            NDArray x = m.randomNormal(new Shape(1, 256, 30, 34));
+            NDArray w = m.randomNormal(new Shape(256, 256, 3, 3)).div(48);
+            NDArray g = m.randomNormal(new Shape(1, 256, 30, 34));
+            NDArray[] got;
+            try (GradMode off = GradMode.set(false)) {
+                got = ConvGuard.shared().weightGradientByWinograd(x, g, s);
+            }
+            org.junit.jupiter.api.Assumptions.assumeTrue(got != null, "no Winograd products for this shape on this machine");
+            ConvReference ref = new ConvReference(s, 1, 30, 34, x.toFloatArray(), w.toFloatArray(), null, g.toFloatArray());
+            assertThat(ConvCheck.relative(doubles(got[0]), ref.weightGradient)).as("weight").isLessThan(1e-4);
+            assertThat(ConvCheck.relative(doubles(got[1]), ref.biasGradient)).as("bias").isLessThan(1e-5);
+        }
+    }
+
+    private static double[] doubles(NDArray a) {
+        float[] f = a.toFloatArray();
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return d;
+    }
+
+    @Test
+    void givesAutogradsGradientsToEveryLayer() {
+        againstAutograd(0);
+    }
+
+    /** Frozen lower layers (the paper's VGG-16 fine-tunes from conv3_1): no gradient below the lowest trained layer. */
+    @Test
+    void stopsAtTheLowestTrainedLayer() {
+        againstAutograd(2);
+    }
+
+    @Test
+    void withoutAScopeTheChainRecordsForAutograd() {
+        try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 3);
+             GradMode on = GradMode.set(true)) {
+            List<Layers.Conv> convs = convs(p, 0);
+            assertThat(ChainTape.forward(m.randomNormal(new Shape(1, 3, 16, 16)), convs, POOL_AFTER, 2, true)).isNull();
+        }
+    }
+
+    /**
+     * The chain's output and the gradients of a fixed weighting of it, by hand and by autograd (the layers one by one),
+     * with the layers below {@code frozen} not training.
+     */
+    private static void againstAutograd(int frozen) {
+        try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 9)) {
+            List<Layers.Conv> convs = convs(p, frozen);
+            m.getEngine().setRandomSeed(9);
+            // 65 x 67 -> pool (ceil) 33 x 34: the ceil mode's partial windows take part
+            NDArray x = m.randomNormal(new Shape(1, 3, 65, 67));
+            NDArray weighting = m.randomNormal(new Shape(1, 256, 33, 34));
+            List<float[]> byAutograd = new ArrayList<>();
+            NDArray expected;
+            try (NDManager step = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                NDArray y = x;
+                MaxPool pool = new MaxPool(2, 2, 0, true);
+                for (int i = 0; i < convs.size(); i++) {
+                    y = Activation.relu(convs.get(i).forward(y));
+                    if (POOL_AFTER.get(i)) {
+                        y = pool.forward(y);
+                    }
+                }
+                expected = y.duplicate();
+                expected.attach(m);
+                gc.backward(y.mul(weighting).sum());
+                byAutograd = gradients(convs);
+            }
+            zeroGradients(convs);
+            try (NDManager step = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector();
+                 HandBackward.Scope hand = HandBackward.open()) {
+                NDArray y = ChainTape.forward(x, convs, POOL_AFTER, 2, true);
+                assertThat(y).isNotNull();
+                float scale = expected.abs().max().getFloat();
+                assertThat(y.sub(expected).abs().max().getFloat() / scale).as("output").isLessThan(1e-4f);
+                gc.backward(y.mul(weighting).sum());
+                hand.backward();
+            }
+            List<float[]> byHand = gradients(convs);
+            for (int i = 0; i < byHand.size(); i++) {
+                float[] a = byAutograd.get(i);
+                float[] h = byHand.get(i);
+                String what = "parameter " + i + " (layer " + i / 2 + ")";
+                if (i / 2 < frozen) {
+                    continue; // not trained: no gradient asked for
+                }
+                double scale = 0;
+                double worst = 0;
+                for (int j = 0; j < a.length; j++) {
+                    scale = Math.max(scale, Math.abs(a[j]));
+                    worst = Math.max(worst, Math.abs(a[j] - h[j]));
+                }
+                assertThat(scale).as(what).isPositive();
+                // Winograd's rounding (1e-6 of the range) may move a ReLU or a pool's choice: a few elements, not more
+                assertThat(worst / scale).as(what).isLessThan(2e-3);
+            }
+        }
+    }
+
+    private static List<Layers.Conv> convs(Parameters p, int frozen) {
+        List<Layers.Conv> convs = new ArrayList<>();
+        for (int i = 0; i < LAYERS.length; i++) {
+            Layers.Conv c = Layers.Conv.create(p, "c" + i, LAYERS[i][0], LAYERS[i][1], 3, 1, 1);
+            c.weight().setRequiresGradient(i >= frozen);
+            c.bias().setRequiresGradient(i >= frozen);
+            convs.add(i == 0 ? c.onImage() : c);
+        }
+        return convs;
+    }
+
+    /** Weight and bias gradients of every layer, in order (null where a parameter has none). */
+    private static List<float[]> gradients(List<Layers.Conv> convs) {
+        List<float[]> out = new ArrayList<>();
+        for (Layers.Conv c : convs) {
+            for (NDArray a : new NDArray[] {c.weight(), c.bias()}) {
+                PtNDArray g = JniUtils.requiresGrad((PtNDArray) a) ? JniUtils.getGradient((PtNDArray) a) : null;
+                out.add(g == null ? null : g.toFloatArray());
+            }
+        }
+        return out;
+    }
+
+    private static void zeroGradients(List<Layers.Conv> convs) {
+        for (Layers.Conv c : convs) {
+            for (NDArray a : new NDArray[] {c.weight(), c.bias()}) {
+                if (JniUtils.requiresGrad((PtNDArray) a)) {
+                    JniUtils.zeroGrad((PtNDArray) a);
+                }
+            }
+        }
+    }
+}
