@@ -95,7 +95,7 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
     public static boolean winogradConvolutions() {
         Boolean v = winogradConvolutions;
         if (v == null) {
-            v = winogradWanted(System.getProperty("frcnn.conv.winograd"), winogradRoute());
+            v = winogradWanted(System.getProperty("frcnn.conv.winograd"), winogradRoute(), allocatorKeepsMemory(System.getenv()));
             winogradConvolutions = v;
         }
         return v;
@@ -129,18 +129,48 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
 
     /** Why {@link #winogradConvolutions} is false here (for {@code frcnn doctor}). */
     public static String winogradOffReason() {
-        return "-Dfrcnn.conv.winograd=" + System.getProperty("frcnn.conv.winograd", "off");
+        String setting = System.getProperty("frcnn.conv.winograd", "auto");
+        if (winogradRoute() instanceof ConvRoute.WinogradProducts && !allocatorKeepsMemory(System.getenv())
+                && (setting.isBlank() || setting.equalsIgnoreCase("auto") || setting.equalsIgnoreCase("products"))) {
+            return "glibc's allocator with its defaults maps the products' large arrays afresh on every call, which made "
+                    + "the route twice as slow as the direct kernels: start the JVM with bin/allocator.sh's settings, or "
+                    + "-Dfrcnn.conv.winograd=on";
+        }
+        return "-Dfrcnn.conv.winograd=" + setting;
     }
 
-    /** What {@code -Dfrcnn.conv.winograd} (null: auto, which is on) asks for, where {@code route} is this machine's. */
-    static boolean winogradWanted(String setting, ConvRoute route) {
+    /**
+     * Whether glibc's allocator keeps freed memory for reuse: no separate mapping for large blocks
+     * ({@code MALLOC_MMAP_MAX_=0}) and no trimming below a GiB ({@code MALLOC_TRIM_THRESHOLD_}), as
+     * {@code bin/allocator.sh} sets them. Winograd's products make maps several times the input's size on every call;
+     * with glibc's defaults each is mapped and faulted in afresh: VGG-16's inference at 1000x600 on the family-26 EPYC
+     * took 4.7-5.0 s with the route against 2.3-2.4 s without it (in a JVM started without those settings), where with
+     * them the route is the faster (1.7 against 2.3 s).
+     */
+    static boolean allocatorKeepsMemory(Map<String, String> env) {
+        if (!"0".equals(env.get("MALLOC_MMAP_MAX_"))) {
+            return false;
+        }
+        try {
+            return Long.parseLong(env.getOrDefault("MALLOC_TRIM_THRESHOLD_", "0").trim()) >= (1L << 30);
+        } catch (NumberFormatException e) {
+            return false;
+        }
+    }
+
+    /**
+     * What {@code -Dfrcnn.conv.winograd} (null: auto) asks for, where {@code route} is this machine's: auto is on, except
+     * for the products' route where the allocator does not keep freed memory ({@link #allocatorKeepsMemory}).
+     */
+    static boolean winogradWanted(String setting, ConvRoute route, boolean allocatorKeepsMemory) {
+        boolean products = route instanceof ConvRoute.WinogradProducts;
         if (setting == null || setting.isBlank() || setting.equalsIgnoreCase("auto")) {
-            return true;
+            return !products || allocatorKeepsMemory;
         }
         return switch (setting.toLowerCase(Locale.ROOT)) {
             case "on", "true" -> true;
             case "off", "false" -> false;
-            case "products" -> route instanceof ConvRoute.WinogradProducts;
+            case "products" -> products && allocatorKeepsMemory;
             default -> throw new IllegalArgumentException("frcnn.conv.winograd must be auto, on, off or products, not '"
                     + setting + "'");
         };

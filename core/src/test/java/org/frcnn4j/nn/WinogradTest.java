@@ -121,17 +121,33 @@ class WinogradTest {
         // training: NNPACK's forward pass (the engine's gradients); the products' route is for inference only
         assertThat(ConvGuard.winograd(s, Precision.FP32, MemoryLayout.NCHW, Gradients.BOTH))
                 .isEqualTo(here && EngineFacts.winogradRoute() instanceof ConvRoute.Winograd);
-        // on by default wherever a route runs; the setting turns it off
+        // on by default wherever a route runs (the products' only with an allocator that keeps freed memory); the
+        // setting turns it off, or on whatever the allocator
         ConvRoute nnpack = new ConvRoute.Winograd();
         ConvRoute products = new ConvRoute.WinogradProducts();
-        assertThat(EngineFacts.winogradWanted(null, nnpack)).isTrue();
-        assertThat(EngineFacts.winogradWanted("auto", products)).isTrue();
-        assertThat(EngineFacts.winogradWanted("on", nnpack)).isTrue();
-        assertThat(EngineFacts.winogradWanted("OFF", products)).isFalse();
+        assertThat(EngineFacts.winogradWanted(null, nnpack, false)).isTrue();
+        assertThat(EngineFacts.winogradWanted("auto", products, true)).isTrue();
+        assertThat(EngineFacts.winogradWanted("auto", products, false)).isFalse();
+        assertThat(EngineFacts.winogradWanted("on", nnpack, false)).isTrue();
+        assertThat(EngineFacts.winogradWanted("on", products, false)).isTrue();
+        assertThat(EngineFacts.winogradWanted("OFF", products, true)).isFalse();
         // Spark's setting: oneDNN's products (no per-thread workspace), never NNPACK's
-        assertThat(EngineFacts.winogradWanted("products", products)).isTrue();
-        assertThat(EngineFacts.winogradWanted("products", nnpack)).isFalse();
-        assertThatThrownBy(() -> EngineFacts.winogradWanted("fast", nnpack)).hasMessageContaining("auto, on, off or products");
+        assertThat(EngineFacts.winogradWanted("products", products, true)).isTrue();
+        assertThat(EngineFacts.winogradWanted("products", products, false)).isFalse();
+        assertThat(EngineFacts.winogradWanted("products", nnpack, true)).isFalse();
+        assertThatThrownBy(() -> EngineFacts.winogradWanted("fast", nnpack, true)).hasMessageContaining("auto, on, off or products");
+    }
+
+    /** bin/allocator.sh's settings keep freed memory; glibc's defaults, or trimming at a small size, do not. */
+    @Test
+    void theProductsRouteAsksForAnAllocatorThatKeepsFreedMemory() {
+        assertThat(EngineFacts.allocatorKeepsMemory(EngineFacts.ALLOCATOR)).isTrue();
+        assertThat(EngineFacts.allocatorKeepsMemory(java.util.Map.of())).isFalse();
+        assertThat(EngineFacts.allocatorKeepsMemory(java.util.Map.of("MALLOC_MMAP_MAX_", "0"))).isFalse();
+        assertThat(EngineFacts.allocatorKeepsMemory(java.util.Map.of("MALLOC_MMAP_MAX_", "65536",
+                "MALLOC_TRIM_THRESHOLD_", "68719476736"))).isFalse();
+        assertThat(EngineFacts.allocatorKeepsMemory(java.util.Map.of("MALLOC_MMAP_MAX_", "0",
+                "MALLOC_TRIM_THRESHOLD_", "lots"))).isFalse();
     }
 
     @Test
