@@ -1,6 +1,7 @@
 package org.frcnn4j.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
@@ -134,6 +135,15 @@ public final class ChainTape {
             }
             gradient = layerBackward(convs.get(i), inputs[i], atConv, i > lowest);
             atConv.close();
+            // what autograd would free here too: this layer's ReLU output and pool positions, and its input where
+            // that is a pool's output (else it is the layer below's ReLU output, still needed)
+            outputs[i].close();
+            if (poolIndices[i] != null) {
+                poolIndices[i].close();
+            }
+            if (i > 0 && inputs[i] != outputs[i - 1]) {
+                inputs[i].close();
+            }
         }
         noPool.close();
     }
@@ -172,18 +182,51 @@ public final class ChainTape {
      * autograd's gradients of that (into the parameters' own, and the input's returned where asked).
      */
     private static NDArray byAutograd(ConvGuard guard, Layers.Conv c, NDArray x, NDArray g, Gradients needed) {
+        NDManager m = g.getManager();
         try (GradMode on = GradMode.set(true)) {
             NDArray leaf = x.duplicate(); // an ordinary array: autograd may save it (x may be an inference tensor)
             leaf.setRequiresGradient(needed.input());
-            NDArray y = guard.forwardUncounted(leaf, c.weight(), c.bias(), c.shape(), needed);
+            // leaves of their own for the weight and bias too: their gradients are then added into the parameters'
+            // as every other layer's are (under the parameter's lock, beside another thread's image)
+            NDArray w = inManager(c.weight().duplicate(), m);
+            NDArray b = c.bias() == null ? null : inManager(c.bias().duplicate(), m);
+            w.setRequiresGradient(trains(c.weight()));
+            if (b != null) {
+                b.setRequiresGradient(trains(c.bias()));
+            }
+            NDArray y = guard.forwardUncounted(leaf, w, b, c.shape(), needed);
             JniUtils.backward((PtNDArray) y, (PtNDArray) g, false, false);
+            if (trains(c.weight())) {
+                accumulate(c.weight(), JniUtils.getGradient((PtNDArray) w));
+            }
+            if (b != null && trains(c.bias())) {
+                accumulate(c.bias(), JniUtils.getGradient((PtNDArray) b));
+            }
             return needed.input() ? JniUtils.getGradient((PtNDArray) leaf) : null;
         }
     }
 
-    /** Adds a gradient into a parameter's own, as autograd's accumulation does (a parameter that trains). */
+    private static NDArray inManager(NDArray a, NDManager m) {
+        a.attach(m);
+        return a;
+    }
+
+    /**
+     * Adds a gradient into a parameter's own, as autograd's accumulation does (a parameter that trains). Under the
+     * parameter's lock: the trainer's data-parallel images run their backward passes side by side, and autograd's own
+     * accumulation locks the same way.
+     */
     private static void accumulate(NDArray parameter, NDArray gradient) {
         if (trains(parameter)) {
+            synchronized (parameter) {
+                add(parameter, gradient);
+            }
+        }
+        gradient.close();
+    }
+
+    private static void add(NDArray parameter, NDArray gradient) {
+        {
             PtNDArray own = JniUtils.getGradient((PtNDArray) parameter);
             if (own != null) {
                 own.addi(gradient);
@@ -194,6 +237,5 @@ public final class ChainTape {
                 JniUtils.backward((PtNDArray) parameter, (PtNDArray) gradient.duplicate(), false, false);
             }
         }
-        gradient.close();
     }
 }

@@ -87,10 +87,11 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
 
     /**
      * Whether float32 forward passes run 3x3 stride-1 convolutions of large maps by Winograd's transform
-     * ({@link #winogradRoute}, which every machine has) rather than oneDNN's direct kernels: on by default.
+     * ({@link #winogradRoute}, which every machine has) rather than oneDNN's direct kernels: on by default, the
+     * products' route only where glibc keeps freed memory ({@link #allocatorKeepsMemory}).
      * {@code -Dfrcnn.conv.winograd=on|off} overrides (auto by default); {@code =products} keeps only the route of
-     * oneDNN's products ({@link ConvRoute.WinogradProducts}), never NNPACK's, whose per-thread workspace outlives
-     * short-lived threads (Spark's task threads).
+     * oneDNN's products ({@link ConvRoute.WinogradProducts}, under the same allocator condition as auto), never NNPACK's,
+     * whose per-thread workspace outlives short-lived threads (Spark's task threads).
      */
     public static boolean winogradConvolutions() {
         Boolean v = winogradConvolutions;
@@ -160,7 +161,8 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
 
     /**
      * What {@code -Dfrcnn.conv.winograd} (null: auto) asks for, where {@code route} is this machine's: auto is on, except
-     * for the products' route where the allocator does not keep freed memory ({@link #allocatorKeepsMemory}).
+     * for the products' route where the allocator does not keep freed memory ({@link #allocatorKeepsMemory}); products
+     * is auto without NNPACK's route; on and off are what they say.
      */
     static boolean winogradWanted(String setting, ConvRoute route, boolean allocatorKeepsMemory) {
         boolean products = route instanceof ConvRoute.WinogradProducts;

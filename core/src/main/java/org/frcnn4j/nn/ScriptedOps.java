@@ -130,8 +130,9 @@ public final class ScriptedOps {
      * Weight and bias gradients of a 3x3 stride-1 convolution of {@code x} with output gradient {@code gy}, by Winograd's
      * F(4x4, 3x3) run backwards: the input's tiles transformed as the forward pass transforms them (B^T d B), the output
      * gradient's 4x4 blocks by A (A dY A^T), their products summed over the tiles for each of the 36 positions (one
-     * grouped 1x1 convolution whose channels are the tiles, on oneDNN's kernels as the forward products), and the sums
-     * taken back to 3x3 by G (G^T dU G). A quarter of the direct weight gradient's multiplications.
+     * grouped 1x1 convolution whose channels are the tiles, on oneDNN's kernels as the forward products; the tiles
+     * padded with zero tiles to a multiple of 32, the channel counts oneDNN computed right on every CPU measured), and
+     * the sums taken back to 3x3 by G (G^T dU G). A quarter of the direct weight gradient's multiplications.
      */
     static NDArray[] winogradWeightGradient(NDArray x, NDArray gy, int padding) {
         WinogradMatrices t = WinogradMatrices.get();
@@ -547,7 +548,10 @@ public final class ScriptedOps {
                 + "    d = torch.view(torch.matmul(a, d), [6, 4, -1])\n"
                 + "    d = torch.matmul(a, torch.reshape(torch.transpose(d, 0, 1), [4, -1]))\n"
                 + "    d = torch.reshape(torch.transpose(torch.view(d, [36, n, k, th * tw]), 1, 2), [36, k, t])\n"
-                + "    du = torch.conv2d(torch.view(v, [1, 36 * t, 1, c]), torch.view(d, [36 * k, t, 1, 1]), None, [1, 1], [0, 0], [1, 1], 36)\n"
+                + "    t2 = (t + 31) // 32 * 32\n"
+                + "    v = torch.constant_pad_nd(v, [0, 0, 0, t2 - t], 0.)\n"
+                + "    d = torch.constant_pad_nd(d, [0, t2 - t], 0.)\n"
+                + "    du = torch.conv2d(torch.view(v, [1, 36 * t2, 1, c]), torch.view(d, [36 * k, t2, 1, 1]), None, [1, 1], [0, 0], [1, 1], 36)\n"
                 + "    du = torch.view(du, [6, -1])\n"
                 + "    gt = torch.transpose(g, 0, 1)\n"
                 + "    e = torch.view(torch.matmul(gt, du), [3, 6, -1])\n"

@@ -101,6 +101,69 @@ class ChainTapeTest {
         againstAutograd(2);
     }
 
+    /**
+     * Two images' passes on two threads at once (the trainer's data-parallel iteration) add into the same parameters'
+     * gradients: the sums of the two passes one after the other, to float rounding (a + b or b + a).
+     */
+    @Test
+    void passesOnTwoThreadsAddUpAsOneAfterTheOther() throws Exception {
+        try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 4)) {
+            List<Layers.Conv> convs = convs(p, 0);
+            m.getEngine().setRandomSeed(4);
+            NDArray[] images = {m.randomNormal(new Shape(1, 3, 65, 67)), m.randomNormal(new Shape(1, 3, 65, 67))};
+            NDArray weighting = m.randomNormal(new Shape(1, 256, 33, 34));
+            for (NDArray image : images) {
+                handPass(m, convs, image, weighting);
+            }
+            List<float[]> sequential = gradients(convs);
+            zeroGradients(convs);
+            java.util.concurrent.ExecutorService two = java.util.concurrent.Executors.newFixedThreadPool(2);
+            try {
+                for (int round = 0; round < 3; round++) {
+                    zeroGradients(convs);
+                    java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+                    List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+                    for (NDArray image : images) {
+                        done.add(two.submit(() -> {
+                            start.await();
+                            handPass(m, convs, image, weighting);
+                            return null;
+                        }));
+                    }
+                    start.countDown();
+                    for (java.util.concurrent.Future<?> f : done) {
+                        f.get();
+                    }
+                    List<float[]> together = gradients(convs);
+                    for (int i = 0; i < together.size(); i++) {
+                        float[] a = sequential.get(i);
+                        float[] t = together.get(i);
+                        double scale = 0;
+                        double worst = 0;
+                        for (int j = 0; j < a.length; j++) {
+                            scale = Math.max(scale, Math.abs(a[j]));
+                            worst = Math.max(worst, Math.abs(a[j] - t[j]));
+                        }
+                        assertThat(worst / scale).as("round " + round + ", parameter " + i).isLessThan(1e-5);
+                    }
+                }
+            } finally {
+                two.shutdownNow();
+            }
+        }
+    }
+
+    /** One image's forward pass through the chain and its hand-written backward pass, on the calling thread. */
+    private static void handPass(NDManager m, List<Layers.Conv> convs, NDArray image, NDArray weighting) {
+        try (NDManager step = m.newSubManager(); GradMode on = GradMode.set(true);
+             HandBackward.Scope hand = HandBackward.open()) {
+            NDArray y = ChainTape.forward(image, convs, POOL_AFTER, 2, true);
+            NDArray loss = y.mul(weighting).sum();
+            JniUtils.backward((PtNDArray) loss, (PtNDArray) loss.onesLike(), false, false);
+            hand.backward();
+        }
+    }
+
     @Test
     void withoutAScopeTheChainRecordsForAutograd() {
         try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 3);
