@@ -204,7 +204,7 @@ public final class ConvGuard {
     NDArray[] weightGradientByWinograd(NDArray x, NDArray g, ConvShape shape) {
         if (forced != null || !(EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts)
                 || !winograd(shape, Precision.FP32, MemoryLayout.NCHW, Gradients.NONE)
-                || !winogradPays(shape, (int) g.getShape().get(2), (int) g.getShape().get(3))
+                || !ConvRoute.WinogradProducts.paysForWeightGradient(shape, (int) g.getShape().get(2), (int) g.getShape().get(3))
                 || MemoryLayout.of(x) != MemoryLayout.NCHW || MemoryLayout.of(g) != MemoryLayout.NCHW) {
             return null;
         }

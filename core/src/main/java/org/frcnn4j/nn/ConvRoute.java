@@ -247,6 +247,19 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
             return wideEnough(s) && tiles(height) * tiles(width) >= MIN_TILES;
         }
 
+        /**
+         * Fewest output tiles at which the weight gradient by the transform ({@link ConvGuard#weightGradientByWinograd})
+         * saves time: measured on the family-26 EPYC (one image, medians of 5), 512 -> 512 at 75x125 (608 tiles) 103 vs
+         * 152 ms, 256 -> 256 at 150x250 (2394) 137 vs 151, at 37x62 (160) 37 vs 36: its transforms move more memory
+         * per product than the forward pass's.
+         */
+        static final int MIN_TILES_WEIGHT_GRADIENT = 256;
+
+        /** {@link #pays} for the weight gradient. */
+        static boolean paysForWeightGradient(ConvShape s, int height, int width) {
+            return wideEnough(s) && tiles(height) * tiles(width) >= MIN_TILES_WEIGHT_GRADIENT;
+        }
+
         /** Whether {@code s} has the channels at which the route pays on a large enough map. */
         static boolean wideEnough(ConvShape s) {
             return s.inChannels() >= MIN_CHANNELS && s.outChannels() >= MIN_CHANNELS;

@@ -166,28 +166,22 @@ public final class ScriptedOps {
     }
 
     private static NDArray[] runList(String method, NDArray like, IValue... inputs) {
-        IValue out = null;
-        try {
-            out = IValueUtils.runMethod(module(), method, inputs);
-            return out.toTensorArray((PtNDManager) like.getManager());
-        } finally {
-            for (IValue v : inputs) {
-                v.close();
-            }
-            if (out != null) {
-                out.close();
-            }
-        }
+        return invoke(method, out -> out.toTensorArray((PtNDManager) like.getManager()), inputs);
     }
 
     /** The kept weights are a TorchScript list: appends must not run beside reads. */
     private static final java.util.concurrent.locks.ReadWriteLock LOCK = new java.util.concurrent.locks.ReentrantReadWriteLock();
 
     private static NDArray run(String method, NDArray like, IValue... inputs) {
+        return invoke(method, out -> out.toTensor((PtNDManager) like.getManager()), inputs);
+    }
+
+    /** Runs a method and reads its result; the inputs and the result's IValue are closed (not what was read). */
+    private static <T> T invoke(String method, java.util.function.Function<IValue, T> read, IValue... inputs) {
         IValue out = null;
         try {
             out = IValueUtils.runMethod(module(), method, inputs);
-            return out.toTensor((PtNDManager) like.getManager());
+            return read.apply(out);
         } finally {
             for (IValue v : inputs) {
                 v.close();
@@ -541,16 +535,20 @@ public final class ScriptedOps {
                 + "    t = n * th * tw\n"
                 + "    xp = torch.constant_pad_nd(x, [p, 4 * tw + 2 - torch.size(x, 3) - p, p, 4 * th + 2 - torch.size(x, 2) - p], 0.)\n"
                 + "    v = torch.conv2d(torch.view(xp, [n * c, 1, 4 * th + 2, 4 * tw + 2]), bt, None, [4, 4], [0, 0], [1, 1], 1)\n"
-                + "    v = torch.reshape(torch.permute(torch.view(v, [n, c, 36, th * tw]), [2, 0, 3, 1]), [36, t, c])\n"
+                + "    t2 = (t + 31) // 32 * 32\n"
+                + "    vp = torch.new_empty(x, [36, t2, c])\n"
+                + "    _0 = torch.copy_(torch.view(torch.slice(vp, 1, 0, t), [36, n, th * tw, c]), torch.permute(torch.view(v, [n, c, 36, th * tw]), [2, 0, 3, 1]))\n"
+                + "    _1 = torch.zero_(torch.slice(vp, 1, t, t2))\n"
                 + "    gp = torch.constant_pad_nd(gy, [0, 4 * tw - ow, 0, 4 * th - oh], 0.)\n"
                 + "    a = torch.transpose(at, 0, 1)\n"
                 + "    d = torch.reshape(torch.permute(torch.view(gp, [n, k, th, 4, tw, 4]), [5, 3, 0, 1, 2, 4]), [4, -1])\n"
                 + "    d = torch.view(torch.matmul(a, d), [6, 4, -1])\n"
                 + "    d = torch.matmul(a, torch.reshape(torch.transpose(d, 0, 1), [4, -1]))\n"
-                + "    d = torch.reshape(torch.transpose(torch.view(d, [36, n, k, th * tw]), 1, 2), [36, k, t])\n"
-                + "    t2 = (t + 31) // 32 * 32\n"
-                + "    v = torch.constant_pad_nd(v, [0, 0, 0, t2 - t], 0.)\n"
-                + "    d = torch.constant_pad_nd(d, [0, t2 - t], 0.)\n"
+                + "    dp = torch.new_empty(x, [36, k, t2])\n"
+                + "    _2 = torch.copy_(torch.view(torch.slice(dp, 2, 0, t), [36, k, n, th * tw]), torch.transpose(torch.view(d, [36, n, k, th * tw]), 1, 2))\n"
+                + "    _3 = torch.zero_(torch.slice(dp, 2, t, t2))\n"
+                + "    v = vp\n"
+                + "    d = dp\n"
                 + "    du = torch.conv2d(torch.view(v, [1, 36 * t2, 1, c]), torch.view(d, [36 * k, t2, 1, 1]), None, [1, 1], [0, 0], [1, 1], 36)\n"
                 + "    du = torch.view(du, [6, -1])\n"
                 + "    gt = torch.transpose(g, 0, 1)\n"

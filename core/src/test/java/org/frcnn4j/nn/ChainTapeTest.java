@@ -22,62 +22,38 @@ import org.junit.jupiter.api.Test;
 @org.junit.jupiter.api.Tag("numerics")
 class ChainTapeTest {
     /**
-     * An image layer (3 input channels), a pool (ceil mode) on an odd map, two 256-channel layers on 9 x 9 tiles of 4 x 4,
-     * the last without a pool (as VGG-16's conv5_3).
+     * An image layer (3 input channels), a pool (ceil mode) on an odd map, two 256-channel layers on 17 x 17 tiles of
+     * 4 x 4 (enough for the Winograd weight gradient too), the last without a pool (as VGG-16's conv5_3).
      */
     private static final int[][] LAYERS = {{3, 16}, {16, 256}, {256, 256}, {256, 256}};
     private static final List<Boolean> POOL_AFTER = List.of(false, true, false, false);
 
     /**
-     * The input gradient of a stride-1 convolution as a forward convolution of the output gradient with the kernel
-     * turned by 180 degrees and its channels swapped (Winograd's route, where this machine's inference takes it), against
-     * the definition in float64 ({@link ConvReference}).
+     * On a map whose last tiles reach past its edge (30 x 34: 8 x 9 tiles of 4 x 4), against the definition in float64
+     * ({@link ConvReference}): the input gradient as a forward convolution of the output gradient with the kernel turned
+     * by 180 degrees and its channels swapped (Winograd's route, where this machine's inference takes it), and the
+     * weight and bias gradients by Winograd's F(4x4, 3x3) run backwards.
      */
     @Test
-    void inputGradientByTheTurnedKernelIsTheDefinitions() {
-        ConvShape s = ConvShape.of(256, 256, 3, 1, 1);
-        try (NDManager m = NDManager.newBaseManager()) {
-            m.getEngine().setRandomSeed(5);
-            NDArray x = m.randomNormal(new Shape(1, 256, 32, 32));
-            NDArray w = m.randomNormal(new Shape(256, 256, 3, 3)).div(48);
-            NDArray g = m.randomNormal(new Shape(1, 256, 32, 32));
-            NDArray turned;
-            try (GradMode off = GradMode.set(false)) {
-                turned = ConvGuard.shared().inputGradientByWinograd(g, w, s);
-            }
-            org.junit.jupiter.api.Assumptions.assumeTrue(turned != null, "no Winograd route for this shape on this machine");
-            ConvReference ref = new ConvReference(s, 1, 32, 32, x.toFloatArray(), w.toFloatArray(), null, g.toFloatArray());
-            float[] got = turned.toFloatArray();
-            double scale = 0;
-            double worst = 0;
-            for (int i = 0; i < got.length; i++) {
-                scale = Math.max(scale, Math.abs(ref.inputGradient[i]));
-                worst = Math.max(worst, Math.abs(got[i] - ref.inputGradient[i]));
-            }
-            assertThat(worst / scale).isLessThan(1e-4);
-        }
-    }
-
-    /**
-     * Weight and bias gradients by Winograd's F(4x4, 3x3) run backwards, on a map whose last tiles reach past its edge
-     * (30 x 34: 8 x 9 tiles), against the definition in float64.
-     */
-    @Test
-    void weightGradientByWinogradIsTheDefinitions() {
+    void gradientsByWinogradAreTheDefinitions() {
         ConvShape s = ConvShape.of(256, 256, 3, 1, 1);
         try (NDManager m = NDManager.newBaseManager()) {
             m.getEngine().setRandomSeed(6);
             NDArray x = m.randomNormal(new Shape(1, 256, 30, 34));
             NDArray w = m.randomNormal(new Shape(256, 256, 3, 3)).div(48);
             NDArray g = m.randomNormal(new Shape(1, 256, 30, 34));
-            NDArray[] got;
+            NDArray input;
+            NDArray[] weight;
             try (GradMode off = GradMode.set(false)) {
-                got = ConvGuard.shared().weightGradientByWinograd(x, g, s);
+                input = ConvGuard.shared().inputGradientByWinograd(g, w, s);
+                // the computation itself (the guard asks for larger maps, where it pays: the chain test below)
+                weight = ScriptedOps.winogradWeightGradient(x, g, s.padding());
             }
-            org.junit.jupiter.api.Assumptions.assumeTrue(got != null, "no Winograd products for this shape on this machine");
+            org.junit.jupiter.api.Assumptions.assumeTrue(input != null, "no Winograd products for this shape on this machine");
             ConvReference ref = new ConvReference(s, 1, 30, 34, x.toFloatArray(), w.toFloatArray(), null, g.toFloatArray());
-            assertThat(ConvCheck.relative(doubles(got[0]), ref.weightGradient)).as("weight").isLessThan(1e-4);
-            assertThat(ConvCheck.relative(doubles(got[1]), ref.biasGradient)).as("bias").isLessThan(1e-5);
+            assertThat(ConvCheck.relative(doubles(input), ref.inputGradient)).as("input").isLessThan(1e-4);
+            assertThat(ConvCheck.relative(doubles(weight[0]), ref.weightGradient)).as("weight").isLessThan(1e-4);
+            assertThat(ConvCheck.relative(doubles(weight[1]), ref.biasGradient)).as("bias").isLessThan(1e-5);
         }
     }
 
@@ -90,15 +66,40 @@ class ChainTapeTest {
         return d;
     }
 
+    /**
+     * With the direct arithmetic (Winograd off), the hand-written pass runs the kernels autograd runs: its gradients
+     * are autograd's to float rounding.
+     */
     @Test
     void givesAutogradsGradientsToEveryLayer() {
-        againstAutograd(0);
+        boolean winograd = EngineFacts.setWinogradConvolutions(false);
+        try {
+            againstAutograd(0, 1e-5);
+        } finally {
+            EngineFacts.setWinogradConvolutions(winograd);
+        }
+    }
+
+    /**
+     * With the wide layers' forward passes and gradients by Winograd (this machine's default), the gradients are
+     * autograd's of slightly different activations: rounding near 1e-6 of the range that moves a ReLU's or a pool's
+     * choice here and there, as the Winograd forward pass does in LossParityTest (measured: up to 3.5e-3 of the largest
+     * element, the top layer's weight gradient with oneDNN's AVX2 kernels; within 2e-3 with its AVX-512 ones).
+     */
+    @Test
+    void givesAutogradsGradientsThroughWinogradsArithmetic() {
+        againstAutograd(0, 5e-3);
     }
 
     /** Frozen lower layers (the paper's VGG-16 fine-tunes from conv3_1): no gradient below the lowest trained layer. */
     @Test
     void stopsAtTheLowestTrainedLayer() {
-        againstAutograd(2);
+        boolean winograd = EngineFacts.setWinogradConvolutions(false);
+        try {
+            againstAutograd(2, 1e-5);
+        } finally {
+            EngineFacts.setWinogradConvolutions(winograd);
+        }
     }
 
     /**
@@ -110,8 +111,8 @@ class ChainTapeTest {
         try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 4)) {
             List<Layers.Conv> convs = convs(p, 0);
             m.getEngine().setRandomSeed(4);
-            NDArray[] images = {m.randomNormal(new Shape(1, 3, 65, 67)), m.randomNormal(new Shape(1, 3, 65, 67))};
-            NDArray weighting = m.randomNormal(new Shape(1, 256, 33, 34));
+            NDArray[] images = {m.randomNormal(new Shape(1, 3, 129, 131)), m.randomNormal(new Shape(1, 3, 129, 131))};
+            NDArray weighting = m.randomNormal(new Shape(1, 256, 65, 66));
             for (NDArray image : images) {
                 handPass(m, convs, image, weighting);
             }
@@ -175,15 +176,15 @@ class ChainTapeTest {
 
     /**
      * The chain's output and the gradients of a fixed weighting of it, by hand and by autograd (the layers one by one),
-     * with the layers below {@code frozen} not training.
+     * with the layers below {@code frozen} not training: every gradient within {@code tolerance} of the largest element.
      */
-    private static void againstAutograd(int frozen) {
+    private static void againstAutograd(int frozen, double tolerance) {
         try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 9)) {
             List<Layers.Conv> convs = convs(p, frozen);
             m.getEngine().setRandomSeed(9);
-            // 65 x 67 -> pool (ceil) 33 x 34: the ceil mode's partial windows take part
-            NDArray x = m.randomNormal(new Shape(1, 3, 65, 67));
-            NDArray weighting = m.randomNormal(new Shape(1, 256, 33, 34));
+            // 129 x 131 -> pool (ceil) 65 x 66: the ceil mode's partial windows take part
+            NDArray x = m.randomNormal(new Shape(1, 3, 129, 131));
+            NDArray weighting = m.randomNormal(new Shape(1, 256, 65, 66));
             List<float[]> byAutograd = new ArrayList<>();
             NDArray expected;
             try (NDManager step = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
@@ -205,6 +206,12 @@ class ChainTapeTest {
                  HandBackward.Scope hand = HandBackward.open()) {
                 NDArray y = ChainTape.forward(x, convs, POOL_AFTER, 2, true);
                 assertThat(y).isNotNull();
+                if (EngineFacts.winogradConvolutions() && EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts) {
+                    // the two wide layers' weight gradients take Winograd's route here (checked for the shape first)
+                    try (GradMode off = GradMode.set(false)) {
+                        assertThat(ConvGuard.shared().weightGradientByWinograd(y, y, convs.get(3).shape())).isNotNull();
+                    }
+                }
                 float scale = expected.abs().max().getFloat();
                 assertThat(y.sub(expected).abs().max().getFloat() / scale).as("output").isLessThan(1e-4f);
                 gc.backward(y.mul(weighting).sum());
@@ -225,8 +232,7 @@ class ChainTapeTest {
                     worst = Math.max(worst, Math.abs(a[j] - h[j]));
                 }
                 assertThat(scale).as(what).isPositive();
-                // Winograd's rounding (1e-6 of the range) may move a ReLU or a pool's choice: a few elements, not more
-                assertThat(worst / scale).as(what).isLessThan(2e-3);
+                assertThat(worst / scale).as(what).isLessThan(tolerance);
             }
         }
     }
