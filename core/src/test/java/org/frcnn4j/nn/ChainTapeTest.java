@@ -72,12 +72,7 @@ class ChainTapeTest {
      */
     @Test
     void givesAutogradsGradientsToEveryLayer() {
-        boolean winograd = EngineFacts.setWinogradConvolutions(false);
-        try {
-            againstAutograd(0, 1e-5);
-        } finally {
-            EngineFacts.setWinogradConvolutions(winograd);
-        }
+        withDirectArithmetic(() -> againstAutograd(0, 1e-5));
     }
 
     /**
@@ -94,9 +89,14 @@ class ChainTapeTest {
     /** Frozen lower layers (the paper's VGG-16 fine-tunes from conv3_1): no gradient below the lowest trained layer. */
     @Test
     void stopsAtTheLowestTrainedLayer() {
+        withDirectArithmetic(() -> againstAutograd(2, 1e-5));
+    }
+
+    /** Runs {@code test} with the Winograd routes off (oneDNN's direct kernels, autograd's arithmetic). */
+    private static void withDirectArithmetic(Runnable test) {
         boolean winograd = EngineFacts.setWinogradConvolutions(false);
         try {
-            againstAutograd(2, 1e-5);
+            test.run();
         } finally {
             EngineFacts.setWinogradConvolutions(winograd);
         }
