@@ -132,7 +132,10 @@ public final class ScriptedOps {
      * gradient's 4x4 blocks by A (A dY A^T), their products summed over the tiles for each of the 36 positions (one
      * grouped 1x1 convolution whose channels are the tiles, on oneDNN's kernels as the forward products; the tiles
      * padded with zero tiles to a multiple of 32, the channel counts oneDNN computed right on every CPU measured), and
-     * the sums taken back to 3x3 by G (G^T dU G). A quarter of the direct weight gradient's multiplications.
+     * the sums taken back to 3x3 by G (G^T dU G). A quarter of the direct weight gradient's multiplications. The output
+     * gradient's blocks are laid out channels-last and the input's tiles tiles-last, so that both rearrangements copy
+     * long runs except the output gradient's own, the smaller map (4x4 blocks, not 6x6): 5-10% faster than the other
+     * way round (256 -> 256 at 150x250: 93 against 102 ms).
      */
     static NDArray[] winogradWeightGradient(NDArray x, NDArray gy, int padding) {
         WinogradMatrices t = WinogradMatrices.get();
@@ -536,25 +539,22 @@ public final class ScriptedOps {
                 + "    xp = torch.constant_pad_nd(x, [p, 4 * tw + 2 - torch.size(x, 3) - p, p, 4 * th + 2 - torch.size(x, 2) - p], 0.)\n"
                 + "    v = torch.conv2d(torch.view(xp, [n * c, 1, 4 * th + 2, 4 * tw + 2]), bt, None, [4, 4], [0, 0], [1, 1], 1)\n"
                 + "    t2 = (t + 31) // 32 * 32\n"
-                + "    vp = torch.new_empty(x, [36, t2, c])\n"
-                + "    _0 = torch.copy_(torch.view(torch.slice(vp, 1, 0, t), [36, n, th * tw, c]), torch.permute(torch.view(v, [n, c, 36, th * tw]), [2, 0, 3, 1]))\n"
-                + "    _1 = torch.zero_(torch.slice(vp, 1, t, t2))\n"
+                + "    vp = torch.new_empty(x, [36, c, t2])\n"
+                + "    _0 = torch.copy_(torch.view(torch.slice(vp, 2, 0, t), [36, c, n, th * tw]), torch.permute(torch.view(v, [n, c, 36, th * tw]), [2, 1, 0, 3]))\n"
+                + "    _1 = torch.zero_(torch.slice(vp, 2, t, t2))\n"
                 + "    gp = torch.constant_pad_nd(gy, [0, 4 * tw - ow, 0, 4 * th - oh], 0.)\n"
-                + "    a = torch.transpose(at, 0, 1)\n"
-                + "    d = torch.reshape(torch.permute(torch.view(gp, [n, k, th, 4, tw, 4]), [5, 3, 0, 1, 2, 4]), [4, -1])\n"
-                + "    d = torch.view(torch.matmul(a, d), [6, 4, -1])\n"
-                + "    d = torch.matmul(a, torch.reshape(torch.transpose(d, 0, 1), [4, -1]))\n"
-                + "    dp = torch.new_empty(x, [36, k, t2])\n"
-                + "    _2 = torch.copy_(torch.view(torch.slice(dp, 2, 0, t), [36, k, n, th * tw]), torch.transpose(torch.view(d, [36, n, k, th * tw]), 1, 2))\n"
+                + "    dp = torch.new_empty(x, [4, 4, t2, k])\n"
+                + "    _2 = torch.copy_(torch.view(torch.slice(dp, 2, 0, t), [4, 4, n, th, tw, k]), torch.permute(torch.view(gp, [n, k, th, 4, tw, 4]), [5, 3, 0, 2, 4, 1]))\n"
                 + "    _3 = torch.zero_(torch.slice(dp, 2, t, t2))\n"
-                + "    v = vp\n"
-                + "    d = dp\n"
-                + "    du = torch.conv2d(torch.view(v, [1, 36 * t2, 1, c]), torch.view(d, [36 * k, t2, 1, 1]), None, [1, 1], [0, 0], [1, 1], 36)\n"
+                + "    a = torch.transpose(at, 0, 1)\n"
+                + "    d = torch.view(torch.matmul(a, torch.view(dp, [4, -1])), [6, 4, -1])\n"
+                + "    d = torch.matmul(a, torch.reshape(torch.transpose(d, 0, 1), [4, -1]))\n"
+                + "    du = torch.conv2d(torch.view(d, [1, 36 * t2, 1, k]), torch.view(vp, [36 * c, t2, 1, 1]), None, [1, 1], [0, 0], [1, 1], 36)\n"
                 + "    du = torch.view(du, [6, -1])\n"
                 + "    gt = torch.transpose(g, 0, 1)\n"
                 + "    e = torch.view(torch.matmul(gt, du), [3, 6, -1])\n"
                 + "    e = torch.matmul(gt, torch.reshape(torch.transpose(e, 0, 1), [6, -1]))\n"
-                + "    dw = torch.contiguous(torch.permute(torch.view(e, [3, 3, k, c]), [2, 3, 1, 0]))\n"
+                + "    dw = torch.contiguous(torch.permute(torch.view(e, [3, 3, c, k]), [3, 2, 1, 0]))\n"
                 + "    return [dw, torch.sum(gy, [0, 2, 3])]\n"
                 + "  def winograd_kernels(" + self + ",\n    w: Tensor,\n    g: Tensor) -> Tensor:\n"
                 + "    k = torch.size(w, 0)\n"
