@@ -31,6 +31,8 @@ import org.frcnn4j.nn.ConvCheck.Gradients;
  * runs by another route gets its gradients from autograd through that route, its forward pass computed again.
  */
 public final class ChainTape {
+    /** Decides every convolution's route, forward and backward (the shared one; tests give others). */
+    private final ConvGuard guard;
     private final List<Layers.Conv> convs;
     private final int pool;
     private final boolean ceilMode;
@@ -42,7 +44,9 @@ public final class ChainTape {
     private final NDArray[] poolIndices;
     private final NDArray result;
 
-    private ChainTape(NDArray x, List<Layers.Conv> convs, List<Boolean> poolAfter, int pool, boolean ceilMode, int lowest) {
+    private ChainTape(ConvGuard guard, NDArray x, List<Layers.Conv> convs, List<Boolean> poolAfter, int pool,
+                      boolean ceilMode, int lowest) {
+        this.guard = guard;
         this.convs = convs;
         this.pool = pool;
         this.ceilMode = ceilMode;
@@ -54,7 +58,7 @@ public final class ChainTape {
         try (GradMode off = GradMode.set(false)) {
             for (int i = 0; i < n; i++) {
                 Layers.Conv c = convs.get(i);
-                NDArray y = ConvGuard.shared().forward(x, c.weight(), c.bias(), c.shape(), Gradients.NONE);
+                NDArray y = guard.forward(x, c.weight(), c.bias(), c.shape(), Gradients.NONE);
                 NDArray r = Activation.relu(y);
                 y.close();
                 boolean kept = i >= lowest;
@@ -92,6 +96,12 @@ public final class ChainTape {
      * output carries no gradient and nothing is kept.
      */
     public static NDArray forward(NDArray x, List<Layers.Conv> convs, List<Boolean> poolAfter, int pool, boolean ceilMode) {
+        return forward(ConvGuard.shared(), x, convs, poolAfter, pool, ceilMode);
+    }
+
+    /** {@link #forward(NDArray, List, List, int, boolean)} with the routes {@code guard} decides. */
+    static NDArray forward(ConvGuard guard, NDArray x, List<Layers.Conv> convs, List<Boolean> poolAfter, int pool,
+                           boolean ceilMode) {
         if (!HandBackward.enabled() || !HandBackward.available() || !JniUtils.isGradMode()
                 || Precision.current() != Precision.FP32 || !convs.stream().allMatch(ChainTape::covers)) {
             return null;
@@ -102,7 +112,7 @@ public final class ChainTape {
                 lowest = i;
             }
         }
-        ChainTape tape = new ChainTape(x, convs, poolAfter, pool, ceilMode, lowest < 0 ? convs.size() : lowest);
+        ChainTape tape = new ChainTape(guard, x, convs, poolAfter, pool, ceilMode, lowest < 0 ? convs.size() : lowest);
         if (lowest >= 0) {
             tape.result.setRequiresGradient(true);
             HandBackward.defer(tape::backward);
@@ -149,13 +159,12 @@ public final class ChainTape {
     }
 
     /** One layer's weight and bias gradients, added into the parameters'; its input's gradient where asked, else null. */
-    private static NDArray layerBackward(Layers.Conv c, NDArray x, NDArray g, boolean input) {
-        ConvGuard guard = ConvGuard.shared();
+    private NDArray layerBackward(Layers.Conv c, NDArray x, NDArray g, boolean input) {
         boolean weight = trains(c.weight()) || trains(c.bias());
         Gradients needed = Gradients.of(input, weight);
         ConvGuard.countGradients(x.getShape(), c.shape(), needed);
         if (!(guard.verdict(c.shape(), needed).route() instanceof ConvRoute.Direct)) {
-            return byAutograd(guard, c, x, g, needed);
+            return byAutograd(c, x, g, needed);
         }
         NDArray gx = input ? guard.inputGradientByWinograd(g, c.weight(), c.shape()) : null;
         NDArray[] gw = weight ? guard.weightGradientByWinograd(x, g, c.shape()) : null;
@@ -181,7 +190,7 @@ public final class ChainTape {
      * A layer whose engine kernels the guard found wrong: its forward pass again, by the guard's route, recorded, and
      * autograd's gradients of that (into the parameters' own, and the input's returned where asked).
      */
-    private static NDArray byAutograd(ConvGuard guard, Layers.Conv c, NDArray x, NDArray g, Gradients needed) {
+    private NDArray byAutograd(Layers.Conv c, NDArray x, NDArray g, Gradients needed) {
         NDManager m = g.getManager();
         try (GradMode on = GradMode.set(true)) {
             NDArray leaf = x.duplicate(); // an ordinary array: autograd may save it (x may be an inference tensor)
@@ -196,12 +205,8 @@ public final class ChainTape {
             }
             NDArray y = guard.forwardUncounted(leaf, w, b, c.shape(), needed);
             JniUtils.backward((PtNDArray) y, (PtNDArray) g, false, false);
-            if (trains(c.weight())) {
-                accumulate(c.weight(), JniUtils.getGradient((PtNDArray) w));
-            }
-            if (b != null && trains(c.bias())) {
-                accumulate(c.bias(), JniUtils.getGradient((PtNDArray) b));
-            }
+            accumulateFrom(c.weight(), w);
+            accumulateFrom(c.bias(), b);
             return needed.input() ? JniUtils.getGradient((PtNDArray) leaf) : null;
         }
     }
@@ -225,16 +230,23 @@ public final class ChainTape {
         gradient.close();
     }
 
+    /** {@link #accumulate} of the gradient that {@code copy}, a leaf copy of the parameter (or null), received. */
+    private static void accumulateFrom(NDArray parameter, NDArray copy) {
+        if (trains(parameter)) {
+            accumulate(parameter, JniUtils.getGradient((PtNDArray) copy));
+        }
+    }
+
     private static void add(NDArray parameter, NDArray gradient) {
-        {
-            PtNDArray own = JniUtils.getGradient((PtNDArray) parameter);
-            if (own != null) {
-                own.addi(gradient);
-                own.close(); // the handle, not the gradient
-            } else {
-                // the first gradient: a leaf's backward pass is its accumulator alone, which keeps an ordinary copy
-                // (the scripted operations' results are inference tensors, which later in-place additions refuse)
-                JniUtils.backward((PtNDArray) parameter, (PtNDArray) gradient.duplicate(), false, false);
+        PtNDArray own = JniUtils.getGradient((PtNDArray) parameter);
+        if (own != null) {
+            own.addi(gradient);
+            own.close(); // the handle, not the gradient
+        } else {
+            // the first gradient: a leaf's backward pass is its accumulator alone, which keeps an ordinary copy
+            // (the scripted operations' results are inference tensors, which later in-place additions refuse)
+            try (NDArray copy = gradient.duplicate()) {
+                JniUtils.backward((PtNDArray) parameter, (PtNDArray) copy, false, false);
             }
         }
     }

@@ -174,9 +174,10 @@ public final class ConvCheck {
     }
 
     /**
-     * Batch and output size of {@link #weightGradientError}'s cases: maps of as many 4x4 tiles as the Winograd route
-     * starts at (8 x 9 = 72, and 2 x 4 x 6 = 48), so that its grouped convolution over the tiles runs with the channel
-     * counts it runs with in use (96 and 64 after the padding to a multiple of 32), not the 8 of the small maps above.
+     * Batch and output size of {@link #weightGradientError}'s cases: maps of 8 x 9 = 72 and 2 x 4 x 6 = 48 tiles of 4x4,
+     * so that the grouped convolution over the tiles runs with 96 and 64 channels per group (after the padding to a
+     * multiple of 32, as every count in use is), not the 8 tiles of the small maps above; a float64 reference at the
+     * 256 tiles from which training uses the route would cost seconds per shape.
      */
     private static final int[][] WINOGRAD_GRADIENT_SIZES = {{1, 30, 34}, {2, 13, 21}};
 

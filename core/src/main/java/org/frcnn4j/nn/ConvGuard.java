@@ -175,20 +175,11 @@ public final class ConvGuard {
                 || !winogradPays(transposed, transposed.outputSize(h), transposed.outputSize(w))) {
             return null;
         }
-        ai.djl.ndarray.NDManager m = g.getManager();
         NDArray turned = weight.transpose(1, 0, 2, 3).flip(2, 3);
-        turned.attach(m); // made from a parameter: it would live with the model otherwise
-        ConvRoute route = verdict(transposed, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW, true).route();
+        turned.attach(g.getManager()); // made from a parameter: it would live with the model otherwise
         try {
-            if (route instanceof ConvRoute.WinogradProducts) {
-                // the products' route keeps a weight's transform for the weight's life: a kernel made for one call
-                // has its transform made for that call alone
-                try (NDArray kernels = ScriptedOps.winogradKernels(turned, m);
-                     NDArray zero = m.zeros(new ai.djl.ndarray.types.Shape(transposed.outChannels()))) {
-                    return ScriptedOps.winogradProducts(g, kernels, zero, transposed.padding());
-                }
-            }
-            return route.forward(g, turned, null, transposed);
+            return verdict(transposed, Gradients.NONE, Precision.FP32, MemoryLayout.NCHW, true).route()
+                    .forwardOnce(g, turned, null, transposed);
         } finally {
             turned.close();
         }

@@ -33,6 +33,14 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
     /** What the route does for {@code shape}, for logs and {@code frcnn doctor}. */
     String describe(ConvShape shape);
 
+    /**
+     * {@link #forward} with a weight made for this call alone (a turned kernel of a hand-written backward pass): a
+     * route that keeps something per weight for the weight's life (the products' transforms) makes it for the call.
+     */
+    default NDArray forwardOnce(NDArray x, NDArray weight, NDArray bias, ConvShape shape) {
+        return forward(x, weight, bias, shape);
+    }
+
     /** The largest relative error against the float64 reference at which this route counts as right. */
     default double tolerance() {
         return ConvCheck.TOLERANCE;
@@ -230,6 +238,18 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
             NDManager m = x.getManager();
             NDArray b = bias != null ? bias : inManager(m.zeros(new Shape(s.outChannels())), m);
             return ScriptedOps.winogradProducts(x, WinogradKernels.of(weight), b, s.padding());
+        }
+
+        @Override
+        public NDArray forwardOnce(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
+            if (ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+                return forward(x, weight, bias, s);
+            }
+            NDManager m = x.getManager();
+            try (NDArray kernels = ScriptedOps.winogradKernels(weight, m);
+                 NDArray zero = bias != null ? null : m.zeros(new Shape(s.outChannels()))) {
+                return ScriptedOps.winogradProducts(x, kernels, bias != null ? bias : zero, s.padding());
+            }
         }
 
         @Override

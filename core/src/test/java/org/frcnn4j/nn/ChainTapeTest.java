@@ -12,6 +12,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
 import java.util.List;
+import org.frcnn4j.nn.ConvCheck.Gradients;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -84,6 +85,19 @@ class ChainTapeTest {
     @Test
     void givesAutogradsGradientsThroughWinogradsArithmetic() {
         againstAutograd(0, 5e-3);
+    }
+
+    /**
+     * Where the guard finds the engine's gradient kernels wrong for a shape (here: for every shape, by a guard whose
+     * checks say so), the layer's gradients come from autograd through the route that checked out (channels padded):
+     * still autograd's gradients.
+     */
+    @Test
+    void shapesWithWrongEngineGradientsTakeAutogradThroughTheirRoute() {
+        ConvGuard engineGradientsWrong = new ConvGuard((route, shape, g, layout) ->
+                route instanceof ConvRoute.Direct && g != Gradients.NONE ? new ConvCheck.Errors(0, 1, 1)
+                        : new ConvCheck.Errors(0, g.input() ? 0 : -1, g.weight() ? 0 : -1), null);
+        withDirectArithmetic(() -> againstAutograd(engineGradientsWrong, 0, 1e-5));
     }
 
     /** Frozen lower layers (the paper's VGG-16 fine-tunes from conv3_1): no gradient below the lowest trained layer. */
@@ -179,6 +193,10 @@ class ChainTapeTest {
      * with the layers below {@code frozen} not training: every gradient within {@code tolerance} of the largest element.
      */
     private static void againstAutograd(int frozen, double tolerance) {
+        againstAutograd(ConvGuard.shared(), frozen, tolerance);
+    }
+
+    private static void againstAutograd(ConvGuard guard, int frozen, double tolerance) {
         try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 9)) {
             List<Layers.Conv> convs = convs(p, frozen);
             m.getEngine().setRandomSeed(9);
@@ -204,7 +222,7 @@ class ChainTapeTest {
             zeroGradients(convs);
             try (NDManager step = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector();
                  HandBackward.Scope hand = HandBackward.open()) {
-                NDArray y = ChainTape.forward(x, convs, POOL_AFTER, 2, true);
+                NDArray y = ChainTape.forward(guard, x, convs, POOL_AFTER, 2, true);
                 assertThat(y).isNotNull();
                 if (EngineFacts.winogradConvolutions() && EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts) {
                     // the two wide layers' weight gradients take Winograd's route here (checked for the shape first)
