@@ -92,7 +92,7 @@ final class DoctorCommand implements Callable<Integer> {
             long winograd = r.verdicts().stream().filter(v -> v.winograd() && !v.workaround()).count();
             out.println(org.frcnn4j.nn.EngineFacts.winogradConvolutions()
                     ? "winograd: on (" + (org.frcnn4j.nn.EngineFacts.winogradRoute() instanceof org.frcnn4j.nn.ConvRoute.WinogradProducts
-                            ? "float32 inference, layers of 256 channels and more" : "float32 forward passes")
+                            ? "float32 inference and VGG-16 training, layers of 256 channels and more" : "float32 forward passes")
                             + "): 3x3 stride-1 convolutions of large maps by "
                             + org.frcnn4j.nn.EngineFacts.winogradRoute().describe(null) + "; " + winograd
                             + " of the shapes above checked right by it"

@@ -59,9 +59,9 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
                 oneDnnReport(), JniUtils.getNumThreads(), Runtime.getRuntime().availableProcessors(), settings);
     }
 
-    /** Whether glibc's allocator runs with {@code bin/allocator.sh}'s settings. */
+    /** Whether glibc's allocator keeps freed memory for reuse here, as {@code bin/allocator.sh} sets it up. */
     public boolean allocatorTuned() {
-        return ALLOCATOR.entrySet().stream().allMatch(e -> e.getValue().equals(settings.get(e.getKey())));
+        return allocatorKeepsMemory(settings);
     }
 
     public boolean hasFlag(String flag) {
@@ -311,7 +311,7 @@ public record EngineFacts(String java, String djl, String engine, List<String> e
                 ? " (capped by ONEDNN_MAX_CPU_ISA=" + settings.get("ONEDNN_MAX_CPU_ISA") + ")" : ""));
         out.add("threads: " + threads + " (OMP_WAIT_POLICY=" + settings.getOrDefault("OMP_WAIT_POLICY", "unset, ACTIVE by default")
                 + ")");
-        out.add("allocator: " + (allocatorTuned() ? "glibc with bin/allocator.sh's settings"
+        out.add("allocator: " + (allocatorTuned() ? "glibc keeping freed memory (" + describeAllocator() + ")"
                 : "glibc's defaults (" + describeAllocator() + "): large tensors are faulted in afresh each time, "
                         + "VGG-16 runs ~30% slower; see README, Java API"));
         return out;
