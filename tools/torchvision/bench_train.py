@@ -3,9 +3,9 @@
 
 The model of make_fixtures.py at full width (VGG-16 or ZF, RoIAlign, 1024-d head), min_size 600 / max_size 1000, one
 image per iteration with its ground truth, SGD (lr 1e-6, momentum 0.9, weight decay 5e-4), 2 threads. Prints the
-median seconds per iteration after a warm-up as JSON.
+median seconds per iteration after a warm-up (2 iterations, or W) as JSON.
 
-Usage: tools/torchvision/bench_train.py vgg16|zf IMAGE ITERATIONS [INITIAL_WEIGHTS.npz]
+Usage: tools/torchvision/bench_train.py [--warmup W] vgg16|zf IMAGE ITERATIONS [INITIAL_WEIGHTS.npz]
 (ground truth: two fixed boxes, classes 1 and 2). With INITIAL_WEIGHTS, the untrained model's state dict is written
 there first, so that frcnn4j can start from the very same weights: from random weights the RPN's proposals, and so
 the number of RoIs the head sees, depend on the draw (57 vs 512 at 1000x600 with ZF), and equal work needs equal
@@ -31,28 +31,32 @@ BOXES = [[100.0, 80.0, 420.0, 500.0], [520.0, 150.0, 900.0, 560.0]]
 
 
 def main():
-    arch, image, iterations = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    args = sys.argv[1:]
+    warmup = 2
+    if args[:1] == ["--warmup"]:
+        warmup, args = int(args[1]), args[2:]
+    arch, image, iterations = args[0], args[1], int(args[2])
     model = make_fixtures.build(arch, 1.0, "align", 3, 1024, 600, 1000, 5)
     # spread the output layers' scores (as the parity fixtures do): with raw random weights the RPN's logits nearly tie,
     # so float noise decides which anchors survive NMS, and how many RoIs the head trains on
     make_fixtures.spread_scores(model, image)
-    if len(sys.argv) > 4:
-        np.savez(sys.argv[4], **{k: v.numpy() for k, v in model.state_dict().items()})
+    if len(args) > 3:
+        np.savez(args[3], **{k: v.numpy() for k, v in model.state_dict().items()})
     model.train()
     img = to_tensor(Image.open(image).convert("RGB"))
     target = {"boxes": torch.tensor(BOXES), "labels": torch.tensor([1, 2])}
     opt = torch.optim.SGD(model.parameters(), lr=1e-6, momentum=0.9, weight_decay=5e-4)
     times = []
-    for i in range(iterations + 2):
+    for i in range(iterations + warmup):
         t0 = time.perf_counter()
         losses = model([img], [target])
         loss = sum(losses.values())
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if i >= 2:
+        if i >= warmup:
             times.append(time.perf_counter() - t0)
-    print(json.dumps({"seconds_per_iteration": statistics.median(times), "iterations": iterations,
+    print(json.dumps({"seconds_per_iteration": statistics.median(times), "iterations": iterations, "warmup": warmup,
                       "loss": float(loss)}))
 
 
