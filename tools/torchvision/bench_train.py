@@ -57,6 +57,7 @@ def main():
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     print(json.dumps({"seconds_per_iteration": statistics.median(times), "iterations": iterations, "warmup": warmup,
+                      "times": times,
                       "loss": float(loss)}))
 
 
