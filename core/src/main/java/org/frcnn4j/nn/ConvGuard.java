@@ -164,7 +164,7 @@ public final class ConvGuard {
      */
     NDArray inputGradientByWinograd(NDArray g, NDArray weight, ConvShape shape) {
         int k = shape.kernel();
-        if (shape.stride() != 1 || shape.groups() != 1 || shape.dilation() != 1 || 2 * shape.padding() != k - 1) {
+        if (!sameSize(shape)) {
             return null;
         }
         ConvShape transposed = ConvShape.of(shape.outChannels(), shape.inChannels(), k, 1, shape.padding());
@@ -208,6 +208,15 @@ public final class ConvGuard {
             return ok;
         });
         return right ? ScriptedOps.winogradWeightGradient(x, g, shape.padding()) : null;
+    }
+
+    /**
+     * Whether {@code shape} is a plain stride-1 convolution whose padding keeps the map's size: its input gradient is
+     * then a forward convolution of the same kind ({@link #inputGradientByWinograd}, {@link ChainTape}).
+     */
+    static boolean sameSize(ConvShape shape) {
+        return shape.stride() == 1 && shape.groups() == 1 && shape.dilation() == 1
+                && 2 * shape.padding() == shape.kernel() - 1;
     }
 
     /** Per shape, whether {@link #weightGradientByWinograd} checked out on this machine. */
@@ -308,9 +317,8 @@ public final class ConvGuard {
     }
 
     private static void count(ai.djl.ndarray.types.Shape in, ConvShape shape, Gradients gradients) {
-        long forward = forwardFlops(in, shape);
-        FORWARD_FLOPS.add(forward);
-        BACKWARD_FLOPS.add(forward * ((gradients.input() ? 1 : 0) + (gradients.weight() ? 1 : 0)));
+        FORWARD_FLOPS.add(forwardFlops(in, shape));
+        countGradients(in, shape, gradients);
     }
 
     /**

@@ -564,7 +564,7 @@ public final class ScriptedOps {
     }
 
     /**
-     * The pieces of a hand-written backward pass through conv + ReLU (+ max pool) layers ({@link RecordedChain}): max
+     * The pieces of a hand-written backward pass through conv + ReLU (+ max pool) layers ({@link ChainTape}): max
      * pooling that keeps its window maxima's positions, the gradient back through a pool and a ReLU, and a
      * convolution's weight and bias gradients (and its input's, where asked) by the engine's backward kernels, the
      * ones autograd runs for the same convolution.
