@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Activation;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -60,7 +59,7 @@ class BlockedChainTest {
         List<Layers.Conv> convs = convs(p);
         NDArray x = m.randomNormal(new Shape(1, 3, 45, 71));
         NDArray chained = BlockedChain.forward(x, convs, POOL_AFTER, 2, ceilMode);
-        NDArray expected = oneByOne(x, convs, ceilMode);
+        NDArray expected = LayerByLayer.forward(x, convs, POOL_AFTER, ceilMode);
         if (!allOnTheEngine(convs, 45, 71)) {
             assertThat(chained).isNull();
             return null;
@@ -94,14 +93,7 @@ class BlockedChainTest {
             assertThat(ConvGuard.shared().inferenceRoute(convs.get(3).shape(), 21, 23)).isInstanceOf(ConvRoute.Direct.class);
             NDArray x = m.randomNormal(new Shape(1, 128, 42, 46));
             NDArray chained = BlockedChain.forward(x, convs, poolAfter, 2, false);
-            NDArray expected = x;
-            MaxPool pool = new MaxPool(2, 2, 0, false);
-            for (int i = 0; i < convs.size(); i++) {
-                expected = Activation.relu(convs.get(i).forward(expected));
-                if (poolAfter.get(i)) {
-                    expected = pool.forward(expected);
-                }
-            }
+            NDArray expected = LayerByLayer.forward(x, convs, poolAfter, false);
             assertThat(chained).isNotNull();
             assertThat(chained.getShape()).isEqualTo(new Shape(1, 256, 21, 23));
             float scale = expected.abs().max().getFloat();
@@ -139,17 +131,6 @@ class BlockedChainTest {
             convs.add(Layers.Conv.create(p, "c" + i, LAYERS[i][0], LAYERS[i][1], 3, 1, 1));
         }
         return convs;
-    }
-
-    private static NDArray oneByOne(NDArray x, List<Layers.Conv> convs, boolean ceilMode) {
-        MaxPool pool = new MaxPool(2, 2, 0, ceilMode);
-        for (int i = 0; i < convs.size(); i++) {
-            x = Activation.relu(convs.get(i).forward(x));
-            if (POOL_AFTER.get(i)) {
-                x = pool.forward(x);
-            }
-        }
-        return x;
     }
 
     private static boolean allOnTheEngine(List<Layers.Conv> convs, int h, int w) {

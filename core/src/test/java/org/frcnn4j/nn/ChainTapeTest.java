@@ -6,7 +6,6 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Activation;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
@@ -206,14 +205,7 @@ class ChainTapeTest {
             List<float[]> byAutograd = new ArrayList<>();
             NDArray expected;
             try (NDManager step = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                NDArray y = x;
-                MaxPool pool = new MaxPool(2, 2, 0, true);
-                for (int i = 0; i < convs.size(); i++) {
-                    y = Activation.relu(convs.get(i).forward(y));
-                    if (POOL_AFTER.get(i)) {
-                        y = pool.forward(y);
-                    }
-                }
+                NDArray y = LayerByLayer.forward(x, convs, POOL_AFTER, true);
                 expected = y.duplicate();
                 expected.attach(m);
                 gc.backward(y.mul(weighting).sum());
