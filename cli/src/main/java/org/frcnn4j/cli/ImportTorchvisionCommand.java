@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.model.FasterRcnn;
+import org.frcnn4j.model.FasterRcnnConfig;
 import org.frcnn4j.model.ModelFiles;
 import org.frcnn4j.model.TorchvisionImport;
 import org.frcnn4j.model.TorchvisionImport.Arch;
@@ -69,6 +70,14 @@ final class ImportTorchvisionCommand implements Callable<Integer> {
             + "original fasterrcnn_resnet50_fpn COCO weights)")
     Float bnEps;
 
+    enum ArithmeticName { torchvision, fast }
+
+    @Option(names = "--arithmetic", defaultValue = "torchvision", description = "torchvision: the backbone, pyramid and "
+            + "RPN give torchvision's float32 values to the bit (batch norm as the file's module computes it, direct "
+            + "convolutions); fast: batch norm folded into the convolutions and Winograd's 3x3 route where it pays, the "
+            + "same values within float rounding (default: ${DEFAULT-VALUE})")
+    ArithmeticName arithmetic;
+
     @Override
     public Integer call() throws Exception {
         Arch a = arch();
@@ -82,7 +91,8 @@ final class ImportTorchvisionCommand implements Callable<Integer> {
                 or(rpnPostNmsTopNTest, d.rpnPostNmsTopNTest()), or(rpnNmsThresh, d.rpnNmsThresh()),
                 or(rpnScoreThresh, d.rpnScoreThresh()), or(boxScoreThresh, d.boxScoreThresh()),
                 or(boxNmsThresh, d.boxNmsThresh()), or(boxDetectionsPerImg, d.boxDetectionsPerImg()),
-                or(widthMult, d.widthMult()), or(bnEps, d.bnEps()));
+                or(widthMult, d.widthMult()), or(bnEps, d.bnEps()),
+                arithmetic == ArithmeticName.fast ? FasterRcnnConfig.Arithmetic.FAST : FasterRcnnConfig.Arithmetic.TORCHVISION);
         // before the import's minutes of work: a folder that is not a model's is never replaced
         ModelFiles.refuseToReplace(out);
         List<String> names = Options.classNames(classes);

@@ -2,6 +2,7 @@ package org.frcnn4j.backbone;
 
 import java.util.List;
 import org.frcnn4j.io.Ranges;
+import org.frcnn4j.nn.Norms;
 
 /**
  * Read by {@link org.frcnn4j.backbone.Backbones}.
@@ -35,6 +36,13 @@ public record BackboneConfig(Architecture architecture, double widthScale, boole
         MOBILENET_V3_LARGE
     }
 
+    /** The same backbone with its batch norms folded at inference (frcnn4j's fast arithmetic). */
+    public BackboneConfig folded() {
+        return batchNorm == null || batchNorm.inference() == Norms.BatchNorm.Inference.FOLDED ? this
+                : new BackboneConfig(architecture, widthScale, ceilMode, groupNorm, resnet,
+                        new BatchNormConfig(batchNorm.eps(), batchNorm.frozen()), fpn);
+    }
+
     /** The paper's backbones: no ResNet settings, no batch norm, no pyramid. */
     public BackboneConfig(Architecture architecture, double widthScale, boolean ceilMode, boolean groupNorm) {
         this(architecture, widthScale, ceilMode, groupNorm, null, null, null);
@@ -61,10 +69,19 @@ public record BackboneConfig(Architecture architecture, double widthScale, boole
      *               original ResNet-50-FPN COCO weights sets 0)
      * @param frozen statistics and affine parameters fixed (FrozenBatchNorm2d, used with pretrained weights) rather
      *               than trained (BatchNorm2d)
+     * @param inference how inference computes it in torchvision's arithmetic: as the module of the file it came from
+     *                  ({@link Norms.BatchNorm.Inference}; import-torchvision records which); frcnn4j's fast
+     *                  arithmetic folds it whatever this says. Null means FOLDED
      */
-    public record BatchNormConfig(float eps, boolean frozen) {
+    public record BatchNormConfig(float eps, boolean frozen, Norms.BatchNorm.Inference inference) {
         public BatchNormConfig {
             Ranges.nonNegative("backbone.batchNorm.eps", eps);
+            inference = inference == null ? Norms.BatchNorm.Inference.FOLDED : inference;
+        }
+
+        /** Folded at inference. */
+        public BatchNormConfig(float eps, boolean frozen) {
+            this(eps, frozen, Norms.BatchNorm.Inference.FOLDED);
         }
     }
 

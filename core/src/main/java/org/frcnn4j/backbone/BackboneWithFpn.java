@@ -17,14 +17,16 @@ final class BackboneWithFpn implements Backbone {
     private final int outChannels;
     private final boolean pool;
 
-    BackboneWithFpn(Parameters p, Body body, BackboneConfig.Fpn config) {
+    /** @param exact the pyramid's batch norms as torchvision's BatchNorm2d computes them ({@link Fpn}) */
+    BackboneWithFpn(Parameters p, Body body, BackboneConfig.Fpn config, boolean exact) {
         this.body = body;
         this.returned = config.returned();
         List<Integer> in = new ArrayList<>();
         for (int s : returned) {
             in.add(body.channels(s));
         }
-        this.fpn = new Fpn(p, "backbone.fpn.", in, config.outChannels(), config.batchNorm(), config.extraMaxPool());
+        this.fpn = new Fpn(p, "backbone.fpn.", in, config.outChannels(), config.batchNorm(), config.extraMaxPool(),
+                exact);
         this.outChannels = config.outChannels();
         this.pool = config.extraMaxPool();
     }

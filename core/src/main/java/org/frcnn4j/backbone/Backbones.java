@@ -1,5 +1,6 @@
 package org.frcnn4j.backbone;
 
+import org.frcnn4j.nn.Norms;
 import org.frcnn4j.nn.Parameters;
 
 /** Builds the backbone a configuration names. */
@@ -21,7 +22,9 @@ public final class Backbones {
         if (config.fpn() == null) {
             throw new IllegalArgumentException(config.architecture() + " is built with a feature pyramid here: give fpn");
         }
-        return new BackboneWithFpn(params, body, config.fpn());
+        // torchvision's v2 pyramid always normalises with BatchNorm2d: unfolded whenever the body is
+        boolean exact = config.batchNorm() != null && config.batchNorm().inference() != Norms.BatchNorm.Inference.FOLDED;
+        return new BackboneWithFpn(params, body, config.fpn(), exact);
     }
 
     private static BackboneConfig.BatchNormConfig batchNorm(BackboneConfig config) {

@@ -21,23 +21,30 @@ final class Fpn {
     private final List<Object> layer = new ArrayList<>();
     private final boolean extraMaxPool;
 
-    Fpn(Parameters p, String prefix, List<Integer> inChannels, int out, boolean batchNorm, boolean extraMaxPool) {
+    /**
+     * @param exact its batch norms (v2) computed at inference as torchvision's BatchNorm2d computes them, not folded
+     *              (torchvision's arithmetic: the body's are not folded either)
+     */
+    Fpn(Parameters p, String prefix, List<Integer> inChannels, int out, boolean batchNorm, boolean extraMaxPool,
+        boolean exact) {
         this.extraMaxPool = extraMaxPool;
+        Norms.BatchNorm.Inference norm = exact ? Norms.BatchNorm.Inference.BATCH_NORM_2D : Norms.BatchNorm.Inference.FOLDED;
         for (int i = 0; i < inChannels.size(); i++) {
-            inner.add(conv(p, prefix + "inner_blocks." + i, ConvShape.of(inChannels.get(i), out, 1, 1, 0), batchNorm));
-            layer.add(conv(p, prefix + "layer_blocks." + i, ConvShape.of(out, out, 3, 1, 1), batchNorm));
+            inner.add(conv(p, prefix + "inner_blocks." + i, ConvShape.of(inChannels.get(i), out, 1, 1, 0), batchNorm, norm));
+            layer.add(conv(p, prefix + "layer_blocks." + i, ConvShape.of(out, out, 3, 1, 1), batchNorm, norm));
         }
     }
 
     /** kaiming_uniform(a = 1) weights and zero biases, torchvision's FPN initialisation. */
-    private static Object conv(Parameters p, String name, ConvShape shape, boolean batchNorm) {
+    private static Object conv(Parameters p, String name, ConvShape shape, boolean batchNorm,
+                               Norms.BatchNorm.Inference norm) {
         int fanIn = shape.inChannels() * shape.kernel() * shape.kernel();
         Parameters.Init w = new Parameters.Uniform(Math.sqrt(3.0 / fanIn));
         if (!batchNorm) {
             return Conv.create(p, name + ".0", shape, w, new Parameters.Constant(0f));
         }
         return new Norms.ConvBn(Conv.create(p, name + ".0", shape, w, null),
-                Norms.BatchNorm.create(p, name + ".1", shape.outChannels(), 1e-5f, false));
+                Norms.BatchNorm.create(p, name + ".1", shape.outChannels(), 1e-5f, false, norm));
     }
 
     private static NDArray apply(Object conv, NDArray x, boolean training) {

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import java.util.ArrayList;
 import java.util.List;
 import org.frcnn4j.nn.ConvShape;
+import org.frcnn4j.nn.GemmOrder;
 import org.frcnn4j.nn.Layers.Conv;
 import org.frcnn4j.nn.Norms;
 import org.frcnn4j.nn.Norms.ConvBn;
@@ -73,7 +74,8 @@ final class MobileNetV3 implements Body {
         int fanOut = shape.outChannels() / shape.groups() * shape.kernel() * shape.kernel();
         Conv c = Conv.create(p, name + ".0", shape, new Parameters.Normal(Math.sqrt(2.0 / fanOut)), null);
         return new ConvBn(onImage ? c.onImage() : c,
-                Norms.BatchNorm.create(p, name + ".1", shape.outChannels(), bn.eps(), bn.frozen()));
+                Norms.BatchNorm.create(p, name + ".1", shape.outChannels(), bn.eps(), bn.frozen(),
+                bn.inference()));
     }
 
     @Override
@@ -151,7 +153,9 @@ final class MobileNetV3 implements Body {
                 // torchvision's adaptive_avg_pool2d(y, 1), the very kernel
                 NDArray pooled = ai.djl.pytorch.jni.JniUtils.adaptiveAvgPool((ai.djl.pytorch.engine.PtNDArray) y,
                         new ai.djl.ndarray.types.Shape(1, 1));
-                NDArray gate = Norms.hardSigmoid(seExpand.forward(Norms.relu(seReduce.forward(pooled))));
+                // its two layers sum as the peer's BLAS does: the gate scales a whole channel, so a last-place
+                // difference here moves every later value of it
+                NDArray gate = Norms.hardSigmoid(GemmOrder.onPooled(seExpand, Norms.relu(GemmOrder.onPooled(seReduce, pooled))));
                 y = y.mul(gate);
             }
             y = project.forward(y, training);

@@ -48,7 +48,8 @@ final class ResNet implements Body {
                          boolean onImage) {
         Conv c = Conv.create(p, conv, shape,
                 new Parameters.Normal(Math.sqrt(2.0 / (shape.outChannels() * shape.kernel() * shape.kernel()))), null);
-        return new ConvBn(onImage ? c.onImage() : c, BatchNorm.create(p, norm, shape.outChannels(), bn.eps(), bn.frozen()));
+        return new ConvBn(onImage ? c.onImage() : c, BatchNorm.create(p, norm, shape.outChannels(), bn.eps(), bn.frozen(),
+                bn.inference()));
     }
 
     @Override

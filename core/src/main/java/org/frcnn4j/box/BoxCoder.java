@@ -8,8 +8,8 @@ package org.frcnn4j.box;
  * py-faster-rcnn's target normalisation by standard deviations (0.1, 0.1, 0.2, 0.2). When decoding, tw and th are
  * clipped at log(1000 / 16) so that exp cannot overflow (torchvision's {@code bbox_xform_clip}).
  */
-// StrictMath: Math.exp and Math.log may differ by an ulp between interpreted and JIT-compiled code, which made
-// training runs in one JVM differ; StrictMath gives the same bits every time.
+// StrictMath and TorchExp (decode): Math.exp and Math.log may differ by an ulp between interpreted and JIT-compiled
+// code, which made training runs in one JVM differ; both give the same bits every time.
 public final class BoxCoder {
     /** torchvision's and Detectron's default clip for tw, th: log(1000 / 16). */
     public static final double DEFAULT_CLIP = StrictMath.log(1000.0 / 16);
@@ -105,8 +105,9 @@ public final class BoxCoder {
                 float dh = Math.min(deltas[o + 3] / wh, clip);
                 float cx = dx * rw + rx;
                 float cy = dy * rh + ry;
-                float w = (float) StrictMath.exp(dw) * rw;
-                float h = (float) StrictMath.exp(dh) * rh;
+                // torch.exp's float32 values, as torchvision's decode takes them (TorchExp)
+                float w = TorchExp.exp(dw) * rw;
+                float h = TorchExp.exp(dh) * rh;
                 // py-faster-rcnn's bbox_transform_inv: x2 = cx + 0.5 w - 1 under the +1 convention.
                 out[o] = cx - 0.5f * w;
                 out[o + 1] = cy - 0.5f * h;

@@ -62,7 +62,9 @@ public final class FasterRcnn implements AutoCloseable {
         this.config = config;
         this.params = params;
         this.transform = new ImageTransform(config.transform());
-        this.backbone = Backbones.create(config.backbone(), params);
+        // fast arithmetic folds batch norm whatever module the weights came from; torchvision's computes it as that one
+        this.backbone = Backbones.create(config.arithmetic() == FasterRcnnConfig.Arithmetic.FAST
+                ? config.backbone().folded() : config.backbone(), params);
         this.rpn = new RegionProposalNetwork(config.rpn(), config.anchors(), config.plusOne(), params,
                 backbone.outChannels(), backbone.stride());
         int pyramid = config.backbone().fpn() == null ? 1 : config.backbone().fpn().returned().size();
@@ -112,7 +114,10 @@ public final class FasterRcnn implements AutoCloseable {
     private Precision.Scope inference() {
         org.frcnn4j.nn.GradMode off = org.frcnn4j.nn.GradMode.set(false);
         Precision.Scope p = Precision.use(precision, kept);
+        Precision.Scope direct = config.arithmetic() == FasterRcnnConfig.Arithmetic.TORCHVISION
+                ? ConvGuard.directOnly() : () -> { };
         return () -> {
+            direct.close();
             p.close();
             off.close();
         };

@@ -21,13 +21,37 @@ import org.frcnn4j.transform.TransformConfig;
  *                    {@code detect} so that its results evaluate against the same annotations; null means 1..K
  * @param proposals   where the head's regions come from: the RPN, or Selective Search for a Fast R-CNN trained on its
  *                    boxes (the model is then run with them by default); null means the RPN
+ * @param arithmetic  how inference rounds: frcnn4j's fastest routes, or torchvision's float32 values to the bit
+ *                    ({@link Arithmetic}); null means FAST
  */
 public record FasterRcnnConfig(String preset, boolean plusOne, TransformConfig transform, BackboneConfig backbone,
                                AnchorConfig anchors, RpnConfig rpn, RoiConfig roi, HeadConfig head,
-                               List<String> classNames, List<Integer> categoryIds, Proposals proposals) {
+                               List<String> classNames, List<Integer> categoryIds, Proposals proposals,
+                               Arithmetic arithmetic) {
 
     /** Where a model's regions of interest come from. */
     public enum Proposals { RPN, SELECTIVE_SEARCH }
+
+    /**
+     * The rounding of inference. Both compute the same function; they differ in the last bits of the float32 values,
+     * which matter only where a network gives many boxes scores within a few units in the last place of each other
+     * (then rounding alone decides which of them NMS keeps: a full-size MobileNetV3 with random weights does this).
+     */
+    public enum Arithmetic {
+        /**
+         * frcnn4j's fastest routes: batch norm folded into the convolution before it, Winograd's algorithm for the
+         * 3x3 convolutions where this machine gains by it.
+         */
+        FAST,
+        /**
+         * torchvision's (torch 1.13 on the CPU) float32 values to the bit through the backbone, the pyramid and the
+         * RPN: batch norm after each convolution as the file's module computes it, the engine's direct convolutions
+         * (the same oneDNN kernels), squeeze-and-excitation's products in BLAS's order; exp and sigmoid as torch's
+         * ({@link org.frcnn4j.box.TorchExp}, in every arithmetic). The box head stays within float rounding of
+         * torchvision's. import-torchvision's default.
+         */
+        TORCHVISION
+    }
 
     public FasterRcnnConfig {
         classNames = classNames == null ? List.of() : List.copyOf(classNames);
@@ -41,6 +65,14 @@ public record FasterRcnnConfig(String preset, boolean plusOne, TransformConfig t
                     + " class names but " + categoryIds.size() + " category ids");
         }
         proposals = proposals == null ? Proposals.RPN : proposals;
+        arithmetic = arithmetic == null ? Arithmetic.FAST : arithmetic;
+    }
+
+    /** With frcnn4j's fastest arithmetic. */
+    public FasterRcnnConfig(String preset, boolean plusOne, TransformConfig transform, BackboneConfig backbone,
+                            AnchorConfig anchors, RpnConfig rpn, RoiConfig roi, HeadConfig head,
+                            List<String> classNames, List<Integer> categoryIds, Proposals proposals) {
+        this(preset, plusOne, transform, backbone, anchors, rpn, roi, head, classNames, categoryIds, proposals, null);
     }
 
     /** With the classes numbered 1..K and the RPN's proposals. */
@@ -71,35 +103,40 @@ public record FasterRcnnConfig(String preset, boolean plusOne, TransformConfig t
     /** Other classes (and a fresh predictor's size), with their dataset category ids (null: 1..K). */
     public FasterRcnnConfig withClasses(List<String> names, List<Integer> ids) {
         return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, roi,
-                head.withNumClasses(names.size() + 1), names, ids, proposals);
+                head.withNumClasses(names.size() + 1), names, ids, proposals, arithmetic);
+    }
+
+    public FasterRcnnConfig with(Arithmetic a) {
+        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, roi, head, classNames, categoryIds,
+                proposals, a);
     }
 
     public FasterRcnnConfig with(Proposals p) {
-        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, roi, head, classNames, categoryIds, p);
+        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, roi, head, classNames, categoryIds, p, arithmetic);
     }
 
     public FasterRcnnConfig with(TransformConfig t) {
-        return new FasterRcnnConfig(preset, plusOne, t, backbone, anchors, rpn, roi, head, classNames, categoryIds, proposals);
+        return new FasterRcnnConfig(preset, plusOne, t, backbone, anchors, rpn, roi, head, classNames, categoryIds, proposals, arithmetic);
     }
 
     public FasterRcnnConfig with(BackboneConfig b) {
-        return new FasterRcnnConfig(preset, plusOne, transform, b, anchors, rpn, roi, head, classNames, categoryIds, proposals);
+        return new FasterRcnnConfig(preset, plusOne, transform, b, anchors, rpn, roi, head, classNames, categoryIds, proposals, arithmetic);
     }
 
     public FasterRcnnConfig with(AnchorConfig a) {
-        return new FasterRcnnConfig(preset, plusOne, transform, backbone, a, rpn, roi, head, classNames, categoryIds, proposals);
+        return new FasterRcnnConfig(preset, plusOne, transform, backbone, a, rpn, roi, head, classNames, categoryIds, proposals, arithmetic);
     }
 
     public FasterRcnnConfig with(RpnConfig r) {
-        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, r, roi, head, classNames, categoryIds, proposals);
+        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, r, roi, head, classNames, categoryIds, proposals, arithmetic);
     }
 
     public FasterRcnnConfig with(RoiConfig r) {
-        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, r, head, classNames, categoryIds, proposals);
+        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, r, head, classNames, categoryIds, proposals, arithmetic);
     }
 
     public FasterRcnnConfig with(HeadConfig h) {
-        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, roi, h, classNames, categoryIds, proposals);
+        return new FasterRcnnConfig(preset, plusOne, transform, backbone, anchors, rpn, roi, h, classNames, categoryIds, proposals, arithmetic);
     }
 
 }

@@ -19,6 +19,7 @@ import org.frcnn4j.io.BadInputException;
 import org.frcnn4j.io.PthReader;
 import org.frcnn4j.io.PthTensor;
 import org.frcnn4j.model.ModelFiles.ModelException;
+import org.frcnn4j.nn.Norms;
 import org.frcnn4j.roi.RoiConfig;
 import org.frcnn4j.roi.RoiConfig.RoiOp;
 import org.frcnn4j.rpn.RpnConfig;
@@ -76,12 +77,16 @@ public final class TorchvisionImport {
      * @param widthMult MobileNetV3's width multiplier (1 for the published models)
      * @param bnEps     batch norm's epsilon (torchvision 1e-5; its builder sets 0 for the original ResNet-50-FPN COCO
      *                  weights)
+     * @param arithmetic the imported model's rounding ({@link FasterRcnnConfig.Arithmetic}); null means TORCHVISION,
+     *                   torchvision's values to the bit
      */
     public record Options(Arch arch, RoiOp roiOp, int numClasses, int minSize, int maxSize, int rpnPreNmsTopNTest,
                           int rpnPostNmsTopNTest, float rpnNmsThresh, float rpnScoreThresh, float boxScoreThresh,
-                          float boxNmsThresh, int boxDetectionsPerImg, double widthMult, float bnEps) {
+                          float boxNmsThresh, int boxDetectionsPerImg, double widthMult, float bnEps,
+                          FasterRcnnConfig.Arithmetic arithmetic) {
         /** Values no model could run with are refused, named as import-torchvision's flags (torchvision's keywords). */
         public Options {
+            arithmetic = arithmetic == null ? FasterRcnnConfig.Arithmetic.TORCHVISION : arithmetic;
             if (minSize <= 0 || maxSize < minSize) {
                 throw new BadInputException("--min-size and --max-size must satisfy 0 < min <= max");
             }
@@ -100,7 +105,13 @@ public final class TorchvisionImport {
         public static Options defaults(Arch arch, RoiOp roiOp, int numClasses) {
             boolean small = arch == Arch.MOBILENET_V3_LARGE_320_FPN;
             return new Options(arch, roiOp, numClasses, small ? 320 : 800, small ? 640 : 1333, small ? 150 : 1000,
-                    small ? 150 : 1000, 0.7f, small ? 0.05f : 0f, 0.05f, 0.5f, 100, 1.0, 1e-5f);
+                    small ? 150 : 1000, 0.7f, small ? 0.05f : 0f, 0.05f, 0.5f, 100, 1.0, 1e-5f, null);
+        }
+
+        /** The same settings with another arithmetic. */
+        public Options with(FasterRcnnConfig.Arithmetic a) {
+            return new Options(arch, roiOp, numClasses, minSize, maxSize, rpnPreNmsTopNTest, rpnPostNmsTopNTest,
+                    rpnNmsThresh, rpnScoreThresh, boxScoreThresh, boxNmsThresh, boxDetectionsPerImg, widthMult, bnEps, a);
         }
 
         /** The paper-backbone form of earlier versions. */
@@ -109,7 +120,7 @@ public final class TorchvisionImport {
                        int boxDetectionsPerImg) {
             this(backbone == Architecture.VGG16 ? Arch.VGG16 : Arch.ZF, roiOp, numClasses, minSize, maxSize,
                     rpnPreNmsTopNTest, rpnPostNmsTopNTest, rpnNmsThresh, 0f, boxScoreThresh, boxNmsThresh,
-                    boxDetectionsPerImg, 1.0, 1e-5f);
+                    boxDetectionsPerImg, 1.0, 1e-5f, null);
         }
     }
 
@@ -131,8 +142,12 @@ public final class TorchvisionImport {
             throw new ModelException(file, Files.isDirectory(file) ? "is a folder, not a state dict file" : "no such state dict file");
         }
         try (NDManager tmp = manager.newSubManager()) {
-            Map<String, NDArray> weights = isNpz(file) ? readNpz(file, tmp) : readPth(file, tmp);
-            FasterRcnnConfig config = configFor(weights, options, file);
+            Map<String, NDArray> raw = isNpz(file) ? readNpz(file, tmp) : readPth(file, tmp);
+            // BatchNorm2d keeps a step counter that FrozenBatchNorm2d has not: such a file gets the kernel's arithmetic
+            boolean batchNorm2d = raw.keySet().stream()
+                    .anyMatch(k -> k.startsWith("backbone.body.") && k.endsWith(".num_batches_tracked"));
+            Map<String, NDArray> weights = renamed(raw);
+            FasterRcnnConfig config = configFor(weights, options, file, batchNorm2d);
             return ModelFiles.build(config, weights, manager, file, options.arch().id() + " as torchvision 0.14 defines it");
         } catch (IOException e) {
             throw new ModelException(file, "cannot read: " + e.getMessage(), e);
@@ -158,8 +173,7 @@ public final class TorchvisionImport {
 
     private static Map<String, NDArray> readNpz(Path npz, NDManager tmp) throws IOException {
         try (InputStream in = Files.newInputStream(npz)) {
-            Map<String, NDArray> raw = ModelFiles.named(NDList.decode(tmp, in), npz);
-            return renamed(raw);
+            return ModelFiles.named(NDList.decode(tmp, in), npz);
         } catch (RuntimeException e) {
             if (e instanceof ModelException m) {
                 throw m;
@@ -172,14 +186,12 @@ public final class TorchvisionImport {
         Map<String, NDArray> raw = new LinkedHashMap<>();
         for (Map.Entry<String, PthTensor> e : PthReader.readStateDict(pth).entrySet()) {
             PthTensor t = e.getValue();
-            if (!t.isFloatingPoint()) {
-                continue; // num_batches_tracked (int64): BatchNorm2d's step counter, unused in inference and here
-            }
-            NDArray a = tmp.create(t.floats(), new Shape(t.shape()));
+            // num_batches_tracked (int64): BatchNorm2d's step counter, unused in inference and here but for its name
+            NDArray a = t.isFloatingPoint() ? tmp.create(t.floats(), new Shape(t.shape())) : tmp.create(new long[] {0});
             a.setName(e.getKey());
             raw.put(e.getKey(), a);
         }
-        return renamed(raw);
+        return raw;
     }
 
     /**
@@ -203,15 +215,23 @@ public final class TorchvisionImport {
         return key.replace("rpn.head.conv.0.0.", "rpn.head.conv.");
     }
 
-    static FasterRcnnConfig configFor(Map<String, NDArray> w, Options o, Path source) {
+    /**
+     * @param batchNorm2d the file's backbone normalisations are BatchNorm2d modules (torchvision builds them so without
+     *                    pretrained weights), not FrozenBatchNorm2d: in torchvision's arithmetic inference computes
+     *                    them as that module does
+     */
+    static FasterRcnnConfig configFor(Map<String, NDArray> w, Options o, Path source, boolean batchNorm2d) {
         NDArray cls = require(w, "roi_heads.box_predictor.cls_score.weight", source);
         if (cls.getShape().get(0) != o.numClasses()) {
             throw new ModelException(source, "roi_heads.box_predictor.cls_score.weight has " + cls.getShape().get(0)
                     + " classes, --num-classes says " + o.numClasses());
         }
         if (o.arch() == Arch.VGG16 || o.arch() == Arch.ZF) {
-            return paperBackbone(w, o, source);
+            return paperBackbone(w, o, source).with(o.arithmetic());
         }
+        // which module wrote the file: torchvision's arithmetic computes the normalisation as that one does
+        Norms.BatchNorm.Inference norm = batchNorm2d ? Norms.BatchNorm.Inference.BATCH_NORM_2D
+                : Norms.BatchNorm.Inference.FROZEN_BATCH_NORM_2D;
         FasterRcnnConfig base = o.arch().preset().config(List.of()).withClasses(List.of(), null);
         BackboneConfig b = base.backbone();
         int fpnChannels = (int) require(w, "backbone.fpn.inner_blocks.0.0.weight", source).getShape().get(0);
@@ -231,7 +251,7 @@ public final class TorchvisionImport {
             resnet = new BackboneConfig.ResNet(blocks, (int) require(w, "backbone.body.conv1.weight", source).getShape().get(0));
         }
         BackboneConfig backbone = new BackboneConfig(b.architecture(), o.widthMult(), false, false, resnet,
-                new BackboneConfig.BatchNormConfig(o.bnEps(), b.batchNorm().frozen()),
+                new BackboneConfig.BatchNormConfig(o.bnEps(), b.batchNorm().frozen(), norm),
                 new BackboneConfig.Fpn(fpnChannels, fpnNorm, b.fpn().returned(), true));
         RpnConfig r = base.rpn();
         int depth = r.convDepth();
@@ -247,7 +267,7 @@ public final class TorchvisionImport {
         HeadConfig head = new HeadConfig(o.numClasses(), representation, false, h.boxWeights(), o.boxScoreThresh(),
                 o.boxNmsThresh(), o.boxDetectionsPerImg(), h.minBoxSize(), convLayers);
         return new FasterRcnnConfig(base.preset(), false, base.transform().withSizes(o.minSize(), o.maxSize()), backbone,
-                base.anchors(), rpn, base.roi(), head, List.of());
+                base.anchors(), rpn, base.roi(), head, List.of()).with(o.arithmetic());
     }
 
     private static FasterRcnnConfig paperBackbone(Map<String, NDArray> w, Options o, Path source) {

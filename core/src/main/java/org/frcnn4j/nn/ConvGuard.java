@@ -354,12 +354,27 @@ public final class ConvGuard {
      * timing, so the arithmetic of a model on a machine does not change from run to run.
      */
     static boolean winograd(ConvShape shape, Precision precision, MemoryLayout layout, Gradients gradients) {
-        if (precision != Precision.FP32 || layout != MemoryLayout.NCHW) {
+        if (precision != Precision.FP32 || layout != MemoryLayout.NCHW || DIRECT_ONLY.get()) {
             return false;
         }
         ConvRoute route = EngineFacts.winogradRoute();
         return route.covers(shape) && (gradients == Gradients.NONE || route instanceof ConvRoute.Winograd)
                 && EngineFacts.winogradConvolutions();
+    }
+
+    /** Set on a thread while its convolutions must round as the engine's direct kernels do ({@link #directOnly}). */
+    private static final ThreadLocal<Boolean> DIRECT_ONLY = ThreadLocal.withInitial(() -> false);
+
+    /**
+     * Until closed, this thread's convolutions take the engine's direct kernels, never the Winograd route: the same
+     * oneDNN kernels torchvision runs, so the same floats (a model in torchvision's arithmetic,
+     * {@code FasterRcnnConfig.Arithmetic.TORCHVISION}). A shape the engine computes wrong on this CPU still takes the
+     * route that checks out for it.
+     */
+    public static Precision.Scope directOnly() {
+        boolean before = DIRECT_ONLY.get();
+        DIRECT_ONLY.set(true);
+        return () -> DIRECT_ONLY.set(before);
     }
 
     /** Whether this machine's Winograd route saves time for {@code shape} on some map (its channels allow it). */

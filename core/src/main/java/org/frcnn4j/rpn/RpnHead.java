@@ -88,7 +88,7 @@ public final class RpnHead {
         if (objectness == Objectness.SIGMOID) {
             float[] p = new float[logits.length];
             for (int i = 0; i < p.length; i++) {
-                p[i] = (float) (1.0 / (1.0 + StrictMath.exp(-logits[i])));
+                p[i] = org.frcnn4j.box.TorchExp.sigmoid(logits[i]); // torch.sigmoid's floats, as torchvision scores
             }
             return p;
         }

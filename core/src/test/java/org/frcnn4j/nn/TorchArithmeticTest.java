@@ -1,0 +1,91 @@
+package org.frcnn4j.nn;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * torchvision's float32 arithmetic to the bit where frcnn4j reproduces it (tools/torchvision/make_arithmetic_fixture.py,
+ * torch 1.13): batch norm as BatchNorm2d (eval) and FrozenBatchNorm2d compute it after a convolution, and
+ * squeeze-and-excitation's 1x1 convolutions of a pooled vector in BLAS's order ({@link GemmOrder}).
+ */
+public class TorchArithmeticTest {
+    /** The fixture's arrays by name, as floats. */
+    public static Map<String, float[]> fixture(NDManager m) throws IOException {
+        Map<String, float[]> out = new HashMap<>();
+        try (InputStream in = TorchArithmeticTest.class.getResourceAsStream("/fixtures/torchvision/arithmetic.npz")) {
+            for (NDArray a : NDList.decode(m, in)) {
+                out.put(a.getName().replace(".npy", ""), a.toFloatArray());
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void batchNormAsEachOfTorchvisionsModulesComputesIt() throws IOException {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Map<String, float[]> f = fixture(m);
+            int c = f.get("bn_weight").length;
+            NDArray x = m.create(f.get("bn_x"), new Shape(1, c, 5, 7));
+            // a 1x1 convolution that copies its input exactly, so that what is checked is the normalisation
+            float[] identity = new float[c * c];
+            for (int i = 0; i < c; i++) {
+                identity[i * c + i] = 1f;
+            }
+            Layers.Conv copy = new Layers.Conv(m.create(identity, new Shape(c, c, 1, 1)), null, ConvShape.of(c, c, 1, 1, 0),
+                    false);
+            for (Norms.BatchNorm.Inference inference : Norms.BatchNorm.Inference.values()) {
+                Norms.BatchNorm bn = new Norms.BatchNorm(m.create(f.get("bn_weight")), m.create(f.get("bn_bias")),
+                        m.create(f.get("bn_running_mean")), m.create(f.get("bn_running_var")), 1e-5f, true, inference);
+                float[] y = new Norms.ConvBn(copy, bn).forward(x, false).toFloatArray();
+                switch (inference) {
+                    case BATCH_NORM_2D -> assertThat(y).as("as BatchNorm2d").containsExactly(f.get("bn_batch_norm_2d"));
+                    case FROZEN_BATCH_NORM_2D -> assertThat(y).as("as FrozenBatchNorm2d").containsExactly(f.get("bn_frozen"));
+                    case FOLDED -> {
+                        // the same function, rounded otherwise: within a few units in the last place of both
+                        assertThat(y).as("folded").containsExactly(f.get("bn_frozen"),
+                                org.assertj.core.data.Offset.offset(1e-5f));
+                        assertThat(y).as("folding rounds differently somewhere").isNotEqualTo(f.get("bn_batch_norm_2d"));
+                    }
+                    default -> throw new AssertionError(inference);
+                }
+            }
+            // the two modules' own roundings differ: each is reproduced, not one for both
+            assertThat(f.get("bn_batch_norm_2d")).isNotEqualTo(f.get("bn_frozen"));
+        }
+    }
+
+    @Test
+    void squeezeAndExcitationProductsInBlasOrder() throws IOException {
+        try (NDManager m = NDManager.newBaseManager(); GradMode off = GradMode.set(false)) {
+            Map<String, float[]> f = fixture(m);
+            for (int k : new int[] {72, 240, 480, 672, 960}) {
+                float[] w = f.get("se_" + k + "_weight");
+                int out = w.length / k;
+                Layers.Conv conv = new Layers.Conv(m.create(w, new Shape(out, k, 1, 1)), m.create(f.get("se_" + k + "_bias")),
+                        ConvShape.of(k, out, 1, 1, 0), false);
+                NDArray x = m.create(f.get("se_" + k + "_x"), new Shape(1, k, 1, 1));
+                assertThat(GemmOrder.onPooled(conv, x).toFloatArray()).as("%d channels", k)
+                        .containsExactly(f.get("se_" + k + "_y"));
+            }
+        }
+    }
+
+    @Test
+    void reductionBlocksAsOpenBlasCutsThem() {
+        assertThat(GemmOrder.blocks(72)).containsExactly(72);
+        assertThat(GemmOrder.blocks(320)).containsExactly(320);
+        assertThat(GemmOrder.blocks(480)).containsExactly(240, 240);
+        assertThat(GemmOrder.blocks(672)).containsExactly(320, 176, 176);
+        assertThat(GemmOrder.blocks(960)).containsExactly(320, 320, 320);
+        assertThat(GemmOrder.blocks(650)).containsExactly(320, 176, 154);
+    }
+}
