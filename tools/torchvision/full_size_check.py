@@ -25,7 +25,7 @@ as a trained network's are, instead of drawing them: no plateaus, but deep layer
 at full size, which the float64 run shows as well.
 
 bench/fullsize runs both with the commands between them. Takes about a minute per architecture on two cores.
-ARCHS="a b" in the environment limits the run to some of them.
+ARCHS="a b" in the environment limits the run to some of them; SEED=N draws other weights (default 700).
 """
 import copy
 import json
@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from make_fpn_fixtures import randomise_batch_norm, run, spread_scores  # noqa: E402
 
 torch.set_num_threads(2)
+SEED = int(os.environ.get("SEED", "700"))  # the weights' seed (plus the architecture's name): another seed, other weights
 ARCHS = os.environ.get("ARCHS", "fasterrcnn_resnet50_fpn fasterrcnn_resnet50_fpn_v2 fasterrcnn_mobilenet_v3_large_fpn "
                        "fasterrcnn_mobilenet_v3_large_320_fpn").split()
 BOX_TOLERANCE = 0.05
@@ -81,7 +82,7 @@ def make(out, photo):
     for arch in ARCHS:
         d = os.path.join(out, arch)
         os.makedirs(d, exist_ok=True)
-        model = build(arch, 700 + sum(map(ord, arch)), photo)
+        model = build(arch, SEED + sum(map(ord, arch)), photo)
         spread_scores(model, photo)
         torch.save(model.state_dict(), os.path.join(d, "model.pth"))
         expected = outputs(model, photo)

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """torch 1.13's float32 arithmetic where frcnn4j reproduces it to the bit (the peer: Debian's torch 1.13, run with
 /usr/bin/python3), for TorchArithmeticTest: exp and sigmoid on vectors (SLEEF's expf), BatchNorm2d in eval mode and
-torchvision's FrozenBatchNorm2d, and the 1x1 convolution of a 1x1 map that squeeze-and-excitation runs (torch's own
-slow_conv2d through BLAS). Where a random network scores many boxes within a few units in the last place, those bits
+torchvision's FrozenBatchNorm2d, the 1x1 convolution of a 1x1 map that squeeze-and-excitation runs and a 3x3
+convolution of a 3x3 map (torch's own slow_conv2d through BLAS). Where a random network scores many boxes within a few units in the last place, those bits
 decide which boxes NMS keeps (bench/fullsize).
 
 Writes OUT (an .npz). Usage:
@@ -55,6 +55,14 @@ def main():
             out[f"se_{k}_weight"] = conv.weight.numpy()
             out[f"se_{k}_bias"] = conv.bias.numpy()
             out[f"se_{k}_y"] = conv(v).numpy()
+    # a 3x3 convolution of a map small enough that torch keeps it from oneDNN (slow_conv2d), one output position:
+    # 576 products, two blocks of BLAS's reduction
+    with torch.no_grad():
+        x = torch.from_numpy(rng.normal(0, 1, (1, 64, 3, 3)).astype(np.float32))
+        w = torch.from_numpy(rng.normal(0, 0.1, (8, 64, 3, 3)).astype(np.float32))
+        b = torch.from_numpy(rng.normal(0, 0.1, 8).astype(np.float32))
+        out["conv_x"], out["conv_weight"], out["conv_bias"] = x.numpy(), w.numpy(), b.numpy()
+        out["conv_y"] = torch.nn.functional.conv2d(x, w, b).numpy()
     np.savez_compressed(sys.argv[1], **out)
 
 

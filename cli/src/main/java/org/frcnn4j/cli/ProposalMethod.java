@@ -20,14 +20,23 @@ abstract class ProposalMethod implements AutoCloseable {
     /**
      * @param method rpn or selective-search
      * @param mode   fast or quality (Selective Search)
-     * @param top    proposals wanted per image; the RPN's post-NMS top N is raised to it when smaller
+     * @param top    proposals wanted per image; the RPN's post-NMS top N is raised to it when smaller, from at least 3
+     *               times as many candidates before NMS (one ranked list for every N, as the paper tests: Figure 4)
      */
     static ProposalMethod parse(String method, String mode, Path model, int top) {
-        return parse(method, mode, model, top, org.frcnn4j.nn.Precision.FP32);
+        return parse(method, mode, model, top, org.frcnn4j.nn.Precision.FP32, true);
     }
 
-    /** As {@link #parse(String, String, Path, int)}, the RPN computing in {@code precision}. */
+    /**
+     * As {@link #parse(String, String, Path, int)}, the RPN computing in {@code precision}, from the model's own
+     * candidates before NMS (its proposals then come first: {@code frcnn propose}).
+     */
     static ProposalMethod parse(String method, String mode, Path model, int top, org.frcnn4j.nn.Precision precision) {
+        return parse(method, mode, model, top, precision, false);
+    }
+
+    private static ProposalMethod parse(String method, String mode, Path model, int top,
+                                        org.frcnn4j.nn.Precision precision, boolean widenCandidates) {
         switch (method) {
             case "rpn" -> {
                 if (model == null) {
@@ -37,7 +46,10 @@ abstract class ProposalMethod implements AutoCloseable {
                 Detector d = Detector.load(model, c -> {
                     RpnConfig r = c.rpn();
                     return r.postNmsTopNTest() >= top ? c
-                            : c.with(r.withTopN(Math.max(r.preNmsTopNTest(), 3 * top), top));
+                            // propose: only the cap after NMS moves, the model's own candidates before it
+                            // (torchvision's top N per level), so that its own proposals are the first of these
+                            : c.with(r.withTopN(widenCandidates ? Math.max(r.preNmsTopNTest(), 3 * top)
+                                    : r.preNmsTopNTest(), top));
                 });
                 try {
                     d.withPrecision(precision);

@@ -37,7 +37,8 @@ final class ProposeCommand implements Callable<Integer> {
     String mode;
 
     @Option(names = "--top", defaultValue = "300", description = "proposals per image (default: ${DEFAULT-VALUE}); "
-            + "a model whose post-NMS top N is smaller keeps this many after NMS, from 3 times as many before it")
+            + "a model whose post-NMS top N is smaller keeps up to this many after NMS, from its own candidates before "
+            + "it (so its own proposals come first, and fewer exist when NMS leaves fewer)")
     int top;
 
     @Option(names = "--json", description = "write the proposals here (atomically) instead of standard output")

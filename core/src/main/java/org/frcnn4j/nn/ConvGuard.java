@@ -151,6 +151,10 @@ public final class ConvGuard {
      */
     public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape shape, Gradients gradients) {
         count(x.getShape(), shape, gradients);
+        if (DIRECT_ONLY.get() && gradients == Gradients.NONE && !ai.djl.pytorch.jni.JniUtils.isGradMode()
+                && GemmOrder.peerRunsNative(x.getShape(), shape)) {
+            return GemmOrder.convolution(x, weight, bias, shape); // where torch 1.13 keeps it from oneDNN: its sums
+        }
         return forwardUncounted(x, weight, bias, shape, gradients);
     }
 
@@ -368,8 +372,9 @@ public final class ConvGuard {
     /**
      * Until closed, this thread's convolutions take the engine's direct kernels, never the Winograd route: the same
      * oneDNN kernels torchvision runs, so the same floats (a model in torchvision's arithmetic,
-     * {@code FasterRcnnConfig.Arithmetic.TORCHVISION}). A shape the engine computes wrong on this CPU still takes the
-     * route that checks out for it.
+     * {@code FasterRcnnConfig.Arithmetic.TORCHVISION}); and those of small maps that torch 1.13 computes without
+     * oneDNN are summed as it sums them ({@link GemmOrder#convolution}). A shape the engine computes wrong on this CPU
+     * still takes the route that checks out for it.
      */
     public static Precision.Scope directOnly() {
         boolean before = DIRECT_ONLY.get();

@@ -4,8 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 
 /**
- * A 1x1 convolution of one image's 1x1 map (squeeze-and-excitation's two layers on the pooled channels) summed in the
- * order the peer sums it, so that its float32 result is torchvision's to the bit.
+ * Convolutions that torch 1.13 computes with its own im2col and BLAS instead of oneDNN, summed in the order the peer
+ * sums them, so that their float32 results are torchvision's to the bit: a 1x1 convolution of one image's 1x1 map
+ * (squeeze-and-excitation's two layers on the pooled channels), and in torchvision's arithmetic every convolution of
+ * a small map that torch 1.13 keeps away from oneDNN ({@link #peerRunsNative}).
  *
  * <p>torch 1.13 sends such a small 1x1 convolution of one image past oneDNN to its own slow_conv2d: the output starts
  * as the bias, and BLAS's sgemm adds weight x input to it (beta 1). OpenBLAS's level-3 driver cuts the reduction into
@@ -37,6 +39,77 @@ public final class GemmOrder {
         float[] w = conv.weight().toFloatArray();
         float[] b = conv.bias() == null ? null : conv.bias().toFloatArray();
         return pooled.getManager().create(product(w, b, x), new Shape(1, w.length / x.length, 1, 1));
+    }
+
+    /**
+     * Whether torch 1.13 runs this float32 convolution through its own im2col and BLAS (slow_conv2d) rather than
+     * oneDNN, on more than one thread: one image, one group, a kernel not larger than 3x3 and an input of at most
+     * 20,480 values (its use_mkldnn rule: "for some case, native is faster"). Dilated ones go elsewhere in torch and
+     * are left to the engine here.
+     */
+    public static boolean peerRunsNative(Shape input, ConvShape shape) {
+        return input.dimension() == 4 && input.get(0) == 1 && shape.groups() == 1 && shape.dilation() == 1
+                && shape.kernel() <= 3 && input.size() <= 20480;
+    }
+
+    /**
+     * The convolution of one image as torch 1.13's slow_conv2d computes it: the output starts as the bias; the columns
+     * of im2col (input channel, kernel row, kernel column; zeros where the kernel overhangs) times the flattened
+     * weights, summed in {@link #blocks}, a fused multiply-add chain each. For a single output position that is
+     * OpenBLAS's order exactly; over several, its two threads' edge tiles sum some values otherwise (the 320 model's
+     * 5x8 pyramid level: 81-86% of the values bit-equal, against 18-57% by the engine's oneDNN kernels).
+     */
+    public static NDArray convolution(NDArray x, NDArray weight, NDArray bias, ConvShape shape) {
+        Shape s = x.getShape();
+        int c = (int) s.get(1), h = (int) s.get(2), w = (int) s.get(3);
+        int k = shape.kernel(), st = shape.stride(), pad = shape.padding();
+        int oh = shape.outputSize(h), ow = shape.outputSize(w);
+        int out = shape.outChannels();
+        int depth = c * k * k;
+        float[] in = x.toFloatArray();
+        float[] wt = weight.toFloatArray();
+        float[] b = bias == null ? null : bias.toFloatArray();
+        int positions = oh * ow;
+        // im2col, one row per (channel, kernel row, kernel column), as torch unfolds it
+        float[] cols = new float[depth * positions];
+        for (int ch = 0; ch < c; ch++) {
+            for (int ky = 0; ky < k; ky++) {
+                for (int kx = 0; kx < k; kx++) {
+                    int row = (ch * k + ky) * k + kx;
+                    for (int y = 0; y < oh; y++) {
+                        int iy = y * st - pad + ky;
+                        for (int xx = 0; xx < ow; xx++) {
+                            int ix = xx * st - pad + kx;
+                            cols[row * positions + y * ow + xx] = iy < 0 || iy >= h || ix < 0 || ix >= w ? 0f
+                                    : in[(ch * h + iy) * w + ix];
+                        }
+                    }
+                }
+            }
+        }
+        int[] blocks = blocks(depth);
+        float[] y = new float[out * positions];
+        float[] acc = new float[positions];
+        for (int o = 0; o < out; o++) {
+            float start = b == null ? 0f : b[o];
+            java.util.Arrays.fill(y, o * positions, (o + 1) * positions, start);
+            int k0 = 0;
+            for (int len : blocks) {
+                java.util.Arrays.fill(acc, 0f);
+                for (int r = k0; r < k0 + len; r++) {
+                    float wr = wt[o * depth + r];
+                    int base = r * positions;
+                    for (int p = 0; p < positions; p++) {
+                        acc[p] = Math.fma(wr, cols[base + p], acc[p]);
+                    }
+                }
+                for (int p = 0; p < positions; p++) {
+                    y[o * positions + p] += acc[p];
+                }
+                k0 += len;
+            }
+        }
+        return x.getManager().create(y, new Shape(1, out, oh, ow));
     }
 
     /** weight (out x in, row-major) times x plus bias, summed block by block as described above. */

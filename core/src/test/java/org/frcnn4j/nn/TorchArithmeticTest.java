@@ -80,6 +80,38 @@ public class TorchArithmeticTest {
     }
 
     @Test
+    void smallMapConvolutionsAsTorchsOwnKernelSumsThem() throws IOException {
+        try (NDManager m = NDManager.newBaseManager(); GradMode off = GradMode.set(false)) {
+            Map<String, float[]> f = fixture(m);
+            NDArray x = m.create(f.get("conv_x"), new Shape(1, 64, 3, 3));
+            ConvShape shape = ConvShape.of(64, 8, 3, 1, 0);
+            NDArray w = m.create(f.get("conv_weight"), new Shape(8, 64, 3, 3));
+            NDArray b = m.create(f.get("conv_bias"));
+            assertThat(GemmOrder.peerRunsNative(x.getShape(), shape)).isTrue();
+            // one output position: torch 1.13's value to the bit
+            assertThat(GemmOrder.convolution(x, w, b, shape).toFloatArray()).containsExactly(f.get("conv_y"));
+            // several, padded: the same convolution as the engine's within float rounding
+            NDArray map = m.randomNormal(new Shape(1, 64, 5, 8));
+            ConvShape padded = ConvShape.of(64, 8, 3, 1, 1);
+            float[] engine = ai.djl.nn.convolutional.Conv2d.conv2d(map, w, b, new Shape(1, 1), new Shape(1, 1),
+                    new Shape(1, 1), 1).singletonOrThrow().toFloatArray();
+            assertThat(GemmOrder.convolution(map, w, b, padded).toFloatArray())
+                    .containsExactly(engine, org.assertj.core.data.Offset.offset(1e-4f));
+        }
+    }
+
+    @Test
+    void whichConvolutionsTorchKeepsFromOneDnn() {
+        ConvShape three = ConvShape.of(256, 256, 3, 1, 1);
+        assertThat(GemmOrder.peerRunsNative(new Shape(1, 256, 5, 8), three)).as("10,240 values").isTrue();
+        assertThat(GemmOrder.peerRunsNative(new Shape(1, 256, 10, 15), three)).as("38,400 values").isFalse();
+        assertThat(GemmOrder.peerRunsNative(new Shape(2, 256, 5, 8), three)).as("two images").isFalse();
+        assertThat(GemmOrder.peerRunsNative(new Shape(1, 256, 5, 8), ConvShape.of(256, 256, 5, 1, 2))).as("5x5").isFalse();
+        assertThat(GemmOrder.peerRunsNative(new Shape(1, 256, 5, 8),
+                new ConvShape(256, 256, 3, 1, 1, 1, 256, 0))).as("depthwise").isFalse();
+    }
+
+    @Test
     void reductionBlocksAsOpenBlasCutsThem() {
         assertThat(GemmOrder.blocks(72)).containsExactly(72);
         assertThat(GemmOrder.blocks(320)).containsExactly(320);
