@@ -73,9 +73,9 @@ final class ImportTorchvisionCommand implements Callable<Integer> {
     enum ArithmeticName { torchvision, fast }
 
     @Option(names = "--arithmetic", defaultValue = "torchvision", description = "torchvision: the backbone, pyramid and "
-            + "RPN give torchvision's float32 values to the bit (batch norm as the file's module computes it, direct "
-            + "convolutions); fast: batch norm folded into the convolutions and Winograd's 3x3 route where it pays, the "
-            + "same values within float rounding (default: ${DEFAULT-VALUE})")
+            + "RPN round as torchvision does (batch norm as the file's module computes it, direct convolutions: its "
+            + "float32 values to the bit where torch runs oneDNN); fast: batch norm folded into the convolutions and "
+            + "Winograd's 3x3 route where it pays, the same values within float rounding (default: ${DEFAULT-VALUE})")
     ArithmeticName arithmetic;
 
     @Override

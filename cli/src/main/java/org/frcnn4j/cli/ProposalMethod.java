@@ -24,19 +24,21 @@ abstract class ProposalMethod implements AutoCloseable {
      *               times as many candidates before NMS (one ranked list for every N, as the paper tests: Figure 4)
      */
     static ProposalMethod parse(String method, String mode, Path model, int top) {
-        return parse(method, mode, model, top, org.frcnn4j.nn.Precision.FP32, true);
+        return parse(method, mode, model, top, org.frcnn4j.nn.Precision.FP32, Candidates.AT_LEAST_3N);
     }
 
-    /**
-     * As {@link #parse(String, String, Path, int)}, the RPN computing in {@code precision}, from the model's own
-     * candidates before NMS (its proposals then come first: {@code frcnn propose}).
-     */
-    static ProposalMethod parse(String method, String mode, Path model, int top, org.frcnn4j.nn.Precision precision) {
-        return parse(method, mode, model, top, precision, false);
+    /** How many candidates the RPN ranks before NMS when more proposals are asked for than the model keeps. */
+    enum Candidates {
+        /** The model's own (its proposals then come first: {@code frcnn propose}). */
+        THE_MODELS,
+        /** At least 3 times as many as asked for: one ranked list for every N, as the paper tests (Figure 4). */
+        AT_LEAST_3N
     }
 
-    private static ProposalMethod parse(String method, String mode, Path model, int top,
-                                        org.frcnn4j.nn.Precision precision, boolean widenCandidates) {
+    /** As {@link #parse(String, String, Path, int)}, the RPN computing in {@code precision} from {@code candidates}. */
+    static ProposalMethod parse(String method, String mode, Path model, int top, org.frcnn4j.nn.Precision precision,
+                                Candidates candidates) {
+        boolean widenCandidates = candidates == Candidates.AT_LEAST_3N;
         switch (method) {
             case "rpn" -> {
                 if (model == null) {

@@ -184,7 +184,9 @@ final class TrainCommand implements Callable<Integer> {
             model = savedModel; // the run's own architecture; flags below may still change it (and are then compared)
         } else {
             model = initial != null ? initial : Presets.byId(presetId).config(train.classes().names());
-            model = model.withClasses(train.classes().names(), train.classes().categoryIds());
+            // trained here, its weights are no longer torchvision's: nothing to match bit for bit, so the fast routes
+            model = model.withClasses(train.classes().names(), train.classes().categoryIds())
+                    .with(org.frcnn4j.model.FasterRcnnConfig.Arithmetic.FAST);
         }
         model = architecture(model);
         if (backboneFile != null) {

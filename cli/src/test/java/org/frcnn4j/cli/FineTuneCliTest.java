@@ -100,6 +100,10 @@ class FineTuneCliTest {
         assertThat(after.get("backbone.body.layer1.0.conv1.weight")).containsExactly(before.get("backbone.body.layer1.0.conv1.weight"));
         assertThat(after.get("backbone.body.layer3.0.conv2.weight")).isNotEqualTo(before.get("backbone.body.layer3.0.conv2.weight"));
         assertThat(after.get("rpn.head.conv.weight")).isNotEqualTo(before.get("rpn.head.conv.weight"));
+        // imported in torchvision's arithmetic; trained here, its weights are no longer torchvision's: saved fast
+        ObjectMapper json = new ObjectMapper();
+        assertThat(json.readTree(imported.resolve("config.json").toFile()).get("arithmetic").asText()).isEqualTo("TORCHVISION");
+        assertThat(json.readTree(out.resolve("model/config.json").toFile()).get("arithmetic").asText()).isEqualTo("FAST");
     }
 
     /**

@@ -6,9 +6,10 @@ package org.frcnn4j.box;
  * torch.exp and scores proposals with torch.sigmoid; the two differ from a correctly rounded result in about 8% and
  * 29% of the RPN's values (measured on a full-size MobileNetV3-FPN). Where a network gives hundreds of anchors nearly
  * equal logits, those last-place differences decide which of two equal-looking boxes NMS keeps, so frcnn4j computes
- * them the peer's way: bit for bit equal to torch 1.13's on 424,240 values (tools/torchvision fixtures). Only a
- * tensor's last few elements (its length modulo 16) go through the C library's scalar expf in torch; that tail is
- * not singled out here.
+ * them the peer's way: bit for bit equal to torch 1.13's on 424,240 values (tools/torchvision fixtures). In torch
+ * the last elements of each thread's chunk (its length modulo twice the vector width: 16 for the peer's AVX2 kernels;
+ * chunks above 32,768 values split between threads) go through the C library's scalar expf instead; that tail is not
+ * singled out here.
  */
 public final class TorchExp {
     private TorchExp() {}

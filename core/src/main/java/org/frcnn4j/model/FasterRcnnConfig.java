@@ -44,11 +44,14 @@ public record FasterRcnnConfig(String preset, boolean plusOne, TransformConfig t
          */
         FAST,
         /**
-         * torchvision's (torch 1.13 on the CPU) float32 values to the bit through the backbone, the pyramid and the
-         * RPN: batch norm after each convolution as the file's module computes it, the engine's direct convolutions
-         * (the same oneDNN kernels), squeeze-and-excitation's products in BLAS's order; exp and sigmoid as torch's
-         * ({@link org.frcnn4j.box.TorchExp}, in every arithmetic). The box head stays within float rounding of
-         * torchvision's. import-torchvision's default.
+         * torchvision's (torch 1.13 on the CPU) float32 values through the backbone, the pyramid and the RPN, to the bit
+         * wherever torch runs oneDNN on a float32 row-major map of one image: batch norm after each convolution as the
+         * file's module computes it, the engine's direct convolutions (the same oneDNN kernels),
+         * squeeze-and-excitation's products in BLAS's order; the small maps torch keeps from oneDNN summed in its
+         * order, closer than oneDNN but not always bit-equal ({@link org.frcnn4j.nn.GemmOrder}); exp and sigmoid as
+         * torch's ({@link org.frcnn4j.box.TorchExp}, in every arithmetic). The box head, batches of several images and
+         * bfloat16 stay within float rounding of torchvision's. import-torchvision's default; a model trained by
+         * {@code frcnn train} is saved FAST.
          */
         TORCHVISION
     }

@@ -108,6 +108,14 @@ public final class TorchvisionImport {
                     small ? 150 : 1000, 0.7f, small ? 0.05f : 0f, 0.05f, 0.5f, 100, 1.0, 1e-5f, null);
         }
 
+        /** Torchvision's arithmetic (the 14 settings of earlier versions). */
+        public Options(Arch arch, RoiOp roiOp, int numClasses, int minSize, int maxSize, int rpnPreNmsTopNTest,
+                       int rpnPostNmsTopNTest, float rpnNmsThresh, float rpnScoreThresh, float boxScoreThresh,
+                       float boxNmsThresh, int boxDetectionsPerImg, double widthMult, float bnEps) {
+            this(arch, roiOp, numClasses, minSize, maxSize, rpnPreNmsTopNTest, rpnPostNmsTopNTest, rpnNmsThresh,
+                    rpnScoreThresh, boxScoreThresh, boxNmsThresh, boxDetectionsPerImg, widthMult, bnEps, null);
+        }
+
         /** The same settings with another arithmetic. */
         public Options with(FasterRcnnConfig.Arithmetic a) {
             return new Options(arch, roiOp, numClasses, minSize, maxSize, rpnPreNmsTopNTest, rpnPostNmsTopNTest,

@@ -152,6 +152,7 @@ public final class ConvGuard {
     public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape shape, Gradients gradients) {
         count(x.getShape(), shape, gradients);
         if (DIRECT_ONLY.get() && gradients == Gradients.NONE && !ai.djl.pytorch.jni.JniUtils.isGradMode()
+                && Precision.current() == Precision.FP32 && MemoryLayout.of(x) == MemoryLayout.NCHW
                 && GemmOrder.peerRunsNative(x.getShape(), shape)) {
             return GemmOrder.convolution(x, weight, bias, shape); // where torch 1.13 keeps it from oneDNN: its sums
         }

@@ -27,18 +27,16 @@ public final class GemmOrder {
 
     /**
      * {@code conv} applied to {@code pooled} (1, C, 1, 1) in the peer's order, as (1, out, 1, 1) in pooled's manager;
-     * the engine's convolution for a batch of several images (oneDNN then runs it in both) or under autograd.
+     * the engine's convolution for a batch of several images (oneDNN then runs it in both), under autograd and in
+     * bfloat16.
      */
     public static NDArray onPooled(Layers.Conv conv, NDArray pooled) {
         Shape s = pooled.getShape();
         if (s.get(0) != 1 || s.get(2) != 1 || s.get(3) != 1 || conv.shape().groups() != 1
-                || ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+                || ai.djl.pytorch.jni.JniUtils.isGradMode() || Precision.current() != Precision.FP32) {
             return conv.forward(pooled);
         }
-        float[] x = pooled.toFloatArray();
-        float[] w = conv.weight().toFloatArray();
-        float[] b = conv.bias() == null ? null : conv.bias().toFloatArray();
-        return pooled.getManager().create(product(w, b, x), new Shape(1, w.length / x.length, 1, 1));
+        return convolution(pooled, conv.weight(), conv.bias(), conv.shape());
     }
 
     /**
@@ -110,28 +108,6 @@ public final class GemmOrder {
             }
         }
         return x.getManager().create(y, new Shape(1, out, oh, ow));
-    }
-
-    /** weight (out x in, row-major) times x plus bias, summed block by block as described above. */
-    static float[] product(float[] weight, float[] bias, float[] x) {
-        int in = x.length;
-        int out = weight.length / in;
-        int[] blocks = blocks(in);
-        float[] y = new float[out];
-        for (int o = 0; o < out; o++) {
-            float c = bias == null ? 0f : bias[o];
-            int k0 = 0;
-            for (int len : blocks) {
-                float acc = 0f;
-                for (int k = k0; k < k0 + len; k++) {
-                    acc = Math.fma(weight[o * in + k], x[k], acc);
-                }
-                c += acc;
-                k0 += len;
-            }
-            y[o] = c;
-        }
-        return y;
     }
 
     /** The lengths of the reduction's blocks: whole blocks while two or more remain, then two near-halves. */
