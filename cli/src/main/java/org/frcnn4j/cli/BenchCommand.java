@@ -91,7 +91,7 @@ final class BenchCommand implements Callable<Integer> {
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
         precision.checked();
-        try (Detector detector = precision.apply(Detector.load(model))) {
+        try (Detector detector = precision.load(model)) {
             FasterRcnn m = detector.model();
             for (java.util.Map.Entry<String, SelectiveSearch> timing : timed.entrySet()) {
                 String method = timing.getKey();

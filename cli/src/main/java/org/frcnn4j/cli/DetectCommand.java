@@ -140,9 +140,9 @@ final class DetectCommand implements Callable<Integer> {
     private Detector open() {
         precision.checked();
         if (scoreThresh == null) {
-            return precision.apply(Detector.load(model));
+            return precision.load(model);
         }
-        return precision.apply(Detector.load(model, c -> c.with(c.head().withPostprocess(scoreThresh,
-                c.head().nmsThreshold(), c.head().detectionsPerImage()))));
+        return precision.load(model, c -> c.with(c.head().withPostprocess(scoreThresh,
+                c.head().nmsThreshold(), c.head().detectionsPerImage())));
     }
 }

@@ -75,7 +75,7 @@ final class EvalCommand implements Callable<Integer> {
         List<Detection> dets;
         if (model != null) {
             precision.checked();
-            try (org.frcnn4j.model.Detector detector = precision.apply(org.frcnn4j.model.Detector.load(model))) {
+            try (org.frcnn4j.model.Detector detector = precision.load(model)) {
                 // classes are matched by name: the same classes in another order are not swapped
                 org.frcnn4j.proposals.ProposalCache cache = proposals.cache(model.resolve("proposals-ss"), detector.config());
                 dets = org.frcnn4j.model.DatasetDetection.detectAll(detector.model(), truth, cache == null ? null : a -> {

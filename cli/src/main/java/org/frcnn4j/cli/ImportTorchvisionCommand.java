@@ -70,13 +70,11 @@ final class ImportTorchvisionCommand implements Callable<Integer> {
             + "original fasterrcnn_resnet50_fpn COCO weights)")
     Float bnEps;
 
-    enum ArithmeticName { torchvision, fast }
-
     @Option(names = "--arithmetic", defaultValue = "torchvision", description = "torchvision: the backbone, pyramid and "
             + "RPN round as torchvision does (batch norm as the file's module computes it, direct convolutions: its "
             + "float32 values to the bit where torch runs oneDNN); fast: batch norm folded into the convolutions and "
             + "Winograd's 3x3 route where it pays, the same values within float rounding (default: ${DEFAULT-VALUE})")
-    ArithmeticName arithmetic;
+    Options.ArithmeticName arithmetic;
 
     @Override
     public Integer call() throws Exception {
@@ -92,7 +90,7 @@ final class ImportTorchvisionCommand implements Callable<Integer> {
                 or(rpnScoreThresh, d.rpnScoreThresh()), or(boxScoreThresh, d.boxScoreThresh()),
                 or(boxNmsThresh, d.boxNmsThresh()), or(boxDetectionsPerImg, d.boxDetectionsPerImg()),
                 or(widthMult, d.widthMult()), or(bnEps, d.bnEps()),
-                arithmetic == ArithmeticName.fast ? FasterRcnnConfig.Arithmetic.FAST : FasterRcnnConfig.Arithmetic.TORCHVISION);
+                arithmetic.value());
         // before the import's minutes of work: a folder that is not a model's is never replaced
         ModelFiles.refuseToReplace(out);
         List<String> names = Options.classNames(classes);

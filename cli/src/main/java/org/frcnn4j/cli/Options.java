@@ -52,8 +52,43 @@ final class Options {
         }
     }
 
-    /** {@code --precision fp32|bf16}, as a picocli mixin (detect, propose, eval, bench, serve). */
+    /** The rounding an imported model can run in, as the command line spells it. */
+    enum ArithmeticName {
+        torchvision, fast;
+
+        org.frcnn4j.model.FasterRcnnConfig.Arithmetic value() {
+            return this == fast ? org.frcnn4j.model.FasterRcnnConfig.Arithmetic.FAST
+                    : org.frcnn4j.model.FasterRcnnConfig.Arithmetic.TORCHVISION;
+        }
+    }
+
+    /**
+     * {@code --precision fp32|bf16} and {@code --arithmetic torchvision|fast}, as a picocli mixin (detect, propose, eval,
+     * bench, serve).
+     */
     static final class InferencePrecision {
+        @picocli.CommandLine.Option(names = "--arithmetic", paramLabel = "torchvision|fast",
+                description = "for this run, instead of the model folder's: torchvision (an imported model's float32 "
+                        + "values as torchvision computes them) or fast (batch norm folded, Winograd's 3x3 route "
+                        + "where it pays; the same results within float rounding) (default: the folder's)")
+        ArithmeticName arithmetic;
+
+        /** The model folder's configuration with this run's arithmetic, if one was given. */
+        org.frcnn4j.model.FasterRcnnConfig adjust(org.frcnn4j.model.FasterRcnnConfig c) {
+            return arithmetic == null ? c : c.with(arithmetic.value());
+        }
+
+        /** The model folder, loaded with this run's arithmetic and set to compute in its precision. */
+        org.frcnn4j.model.Detector load(Path model) {
+            return load(model, c -> c);
+        }
+
+        /** As {@link #load(Path)}, the configuration adjusted first. */
+        org.frcnn4j.model.Detector load(Path model,
+                                        java.util.function.UnaryOperator<org.frcnn4j.model.FasterRcnnConfig> adjust) {
+            return apply(org.frcnn4j.model.Detector.load(model, c -> adjust(adjust.apply(c))));
+        }
+
         @picocli.CommandLine.Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16",
                 converter = PrecisionConverter.class,
                 description = "arithmetic of the convolutions and fully connected layers: fp32, or bf16 (bfloat16 "

@@ -24,7 +24,7 @@ abstract class ProposalMethod implements AutoCloseable {
      *               times as many candidates before NMS (one ranked list for every N, as the paper tests: Figure 4)
      */
     static ProposalMethod parse(String method, String mode, Path model, int top) {
-        return parse(method, mode, model, top, org.frcnn4j.nn.Precision.FP32, Candidates.AT_LEAST_3N);
+        return parse(method, mode, model, top, org.frcnn4j.nn.Precision.FP32, null, Candidates.AT_LEAST_3N);
     }
 
     /** How many candidates the RPN ranks before NMS when more proposals are asked for than the model keeps. */
@@ -35,9 +35,12 @@ abstract class ProposalMethod implements AutoCloseable {
         AT_LEAST_3N
     }
 
-    /** As {@link #parse(String, String, Path, int)}, the RPN computing in {@code precision} from {@code candidates}. */
+    /**
+     * As {@link #parse(String, String, Path, int)}, the RPN computing in {@code precision} and {@code arithmetic} (null:
+     * the model folder's) from {@code candidates}.
+     */
     static ProposalMethod parse(String method, String mode, Path model, int top, org.frcnn4j.nn.Precision precision,
-                                Candidates candidates) {
+                                org.frcnn4j.model.FasterRcnnConfig.Arithmetic arithmetic, Candidates candidates) {
         boolean widenCandidates = candidates == Candidates.AT_LEAST_3N;
         switch (method) {
             case "rpn" -> {
@@ -45,7 +48,8 @@ abstract class ProposalMethod implements AutoCloseable {
                     throw new BadInputException("--method rpn needs --model");
                 }
                 precision.requireAvailable();
-                Detector d = Detector.load(model, c -> {
+                Detector d = Detector.load(model, loaded -> {
+                    org.frcnn4j.model.FasterRcnnConfig c = arithmetic == null ? loaded : loaded.with(arithmetic);
                     RpnConfig r = c.rpn();
                     return r.postNmsTopNTest() >= top ? c
                             // propose: only the cap after NMS moves, the model's own candidates before it

@@ -57,6 +57,10 @@ final class ServeCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "--timeout must be a positive number, not "
                     + timeoutSeconds);
         }
+        if (precision.arithmetic != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "serve runs in the model folder's arithmetic: "
+                    + "give --arithmetic to import-torchvision instead");
+        }
         ServeOptions options;
         try {
             options = ServeOptions.defaults(model).withHost(host).withPort(port).withWorkers(workers, maxQueue)

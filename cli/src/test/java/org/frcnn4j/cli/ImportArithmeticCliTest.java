@@ -11,8 +11,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code import-torchvision --arithmetic}: torchvision's (the default) records the module the file's batch norms came
- * from and runs them so; fast folds them; both propose the same boxes within float rounding; anything else is refused
- * with one line.
+ * from and runs them so; fast folds them; both propose the same boxes within float rounding; a run's own
+ * {@code --arithmetic} replaces the folder's (serve refuses it); anything else is refused with one line.
  */
 class ImportArithmeticCliTest {
     private static final Path FIXTURE = Path.of("").toAbsolutePath().getParent()
@@ -57,6 +57,16 @@ class ImportArithmeticCliTest {
                         .isCloseTo(pe.get(i).get(k).asDouble(), org.assertj.core.data.Offset.offset(1e-3));
             }
         }
+
+        // a run's --arithmetic in place of the folder's: the exact import run fast is the fast import
+        Path overridden = tmp.resolve("overridden.json");
+        CliTest.Run p = CliTest.run("propose", "--model", exact.toString(), "--arithmetic", "fast", "--top", "50",
+                "--json", overridden.toString(), FIXTURE.resolve("image.png").toString());
+        assertThat(p.code()).as(p.err()).isZero();
+        assertThat(new ObjectMapper().readTree(overridden.toFile()).get(0).get("proposals")).isEqualTo(pf);
+        CliTest.Run serve = CliTest.run("serve", "--model", exact.toString(), "--arithmetic", "fast", "--port", "0");
+        assertThat(serve.code()).isEqualTo(2);
+        assertThat(serve.err().trim()).doesNotContain("\n").contains("import-torchvision");
 
         // a file that BatchNorm2d wrote (it keeps a step counter): torch's batch-norm kernel
         Path v2 = tmp.resolve("v2");
