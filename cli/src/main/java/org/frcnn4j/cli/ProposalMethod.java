@@ -24,7 +24,7 @@ abstract class ProposalMethod implements AutoCloseable {
      *               times as many candidates before NMS (one ranked list for every N, as the paper tests: Figure 4)
      */
     static ProposalMethod parse(String method, String mode, Path model, int top) {
-        return parse(method, mode, model, top, org.frcnn4j.nn.Precision.FP32, null, Candidates.AT_LEAST_3N);
+        return parse(method, mode, model, top, org.frcnn4j.nn.Precision.FP32, c -> c, Candidates.AT_LEAST_3N);
     }
 
     /** How many candidates the RPN ranks before NMS when more proposals are asked for than the model keeps. */
@@ -36,11 +36,12 @@ abstract class ProposalMethod implements AutoCloseable {
     }
 
     /**
-     * As {@link #parse(String, String, Path, int)}, the RPN computing in {@code precision} and {@code arithmetic} (null:
-     * the model folder's) from {@code candidates}.
+     * As {@link #parse(String, String, Path, int)}, the RPN computing in {@code precision}, its configuration
+     * {@code adjust}ed (a run's --arithmetic), from {@code candidates}.
      */
     static ProposalMethod parse(String method, String mode, Path model, int top, org.frcnn4j.nn.Precision precision,
-                                org.frcnn4j.model.FasterRcnnConfig.Arithmetic arithmetic, Candidates candidates) {
+                                java.util.function.UnaryOperator<org.frcnn4j.model.FasterRcnnConfig> adjust,
+                                Candidates candidates) {
         boolean widenCandidates = candidates == Candidates.AT_LEAST_3N;
         switch (method) {
             case "rpn" -> {
@@ -49,7 +50,7 @@ abstract class ProposalMethod implements AutoCloseable {
                 }
                 precision.requireAvailable();
                 Detector d = Detector.load(model, loaded -> {
-                    org.frcnn4j.model.FasterRcnnConfig c = arithmetic == null ? loaded : loaded.with(arithmetic);
+                    org.frcnn4j.model.FasterRcnnConfig c = adjust.apply(loaded);
                     RpnConfig r = c.rpn();
                     return r.postNmsTopNTest() >= top ? c
                             // propose: only the cap after NMS moves, the model's own candidates before it

@@ -57,7 +57,7 @@ final class ProposeCommand implements Callable<Integer> {
         java.util.Map<String, Path> ids = new java.util.HashMap<>();
         Commands.checkOutputFile("--json", json, images);
         ProposalMethod m = ProposalMethod.parse(method, mode, model, top, precision.precision,
-                precision.arithmetic == null ? null : precision.arithmetic.value(), ProposalMethod.Candidates.THE_MODELS);
+                precision::adjust, ProposalMethod.Candidates.THE_MODELS);
         try (m) {
             // the next images decode on a background thread while the network runs on this one
             for (ImagesAhead ahead = new ImagesAhead(images, 2); ahead.hasNext(); ) {

@@ -17,8 +17,8 @@ final class BackboneWithFpn implements Backbone {
     private final int outChannels;
     private final boolean pool;
 
-    /** @param exact the pyramid's batch norms as torchvision's BatchNorm2d computes them ({@link Fpn}) */
-    BackboneWithFpn(Parameters p, Body body, BackboneConfig.Fpn config, boolean exact) {
+    /** @param norm how inference applies the pyramid's batch norms ({@link Fpn}) */
+    BackboneWithFpn(Parameters p, Body body, BackboneConfig.Fpn config, org.frcnn4j.nn.Norms.BatchNorm.Inference norm) {
         this.body = body;
         this.returned = config.returned();
         List<Integer> in = new ArrayList<>();
@@ -26,7 +26,7 @@ final class BackboneWithFpn implements Backbone {
             in.add(body.channels(s));
         }
         this.fpn = new Fpn(p, "backbone.fpn.", in, config.outChannels(), config.batchNorm(), config.extraMaxPool(),
-                exact);
+                norm);
         this.outChannels = config.outChannels();
         this.pool = config.extraMaxPool();
     }

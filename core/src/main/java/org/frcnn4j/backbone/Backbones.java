@@ -22,9 +22,11 @@ public final class Backbones {
         if (config.fpn() == null) {
             throw new IllegalArgumentException(config.architecture() + " is built with a feature pyramid here: give fpn");
         }
-        // torchvision's v2 pyramid always normalises with BatchNorm2d: unfolded whenever the body is
-        boolean exact = config.batchNorm() != null && config.batchNorm().inference() != Norms.BatchNorm.Inference.FOLDED;
-        return new BackboneWithFpn(params, body, config.fpn(), exact);
+        // torchvision's v2 pyramid always normalises with BatchNorm2d: computed as that module does whenever the body's
+        // normalisations are computed as their module does (torchvision's arithmetic), folded otherwise
+        boolean asModule = config.batchNorm() != null && config.batchNorm().inference() != Norms.BatchNorm.Inference.FOLDED;
+        return new BackboneWithFpn(params, body, config.fpn(),
+                asModule ? Norms.BatchNorm.Inference.BATCH_NORM_2D : Norms.BatchNorm.Inference.FOLDED);
     }
 
     private static BackboneConfig.BatchNormConfig batchNorm(BackboneConfig config) {

@@ -21,14 +21,10 @@ final class Fpn {
     private final List<Object> layer = new ArrayList<>();
     private final boolean extraMaxPool;
 
-    /**
-     * @param exact its batch norms (v2) computed at inference as torchvision's BatchNorm2d computes them, not folded
-     *              (torchvision's arithmetic: the body's are not folded either)
-     */
+    /** @param norm how inference applies its batch norms (the v2 model's), {@link Norms.BatchNorm.Inference} */
     Fpn(Parameters p, String prefix, List<Integer> inChannels, int out, boolean batchNorm, boolean extraMaxPool,
-        boolean exact) {
+        Norms.BatchNorm.Inference norm) {
         this.extraMaxPool = extraMaxPool;
-        Norms.BatchNorm.Inference norm = exact ? Norms.BatchNorm.Inference.BATCH_NORM_2D : Norms.BatchNorm.Inference.FOLDED;
         for (int i = 0; i < inChannels.size(); i++) {
             inner.add(conv(p, prefix + "inner_blocks." + i, ConvShape.of(inChannels.get(i), out, 1, 1, 0), batchNorm, norm));
             layer.add(conv(p, prefix + "layer_blocks." + i, ConvShape.of(out, out, 3, 1, 1), batchNorm, norm));

@@ -6,7 +6,8 @@ package org.frcnn4j.box;
  * torch.exp and scores proposals with torch.sigmoid; the two differ from a correctly rounded result in about 8% and
  * 29% of the RPN's values (measured on a full-size MobileNetV3-FPN). Where a network gives hundreds of anchors nearly
  * equal logits, those last-place differences decide which of two equal-looking boxes NMS keeps, so frcnn4j computes
- * them the peer's way: bit for bit equal to torch 1.13's on 424,240 values (tools/torchvision fixtures). In torch
+ * them the peer's way: bit for bit equal to torch 1.13's (4,096 values from -110 to 110 in the committed fixture,
+ * tools/torchvision/make_arithmetic_fixture.py; 424,240 in a wider check when this was written). In torch
  * the last elements of each thread's chunk (its length modulo twice the vector width: 16 for the peer's AVX2 kernels;
  * chunks above 32,768 values split between threads) go through the C library's scalar expf instead; that tail is not
  * singled out here.

@@ -5,9 +5,9 @@ import ai.djl.ndarray.types.Shape;
 
 /**
  * Convolutions that torch 1.13 computes with its own im2col and BLAS instead of oneDNN, summed in the order the peer
- * sums them, so that their float32 results are torchvision's to the bit: a 1x1 convolution of one image's 1x1 map
- * (squeeze-and-excitation's two layers on the pooled channels), and in torchvision's arithmetic every convolution of
- * a small map that torch 1.13 keeps away from oneDNN ({@link #peerRunsNative}).
+ * sums them: a 1x1 convolution of one image's 1x1 map (squeeze-and-excitation's two layers on the pooled channels),
+ * torchvision's float32 values to the bit, and in torchvision's arithmetic every convolution of a small map that torch
+ * 1.13 keeps away from oneDNN ({@link #peerRunsNative}), closer to them than oneDNN's ({@link #convolution}).
  *
  * <p>torch 1.13 sends such a small 1x1 convolution of one image past oneDNN to its own slow_conv2d: the output starts
  * as the bias, and BLAS's sgemm adds weight x input to it (beta 1). OpenBLAS's level-3 driver cuts the reduction into

@@ -107,12 +107,11 @@ public final class Norms {
             if (!training && bn.inference() == BatchNorm.Inference.BATCH_NORM_2D) {
                 return bn.forward(conv.forward(x), false); // torch's kernel: the peer's own, the same floats
             }
+            NDArray[] affine = bn.affine(x);
             if (!training && bn.inference() == BatchNorm.Inference.FROZEN_BATCH_NORM_2D) {
-                NDArray[] affine = bn.affine(x);
                 long c = affine[0].getShape().get(0);
                 return conv.forward(x).mul(affine[0].reshape(1, c, 1, 1)).add(affine[1].reshape(1, c, 1, 1));
             }
-            NDArray[] affine = bn.affine(x);
             NDArray weight = NativeArrays.viewIn(conv.weight(), x.getManager()).mul(affine[0].reshape(-1, 1, 1, 1));
             NDArray bias = conv.bias() == null ? affine[1]
                     : NativeArrays.viewIn(conv.bias(), x.getManager()).mul(affine[0]).add(affine[1]);

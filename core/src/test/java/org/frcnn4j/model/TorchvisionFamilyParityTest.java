@@ -39,7 +39,7 @@ class TorchvisionFamilyParityTest {
         return new TorchvisionImport.Options(arch, RoiOp.ALIGN, o.numClasses(), f.path("min_size").asInt(o.minSize()),
                 f.path("max_size").asInt(o.maxSize()), o.rpnPreNmsTopNTest(), o.rpnPostNmsTopNTest(), o.rpnNmsThresh(),
                 o.rpnScoreThresh(), (float) f.path("box_score_thresh").asDouble(o.boxScoreThresh()), o.boxNmsThresh(),
-                o.boxDetectionsPerImg(), f.path("width_mult").asDouble(1.0), o.bnEps(), null);
+                o.boxDetectionsPerImg(), f.path("width_mult").asDouble(1.0), o.bnEps());
     }
 
     @ParameterizedTest

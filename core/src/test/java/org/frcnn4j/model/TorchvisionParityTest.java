@@ -41,7 +41,7 @@ class TorchvisionParityTest {
                 f.get("num_classes").asInt());
         return new TorchvisionImport.Options(o.arch(), o.roiOp(), o.numClasses(), f.get("min_size").asInt(),
                 f.get("max_size").asInt(), o.rpnPreNmsTopNTest(), o.rpnPostNmsTopNTest(), o.rpnNmsThresh(),
-                o.rpnScoreThresh(), o.boxScoreThresh(), o.boxNmsThresh(), o.boxDetectionsPerImg(), 1.0, 1e-5f, null);
+                o.rpnScoreThresh(), o.boxScoreThresh(), o.boxNmsThresh(), o.boxDetectionsPerImg(), 1.0, 1e-5f);
     }
 
     static Map<String, float[]> expected(Path dir, NDManager m) throws IOException {

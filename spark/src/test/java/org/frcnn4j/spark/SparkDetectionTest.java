@@ -46,7 +46,7 @@ class SparkDetectionTest {
         TorchvisionImport.Options tv = TorchvisionImport.Options.defaults(TorchvisionImport.Arch.VGG16, RoiOp.ALIGN, 4);
         TorchvisionImport.Options o = new TorchvisionImport.Options(tv.arch(), tv.roiOp(), 4, 224, 352,
                 tv.rpnPreNmsTopNTest(), tv.rpnPostNmsTopNTest(), tv.rpnNmsThresh(), tv.rpnScoreThresh(), 0.05f,
-                tv.boxNmsThresh(), tv.boxDetectionsPerImg(), tv.widthMult(), tv.bnEps(), null);
+                tv.boxNmsThresh(), tv.boxDetectionsPerImg(), tv.widthMult(), tv.bnEps());
         try (NDManager m = NDManager.newBaseManager();
              FasterRcnn net = TorchvisionImport.importWeights(FIXTURES.resolve("vgg16-align/state_dict.npz"), o, m)) {
             ModelFiles.save(new FasterRcnn(net.config().withClasses(List.of("raccoon", "b", "c")), net.parameters()),
