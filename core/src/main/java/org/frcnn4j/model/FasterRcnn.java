@@ -115,7 +115,7 @@ public final class FasterRcnn implements AutoCloseable {
         org.frcnn4j.nn.GradMode off = org.frcnn4j.nn.GradMode.set(false);
         Precision.Scope p = Precision.use(precision, kept);
         Precision.Scope direct = config.arithmetic() == FasterRcnnConfig.Arithmetic.TORCHVISION
-                ? ConvGuard.directOnly() : () -> { };
+                ? org.frcnn4j.nn.PeerArithmetic.open() : () -> { };
         return () -> {
             direct.close();
             p.close();

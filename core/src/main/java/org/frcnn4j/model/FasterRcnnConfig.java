@@ -44,14 +44,15 @@ public record FasterRcnnConfig(String preset, boolean plusOne, TransformConfig t
          */
         FAST,
         /**
-         * torchvision's (torch 1.13 on the CPU) float32 values through the backbone, the pyramid and the RPN, to the bit
-         * wherever torch runs oneDNN on a float32 row-major map of one image: batch norm after each convolution as the
-         * file's module computes it, the engine's direct convolutions (the same oneDNN kernels),
-         * squeeze-and-excitation's products in BLAS's order; the small maps torch keeps from oneDNN summed in its
-         * order, closer than oneDNN but not always bit-equal ({@link org.frcnn4j.nn.GemmOrder}); exp and sigmoid as
-         * torch's ({@link org.frcnn4j.box.TorchExp}, in every arithmetic). The box head, batches of several images and
-         * bfloat16 stay within float rounding of torchvision's. import-torchvision's default; a model trained by
-         * {@code frcnn train} is saved FAST.
+         * torchvision's (Debian's torch 1.13 on the CPU) float32 values to the bit, proposals and detections
+         * ({@link org.frcnn4j.nn.PeerArithmetic}): batch norm after each convolution as the file's module computes it,
+         * the engine's direct convolutions (the same oneDNN kernels), RoIAlign as torchvision's CPU loop, and the
+         * products torch 1.13 hands to BLAS (the fully connected layers, squeeze-and-excitation and the small maps it
+         * keeps from oneDNN) by the system's BLAS ({@link org.frcnn4j.nn.PeerBlas}); without that library those are
+         * summed in OpenBLAS's order for one output position ({@link org.frcnn4j.nn.GemmOrder}) and by the engine
+         * elsewhere, within float rounding. Softmax, exp and sigmoid as torch's in every arithmetic. Batches of several
+         * images and bfloat16 stay within float rounding of torchvision's. import-torchvision's default; a model
+         * trained by {@code frcnn train} is saved FAST.
          */
         TORCHVISION
     }

@@ -151,8 +151,7 @@ public final class ConvGuard {
      */
     public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape shape, Gradients gradients) {
         count(x.getShape(), shape, gradients);
-        if (DIRECT_ONLY.get() && gradients == Gradients.NONE && !ai.djl.pytorch.jni.JniUtils.isGradMode()
-                && Precision.current() == Precision.FP32 && MemoryLayout.of(x) == MemoryLayout.NCHW
+        if (gradients == Gradients.NONE && PeerArithmetic.active() && MemoryLayout.of(x) == MemoryLayout.NCHW
                 && GemmOrder.peerRunsNative(x.getShape(), shape)) {
             return GemmOrder.convolution(x, weight, bias, shape); // where torch 1.13 keeps it from oneDNN: its sums
         }
@@ -359,28 +358,12 @@ public final class ConvGuard {
      * timing, so the arithmetic of a model on a machine does not change from run to run.
      */
     static boolean winograd(ConvShape shape, Precision precision, MemoryLayout layout, Gradients gradients) {
-        if (precision != Precision.FP32 || layout != MemoryLayout.NCHW || DIRECT_ONLY.get()) {
+        if (precision != Precision.FP32 || layout != MemoryLayout.NCHW || PeerArithmetic.opened()) {
             return false;
         }
         ConvRoute route = EngineFacts.winogradRoute();
         return route.covers(shape) && (gradients == Gradients.NONE || route instanceof ConvRoute.Winograd)
                 && EngineFacts.winogradConvolutions();
-    }
-
-    /** Set on a thread while its convolutions must round as the engine's direct kernels do ({@link #directOnly}). */
-    private static final ThreadLocal<Boolean> DIRECT_ONLY = ThreadLocal.withInitial(() -> false);
-
-    /**
-     * Until closed, this thread's convolutions take the engine's direct kernels, never the Winograd route: the same
-     * oneDNN kernels torchvision runs, so the same floats (a model in torchvision's arithmetic,
-     * {@code FasterRcnnConfig.Arithmetic.TORCHVISION}); and those of small maps that torch 1.13 computes without
-     * oneDNN are summed as it sums them ({@link GemmOrder#convolution}). A shape the engine computes wrong on this CPU
-     * still takes the route that checks out for it.
-     */
-    public static Precision.Scope directOnly() {
-        boolean before = DIRECT_ONLY.get();
-        DIRECT_ONLY.set(true);
-        return () -> DIRECT_ONLY.set(before);
     }
 
     /** Whether this machine's Winograd route saves time for {@code shape} on some map (its channels allow it). */

@@ -4,18 +4,20 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 
 /**
- * Convolutions that torch 1.13 computes with its own im2col and BLAS instead of oneDNN, summed in the order the peer
- * sums them: a 1x1 convolution of one image's 1x1 map (squeeze-and-excitation's two layers on the pooled channels),
- * torchvision's float32 values to the bit, and in torchvision's arithmetic every convolution of a small map that torch
- * 1.13 keeps away from oneDNN ({@link #peerRunsNative}), closer to them than oneDNN's ({@link #convolution}).
+ * Convolutions that torch 1.13 computes with its own im2col and BLAS instead of oneDNN, summed as the peer sums them:
+ * a 1x1 convolution of one image's 1x1 map (squeeze-and-excitation's two layers on the pooled channels) and, in
+ * torchvision's arithmetic, every convolution of a small map that torch 1.13 keeps from oneDNN ({@link #peerRunsNative}).
+ * With the system's BLAS ({@link PeerBlas}) they are its sgemm call, torchvision's values to the bit; without it, the
+ * same sums in Java in the order OpenBLAS's Haswell kernels take for one output position.
  *
- * <p>torch 1.13 sends such a small 1x1 convolution of one image past oneDNN to its own slow_conv2d: the output starts
- * as the bias, and BLAS's sgemm adds weight x input to it (beta 1). OpenBLAS's level-3 driver cuts the reduction into
+ * <p>torch 1.13 sends such a small convolution of one image past oneDNN to its own slow_conv2d: the output starts as
+ * the bias, and BLAS's sgemm adds weight x columns to it (beta 1). OpenBLAS's level-3 driver cuts the reduction into
  * blocks of at most {@link #BLOCK} input channels (a remainder between one and two blocks into two halves, rounded up
  * to {@link #UNROLL}), each block a chain of fused multiply-adds in channel order added to the output in turn. Found
  * by matching the peer's (Debian's torch 1.13 with OpenBLAS 0.3.21) outputs for 72 to 960 input channels on an AMD
- * EPYC with AVX-512; the engine's own product (MKL) rounds differently in 60-90% of the channels. A few hundred
- * thousand multiply-adds: nothing beside the convolutions around it.
+ * EPYC with AVX-512; the engine's own product (MKL) rounds differently in 60-90% of the channels. Over several output
+ * positions the library's threaded edge tiles take two interleaved chains instead (found on the box head's fc7), which
+ * only the library itself reproduces.
  */
 public final class GemmOrder {
     /** OpenBLAS's GEMM_Q for single precision on the peer's kernels. */
@@ -53,9 +55,10 @@ public final class GemmOrder {
     /**
      * The convolution of one image as torch 1.13's slow_conv2d computes it: the output starts as the bias; the columns
      * of im2col (input channel, kernel row, kernel column; zeros where the kernel overhangs) times the flattened
-     * weights, summed in {@link #blocks}, a fused multiply-add chain each. For a single output position that is
-     * OpenBLAS's order exactly; over several, its two threads' edge tiles sum some values otherwise (the 320 model's
-     * 5x8 pyramid level: 81-86% of the values bit-equal, against 18-57% by the engine's oneDNN kernels).
+     * weights, by the system's BLAS where there is one (torch's values to the bit), else summed in {@link #blocks}, a
+     * fused multiply-add chain each: OpenBLAS's order for a single output position; over several its two threads' edge
+     * tiles sum some values otherwise (the 320 model's 5x8 pyramid level: 81-86% of the values bit-equal, against
+     * 18-57% by the engine's oneDNN kernels).
      */
     public static NDArray convolution(NDArray x, NDArray weight, NDArray bias, ConvShape shape) {
         Shape s = x.getShape();
@@ -85,8 +88,19 @@ public final class GemmOrder {
                 }
             }
         }
-        int[] blocks = blocks(depth);
         float[] y = new float[out * positions];
+        if (PeerBlas.available()) {
+            // slow_conv2d's call: column-major, the columns (positions x depth) times the weights (depth x out), added
+            // to the output started as the bias
+            if (b != null) {
+                for (int o = 0; o < out; o++) {
+                    java.util.Arrays.fill(y, o * positions, (o + 1) * positions, b[o]);
+                }
+            }
+            PeerBlas.gemm(false, false, positions, out, depth, cols, positions, wt, depth, b == null ? 0f : 1f, y, positions);
+            return x.getManager().create(y, new Shape(1, out, oh, ow));
+        }
+        int[] blocks = blocks(depth);
         float[] acc = new float[positions];
         for (int o = 0; o < out; o++) {
             float start = b == null ? 0f : b[o];

@@ -50,7 +50,112 @@ public final class RoiAlign implements RoiFeatureExtractor {
         if (rois.length == 0) {
             return features.getManager().zeros(new Shape(0, features.getShape().get(1), size, size));
         }
+        if (org.frcnn4j.nn.PeerArithmetic.active()) {
+            return extractAsTorchvision(features, rois);
+        }
         return extractByWeightedSums(features, rois);
+    }
+
+    /**
+     * torchvision's CPU roi_align loop, for torchvision's arithmetic: per region, each sample's four cells and weights
+     * (its pre_calc, in float, the weights' 1 - l taken in double as C++ promotes it), then per channel and bin the
+     * samples' weighted cells added in its order, ((w1 v1 + w2 v2) + w3 v3) + w4 v4 onto the running sum, divided by
+     * the sample count. The weighted sums of rows give the same values within a few ulps; these give its bits. Regions
+     * run in parallel (each writes its own rows).
+     */
+    private NDArray extractAsTorchvision(NDArray features, float[] rois) {
+        int n = rois.length / 4;
+        int channels = (int) features.getShape().get(1);
+        int height = (int) features.getShape().get(2);
+        int width = (int) features.getShape().get(3);
+        float[] map = features.toFloatArray();
+        float[] out = new float[n * channels * size * size];
+        java.util.stream.IntStream.range(0, n).parallel().forEach(i -> poolAsTorchvision(map, channels, height, width,
+                rois, i, out));
+        return features.getManager().create(out, new Shape(n, channels, size, size));
+    }
+
+    private void poolAsTorchvision(float[] map, int channels, int height, int width, float[] rois, int i, float[] out) {
+        float offset = aligned ? 0.5f : 0f;
+        float startW = rois[4 * i] * spatialScale - offset;
+        float startH = rois[4 * i + 1] * spatialScale - offset;
+        float roiW = (rois[4 * i + 2] * spatialScale - offset) - startW;
+        float roiH = (rois[4 * i + 3] * spatialScale - offset) - startH;
+        if (!aligned) {
+            roiW = Math.max(roiW, 1f);
+            roiH = Math.max(roiH, 1f);
+        }
+        float binH = roiH / size;
+        float binW = roiW / size;
+        int gridH = samplingRatio > 0 ? samplingRatio : (int) Math.ceil(roiH / size);
+        int gridW = samplingRatio > 0 ? samplingRatio : (int) Math.ceil(roiW / size);
+        float count = Math.max(gridH * gridW, 1);
+        int samples = Math.max(gridH, 0) * Math.max(gridW, 0);
+        int[] pos = new int[4 * size * size * samples];
+        float[] wt = new float[4 * size * size * samples];
+        int at = 0;
+        for (int ph = 0; ph < size; ph++) {
+            for (int pw = 0; pw < size; pw++) {
+                for (int iy = 0; iy < gridH; iy++) {
+                    float yy = startH + ph * binH + (iy + .5f) * binH / gridH;
+                    for (int ix = 0; ix < gridW; ix++, at += 4) {
+                        float x = startW + pw * binW + (ix + .5f) * binW / gridW;
+                        float y = yy;
+                        if (!(y >= -1.0 && y <= height && x >= -1.0 && x <= width)) {
+                            continue; // weights 0 on cell 0, as torchvision leaves them
+                        }
+                        if (y <= 0) {
+                            y = 0;
+                        }
+                        if (x <= 0) {
+                            x = 0;
+                        }
+                        int yLow = (int) y;
+                        int xLow = (int) x;
+                        int yHigh;
+                        int xHigh;
+                        if (yLow >= height - 1) {
+                            yHigh = yLow = height - 1;
+                            y = yLow;
+                        } else {
+                            yHigh = yLow + 1;
+                        }
+                        if (xLow >= width - 1) {
+                            xHigh = xLow = width - 1;
+                            x = xLow;
+                        } else {
+                            xHigh = xLow + 1;
+                        }
+                        float ly = y - yLow;
+                        float lx = x - xLow;
+                        float hy = (float) (1.0 - ly);
+                        float hx = (float) (1.0 - lx);
+                        pos[at] = yLow * width + xLow;
+                        pos[at + 1] = yLow * width + xHigh;
+                        pos[at + 2] = yHigh * width + xLow;
+                        pos[at + 3] = yHigh * width + xHigh;
+                        wt[at] = hy * hx;
+                        wt[at + 1] = hy * lx;
+                        wt[at + 2] = ly * hx;
+                        wt[at + 3] = ly * lx;
+                    }
+                }
+            }
+        }
+        int plane = height * width;
+        for (int c = 0; c < channels; c++) {
+            int base = c * plane;
+            int o = (i * channels + c) * size * size;
+            int p = 0;
+            for (int bin = 0; bin < size * size; bin++) {
+                float v = 0f;
+                for (int s = 0; s < samples; s++, p += 4) {
+                    v += wt[p] * map[base + pos[p]] + wt[p + 1] * map[base + pos[p + 1]]
+                            + wt[p + 2] * map[base + pos[p + 2]] + wt[p + 3] * map[base + pos[p + 3]];
+                }
+                out[o + bin] = v / count;
+            }
+        }
     }
 
     /**

@@ -10,12 +10,16 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.HashMap;
 import java.util.Map;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
  * torchvision's float32 arithmetic to the bit where frcnn4j reproduces it (tools/torchvision/make_arithmetic_fixture.py,
  * torch 1.13): batch norm as BatchNorm2d (eval) and FrozenBatchNorm2d compute it after a convolution, and
- * squeeze-and-excitation's 1x1 convolutions of a pooled vector in BLAS's order ({@link GemmOrder}).
+ * squeeze-and-excitation's 1x1 convolutions of a pooled vector in BLAS's order ({@link GemmOrder}); the box head's
+ * arithmetic: RoIAlign as torchvision's CPU loop, softmax as torch's vectorised kernel, and the products of small maps
+ * and fully connected layers by the system's BLAS ({@link PeerBlas}), exact where that library runs the fixture's
+ * kernels with its thread count (arithmetic.blas), within float rounding of the engine's elsewhere.
  */
 public class TorchArithmeticTest {
     /** The fixture's arrays by name, as floats. */
@@ -97,6 +101,74 @@ public class TorchArithmeticTest {
                     new Shape(1, 1), 1).singletonOrThrow().toFloatArray();
             assertThat(GemmOrder.convolution(map, w, b, padded).toFloatArray())
                     .containsExactly(engine, org.assertj.core.data.Offset.offset(1e-4f));
+        }
+    }
+
+    /**
+     * The fixture's regenerable inputs (make_arithmetic_fixture.py's {@code hashed}): index plus salt times a 32-bit
+     * multiplicative hash, its top 24 bits centred and scaled by a power of two, every step exact in float32.
+     */
+    public static NDArray hashed(NDManager m, Shape shape, int salt, float scale) {
+        float[] v = new float[(int) shape.size()];
+        for (int i = 0; i < v.length; i++) {
+            int bits = ((i + salt) * 0x9E3779B1) >>> 8;
+            v[i] = (float) (bits / (double) (1 << 24) - 0.5) * scale;
+        }
+        return m.create(v, shape);
+    }
+
+    /** Whether this machine's BLAS sums as the fixture's did: the same kernels and threads (or none, then skipped). */
+    private static boolean sameBlasAsFixture() throws IOException {
+        try (InputStream in = TorchArithmeticTest.class.getResourceAsStream("/fixtures/torchvision/arithmetic.blas")) {
+            String fixture = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+            return PeerBlas.available() && PeerBlas.describe().equals(fixture);
+        }
+    }
+
+    @Test
+    void headProductsByTheSystemsBlas() throws IOException {
+        try (NDManager m = NDManager.newBaseManager(); GradMode off = GradMode.set(false);
+             Precision.Scope peer = PeerArithmetic.open()) {
+            Map<String, float[]> f = fixture(m);
+            NDArray x = hashed(m, new Shape(1, 256, 5, 8), 1, 4);
+            NDArray w = hashed(m, new Shape(32, 256, 3, 3), 2, 1 / 16f);
+            NDArray b = hashed(m, new Shape(32), 3, 1);
+            ConvShape shape = ConvShape.of(256, 32, 3, 1, 1);
+            float[] map = ConvGuard.shared().forward(x, w, b, shape, ConvCheck.Gradients.NONE).toFloatArray();
+            NDArray in = hashed(m, new Shape(120, 1024), 4, 2);
+            Layers.Dense dense = new Layers.Dense(hashed(m, new Shape(64, 1024), 5, 1 / 16f), hashed(m, new Shape(64), 6, 1));
+            float[] linear = dense.forward(in).toFloatArray();
+            Assumptions.assumeTrue(sameBlasAsFixture(), "this machine's BLAS is " + PeerBlas.describe()
+                    + ", not the fixture's: its sums are in another order");
+            assertThat(map).containsExactly(f.get("map_y"));
+            assertThat(linear).containsExactly(f.get("linear_y"));
+        }
+    }
+
+    @Test
+    void headProductsWithinRoundingOfTheEngine() throws IOException {
+        try (NDManager m = NDManager.newBaseManager(); GradMode off = GradMode.set(false);
+             Precision.Scope peer = PeerArithmetic.open()) {
+            Map<String, float[]> f = fixture(m);
+            NDArray in = hashed(m, new Shape(120, 1024), 4, 2);
+            Layers.Dense dense = new Layers.Dense(hashed(m, new Shape(64, 1024), 5, 1 / 16f), hashed(m, new Shape(64), 6, 1));
+            // whatever BLAS this machine has (or none): torch's values within float rounding of sums of 1,024 products
+            assertThat(dense.forward(in).toFloatArray()).containsExactly(f.get("linear_y"),
+                    org.assertj.core.data.Offset.offset(2e-5f));
+        }
+    }
+
+    @Test
+    void roiAlignAsTorchvisionsLoop() throws IOException {
+        try (NDManager m = NDManager.newBaseManager(); GradMode off = GradMode.set(false);
+             Precision.Scope peer = PeerArithmetic.open()) {
+            Map<String, float[]> f = fixture(m);
+            NDArray feature = hashed(m, new Shape(1, 16, 13, 17), 7, 8);
+            float[] boxes = f.get("roi_boxes");
+            assertThat(new org.frcnn4j.roi.RoiAlign(7, 0.25f, 2, false).extract(feature, boxes, false).toFloatArray())
+                    .containsExactly(f.get("roi_y"));
+            assertThat(new org.frcnn4j.roi.RoiAlign(7, 0.25f, -1, true).extract(feature, boxes, false).toFloatArray())
+                    .containsExactly(f.get("roi_adaptive_y"));
         }
     }
 

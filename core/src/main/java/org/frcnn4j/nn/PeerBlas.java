@@ -1,0 +1,99 @@
+package org.frcnn4j.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The system's BLAS (libblas.so.3), which Debian's torch 1.13 (the peer) calls for its matrix products: torchvision's
+ * fully connected layers ({@code addmm}) and the convolutions it keeps from oneDNN (slow_conv2d) sum in that library's
+ * order, which depends on its kernels for this CPU and its thread count. Calling the same library with the same
+ * arguments gives the same floats; the engine's own products (MKL) round 3-97% of them differently (measured on the
+ * MobileNetV3-FPN box head: fc7 97% bit-equal by OpenBLAS's Haswell block rule in Java, 100% by the library itself).
+ * Absent (no such library, or no {@code sgemm_} in it), {@link #available} is false and callers keep their own order.
+ * {@code -Dfrcnn.blas=PATH} names another library; {@code -Dfrcnn.blas=none} turns it off.
+ */
+public final class PeerBlas {
+    private static final Logger LOG = LoggerFactory.getLogger(PeerBlas.class);
+
+    /** Fortran's sgemm: column-major C = alpha op(A) op(B) + beta C, every argument by reference. */
+    interface Sgemm extends Library {
+        void sgemm_(byte[] transA, byte[] transB, int[] m, int[] n, int[] k, float[] alpha, float[] a, int[] lda,
+                    float[] b, int[] ldb, float[] beta, float[] c, int[] ldc);
+    }
+
+    private static final String NAME = System.getProperty("frcnn.blas", "libblas.so.3");
+    private static final Sgemm BLAS = load(NAME);
+
+    private PeerBlas() {}
+
+    private static Sgemm load(String name) {
+        if (name.equals("none") || !System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
+            return null;
+        }
+        try {
+            Sgemm lib = Native.load(name, Sgemm.class);
+            com.sun.jna.NativeLibrary.getInstance(name).getFunction("sgemm_"); // throws when absent
+            return lib;
+        } catch (UnsatisfiedLinkError | RuntimeException e) {
+            LOG.debug("no system BLAS ({}): torchvision's arithmetic sums the head's products in the engine's order", name);
+            return null;
+        }
+    }
+
+    /** Whether the system's BLAS was found. */
+    public static boolean available() {
+        return BLAS != null;
+    }
+
+    /**
+     * The library's kernels and thread count as OpenBLAS names them ("Haswell 2"), on which its order of summation
+     * depends; "none" without a library, the library's name where it is not OpenBLAS.
+     */
+    public static String describe() {
+        if (BLAS == null) {
+            return "none";
+        }
+        try {
+            com.sun.jna.NativeLibrary lib = com.sun.jna.NativeLibrary.getInstance(NAME);
+            String core = (String) lib.getFunction("openblas_get_corename").invoke(String.class, new Object[0]);
+            int threads = lib.getFunction("openblas_get_num_threads").invokeInt(new Object[0]);
+            return core + " " + threads;
+        } catch (UnsatisfiedLinkError e) {
+            return NAME;
+        }
+    }
+
+    /**
+     * x (N, K) times weight (O, K) transposed plus bias (O), as torch 1.13's addmm computes a Linear layer: the output
+     * starts as the bias in each row and sgemm adds the product to it (beta 1), with the weight as the transposed first
+     * operand of the column-major view. In x's manager.
+     */
+    public static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
+        int n = (int) x.getShape().get(0);
+        int k = (int) x.getShape().get(1);
+        int o = (int) weight.getShape().get(0);
+        float[] c = new float[n * o];
+        if (bias != null) {
+            float[] b = bias.toFloatArray();
+            for (int r = 0; r < n; r++) {
+                System.arraycopy(b, 0, c, r * o, o);
+            }
+        }
+        if (n > 0 && k > 0) {
+            gemm(true, false, o, n, k, weight.toFloatArray(), k, x.toFloatArray(), k, bias != null ? 1f : 0f, c, o);
+        }
+        return x.getManager().create(c, new Shape(n, o));
+    }
+
+    /** sgemm with alpha 1 (column-major, Fortran's conventions). */
+    static void gemm(boolean transA, boolean transB, int m, int n, int k, float[] a, int lda, float[] b, int ldb,
+                     float beta, float[] c, int ldc) {
+        BLAS.sgemm_(new byte[] {(byte) (transA ? 'T' : 'N')}, new byte[] {(byte) (transB ? 'T' : 'N')}, new int[] {m},
+                new int[] {n}, new int[] {k}, new float[] {1f}, a, new int[] {lda}, b, new int[] {ldb}, new float[] {beta},
+                c, new int[] {ldc});
+    }
+}
