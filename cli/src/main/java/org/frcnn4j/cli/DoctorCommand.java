@@ -47,6 +47,12 @@ final class DoctorCommand implements Callable<Integer> {
         } catch (org.frcnn4j.nn.Precision.UnsupportedPrecisionException e) {
             out.println("bf16: not available: " + e.getMessage());
         }
+        // torchvision's arithmetic needs the BLAS torch 1.13 calls for the head's products to give its bits
+        out.println(org.frcnn4j.nn.PeerBlas.available()
+                ? "system BLAS: " + org.frcnn4j.nn.PeerBlas.describe() + " (torchvision's arithmetic sums the products"
+                        + " torch 1.13 hands to BLAS with it, as torchvision does)"
+                : "system BLAS: none (torchvision's arithmetic then sums the box head's products by the engine, within"
+                        + " float rounding of torchvision's; Debian: apt-get install libopenblas0-pthread)");
         out.flush();
 
         List<FasterRcnnConfig> configs = new ArrayList<>();
