@@ -11,6 +11,7 @@ import java.io.InputStream;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Test;
  * and fully connected layers by the system's BLAS ({@link PeerBlas}), exact where that library runs the fixture's
  * kernels with its thread count (arithmetic.blas), within float rounding of the engine's elsewhere.
  */
+@Tag("numerics")
 public class TorchArithmeticTest {
     /** The fixture's arrays by name, as floats. */
     public static Map<String, float[]> fixture(NDManager m) throws IOException {
