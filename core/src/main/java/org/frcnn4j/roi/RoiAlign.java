@@ -104,36 +104,16 @@ public final class RoiAlign implements RoiFeatureExtractor {
                         if (!(y >= -1.0 && y <= height && x >= -1.0 && x <= width)) {
                             continue; // weights 0 on cell 0, as torchvision leaves them
                         }
-                        if (y <= 0) {
-                            y = 0;
-                        }
-                        if (x <= 0) {
-                            x = 0;
-                        }
-                        int yLow = (int) y;
-                        int xLow = (int) x;
-                        int yHigh;
-                        int xHigh;
-                        if (yLow >= height - 1) {
-                            yHigh = yLow = height - 1;
-                            y = yLow;
-                        } else {
-                            yHigh = yLow + 1;
-                        }
-                        if (xLow >= width - 1) {
-                            xHigh = xLow = width - 1;
-                            x = xLow;
-                        } else {
-                            xHigh = xLow + 1;
-                        }
-                        float ly = y - yLow;
-                        float lx = x - xLow;
-                        float hy = (float) (1.0 - ly);
+                        AxisSample sy = AxisSample.of(y, height);
+                        AxisSample sx = AxisSample.of(x, width);
+                        float ly = sy.fraction();
+                        float lx = sx.fraction();
+                        float hy = (float) (1.0 - ly); // C++'s 1. - ly: a double, then rounded to float
                         float hx = (float) (1.0 - lx);
-                        pos[at] = yLow * width + xLow;
-                        pos[at + 1] = yLow * width + xHigh;
-                        pos[at + 2] = yHigh * width + xLow;
-                        pos[at + 3] = yHigh * width + xHigh;
+                        pos[at] = sy.low() * width + sx.low();
+                        pos[at + 1] = sy.low() * width + sx.high();
+                        pos[at + 2] = sy.high() * width + sx.low();
+                        pos[at + 3] = sy.high() * width + sx.high();
                         wt[at] = hy * hx;
                         wt[at + 1] = hy * lx;
                         wt[at + 2] = ly * hx;
@@ -246,6 +226,23 @@ public final class RoiAlign implements RoiFeatureExtractor {
         return pooled.reshape(n, size, size, channels).transpose(0, 3, 1, 2);
     }
 
+    /**
+     * torchvision's bilinear_interpolate along one axis, for a coordinate already within [-1, cells]: the cells either
+     * side (both the last one past the end) and the fraction of the way to the second.
+     */
+    private record AxisSample(int low, int high, float fraction) {
+        static AxisSample of(float v, int cells) {
+            if (v <= 0) {
+                v = 0;
+            }
+            int low = (int) v;
+            if (low >= cells - 1) {
+                return new AxisSample(cells - 1, cells - 1, 0f);
+            }
+            return new AxisSample(low, low + 1, v - low);
+        }
+    }
+
     /** Per-axis weights of one region: {@code weights} is size x count, over cells first..first+count-1. */
     private record AxisWeights(int first, int count, float[] weights) {
         /** The number of non-zero weights over all bins: a region has this many times its other axis' entries. */
@@ -277,18 +274,10 @@ public final class RoiAlign implements RoiFeatureExtractor {
                 if (v < -1.0f || v > cells) {
                     continue; // contributes 0
                 }
-                if (v <= 0) {
-                    v = 0;
-                }
-                int low = (int) v;
-                int high;
-                if (low >= cells - 1) {
-                    high = low = cells - 1;
-                    v = low;
-                } else {
-                    high = low + 1;
-                }
-                float l = v - low;
+                AxisSample a = AxisSample.of(v, cells);
+                int low = a.low();
+                int high = a.high();
+                float l = a.fraction();
                 full[p * cells + low] += (1 - l) / grid;
                 full[p * cells + high] += l / grid;
                 lo = Math.min(lo, low);
