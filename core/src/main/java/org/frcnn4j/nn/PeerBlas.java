@@ -11,8 +11,8 @@ import org.slf4j.LoggerFactory;
  * The system's BLAS (libblas.so.3), which Debian's torch 1.13 (the peer) calls for its matrix products: torchvision's
  * fully connected layers ({@code addmm}) and the convolutions it keeps from oneDNN (slow_conv2d) sum in that library's
  * order, which depends on its kernels for this CPU and its thread count. Calling the same library with the same
- * arguments gives the same floats; the engine's own products (MKL) round 3-97% of them differently (measured on the
- * MobileNetV3-FPN box head: fc7 97% bit-equal by OpenBLAS's Haswell block rule in Java, 100% by the library itself).
+ * arguments gives the same floats. Measured on the MobileNetV3-FPN box head: the engine's own products (MKL) left 3.5%
+ * of the class scores bit-equal, OpenBLAS's Haswell block rule summed in Java 97% of fc7's values, the library all.
  * Absent (no such library, or no {@code sgemm_} in it), {@link #available} is false and callers keep their own order.
  * {@code -Dfrcnn.blas=PATH} names another library; {@code -Dfrcnn.blas=none} turns it off.
  */
