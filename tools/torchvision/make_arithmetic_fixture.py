@@ -22,8 +22,9 @@ SE_OUT = 16
 
 
 def hashed(shape, salt, scale):
-    """Values a test can regenerate instead of reading: a multiplicative hash of each index to 24 bits, centred and
-    scaled by a power of two (every step exact in float32), so the fixture holds only the results."""
+    """Values a test can regenerate instead of reading: a multiplicative hash of each index to 24 bits, centred, then
+    scaled (exactly in double for the scales used: at most 26 significant bits) and rounded once to float32, so the
+    fixture holds only the results."""
     i = np.arange(int(np.prod(shape)), dtype=np.uint64) + np.uint64(salt)
     bits = ((i * np.uint64(0x9E3779B1)) & np.uint64(0xFFFFFFFF)) >> np.uint64(8)
     return torch.from_numpy(((bits.astype(np.float64) / 2**24 - 0.5) * scale).astype(np.float32).reshape(shape))
@@ -104,11 +105,16 @@ def head_arithmetic(out):
 
 
 def openblas_core():
-    """The system BLAS's kernels and threads (OpenBLAS: 'Haswell 2'): its sums depend on both."""
+    """The system BLAS's kernels, threads and build as frcnn4j's PeerBlas.describe() prints them (OpenBLAS: 'Haswell 2
+    (OpenBLAS 0.3.21 ...)'): its sums depend on all three. Another library: its name."""
     import ctypes
     lib = ctypes.CDLL("libblas.so.3")
+    if not hasattr(lib, "openblas_get_corename"):
+        return "libblas.so.3"
     lib.openblas_get_corename.restype = ctypes.c_char_p
-    return f"{lib.openblas_get_corename().decode()} {lib.openblas_get_num_threads()}"
+    lib.openblas_get_config.restype = ctypes.c_char_p
+    config = lib.openblas_get_config().decode().strip()
+    return f"{lib.openblas_get_corename().decode()} {lib.openblas_get_num_threads()} ({config})"
 
 
 if __name__ == "__main__":

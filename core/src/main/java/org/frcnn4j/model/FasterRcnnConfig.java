@@ -48,9 +48,10 @@ public record FasterRcnnConfig(String preset, boolean plusOne, TransformConfig t
          * ({@link org.frcnn4j.nn.PeerArithmetic}): batch norm after each convolution as the file's module computes it,
          * the engine's direct convolutions (the same oneDNN kernels), RoIAlign as torchvision's CPU loop, and the
          * products torch 1.13 hands to BLAS (the fully connected layers, squeeze-and-excitation and the small maps it
-         * keeps from oneDNN) by the system's BLAS ({@link org.frcnn4j.nn.PeerBlas}); without that library those are
-         * summed in OpenBLAS's order for one output position ({@link org.frcnn4j.nn.GemmOrder}) and by the engine
-         * elsewhere, within float rounding. Softmax, exp and sigmoid as torch's in every arithmetic. Batches of several
+         * keeps from oneDNN) by the system's BLAS ({@link org.frcnn4j.nn.PeerBlas}: bit-equal where it is the peer's
+         * library with its thread count); without that library the convolutions are summed in Java in OpenBLAS's order
+         * (exact for one output position, {@link org.frcnn4j.nn.GemmOrder}) and the fully connected layers by the
+         * engine, within float rounding. Softmax, exp and sigmoid as torch's in every arithmetic. Batches of several
          * images and bfloat16 stay within float rounding of torchvision's. import-torchvision's default; a model
          * trained by {@code frcnn train} is saved FAST.
          */

@@ -7,8 +7,10 @@ import ai.djl.ndarray.types.Shape;
  * Convolutions that torch 1.13 computes with its own im2col and BLAS instead of oneDNN, summed as the peer sums them:
  * a 1x1 convolution of one image's 1x1 map (squeeze-and-excitation's two layers on the pooled channels) and, in
  * torchvision's arithmetic, every convolution of a small map that torch 1.13 keeps from oneDNN ({@link #peerRunsNative}).
- * With the system's BLAS ({@link PeerBlas}) they are its sgemm call, torchvision's values to the bit; without it, the
- * same sums in Java in the order OpenBLAS's Haswell kernels take for one output position.
+ * In torchvision's arithmetic, with the system's BLAS ({@link PeerBlas#active}), they are torch's own sgemm call: the
+ * peer's values to the bit where that library is the peer's, with its kernels and thread count. Otherwise (the fast
+ * arithmetic's squeeze-and-excitation layers, or no such library) the same sums in Java in the order OpenBLAS's
+ * Haswell kernels take for one output position.
  *
  * <p>torch 1.13 sends such a small convolution of one image past oneDNN to its own slow_conv2d: the output starts as
  * the bias, and BLAS's sgemm adds weight x columns to it (beta 1). OpenBLAS's level-3 driver cuts the reduction into
@@ -55,7 +57,7 @@ public final class GemmOrder {
     /**
      * The convolution of one image as torch 1.13's slow_conv2d computes it: the output starts as the bias; the columns
      * of im2col (input channel, kernel row, kernel column; zeros where the kernel overhangs) times the flattened
-     * weights, by the system's BLAS where there is one (torch's values to the bit), else summed in {@link #blocks}, a
+     * weights, by the system's BLAS in torchvision's arithmetic ({@link PeerBlas#active}), else summed in {@link #blocks}, a
      * fused multiply-add chain each: OpenBLAS's order for a single output position; over several its two threads' edge
      * tiles sum some values otherwise (the 320 model's 5x8 pyramid level: 81-86% of the values bit-equal, against
      * 18-57% by the engine's oneDNN kernels).
@@ -89,22 +91,19 @@ public final class GemmOrder {
             }
         }
         float[] y = new float[out * positions];
-        if (PeerBlas.available()) {
-            // slow_conv2d's call: column-major, the columns (positions x depth) times the weights (depth x out), added
-            // to the output started as the bias
-            if (b != null) {
-                for (int o = 0; o < out; o++) {
-                    java.util.Arrays.fill(y, o * positions, (o + 1) * positions, b[o]);
-                }
+        if (b != null) { // the output starts as the bias, which the sums are added to
+            for (int o = 0; o < out; o++) {
+                java.util.Arrays.fill(y, o * positions, (o + 1) * positions, b[o]);
             }
+        }
+        if (PeerBlas.active()) {
+            // slow_conv2d's call: column-major, the columns (positions x depth) times the weights (depth x out)
             PeerBlas.gemm(false, false, positions, out, depth, cols, positions, wt, depth, b == null ? 0f : 1f, y, positions);
             return x.getManager().create(y, new Shape(1, out, oh, ow));
         }
         int[] blocks = blocks(depth);
         float[] acc = new float[positions];
         for (int o = 0; o < out; o++) {
-            float start = b == null ? 0f : b[o];
-            java.util.Arrays.fill(y, o * positions, (o + 1) * positions, start);
             int k0 = 0;
             for (int len : blocks) {
                 java.util.Arrays.fill(acc, 0f);

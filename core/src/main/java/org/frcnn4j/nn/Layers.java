@@ -92,7 +92,7 @@ public final class Layers {
         }
 
         public NDArray forward(NDArray x) {
-            if (PeerArithmetic.active() && PeerBlas.available()) {
+            if (PeerBlas.active()) {
                 return PeerBlas.linear(x, weight, bias); // torch 1.13's addmm, summed by the BLAS it calls
             }
             if (inBfloat16(x)) {
@@ -129,7 +129,7 @@ public final class Layers {
         /** {@link #forwardFlattened} by the route asked for, whatever the machine (tests check both). */
         NDArray forwardFlattened(NDArray x, boolean asConvolution) {
             Shape s = x.getShape();
-            if (s.get(0) == 0 || inBfloat16(x) || !asConvolution || PeerArithmetic.active() && PeerBlas.available()) {
+            if (s.get(0) == 0 || inBfloat16(x) || !asConvolution || PeerBlas.active()) {
                 // in bfloat16 the product with the weight kept rounded (a convolution would round it on every call)
                 return forward(x.reshape(s.get(0), s.get(1) * s.get(2) * s.get(3)));
             }

@@ -5,7 +5,8 @@ package org.frcnn4j.nn;
  * ({@code FasterRcnnConfig.Arithmetic.TORCHVISION}) opens it for its forward pass. While open, and only for float32
  * calls without gradients, the layers take the routes that give Debian's torch 1.13 float32 values: convolutions by
  * the engine's direct kernels, never the Winograd route ({@link ConvGuard}); the small maps torch 1.13 keeps from
- * oneDNN and the fully connected layers summed by the BLAS it calls ({@link PeerBlas}, else {@link GemmOrder});
+ * oneDNN and the fully connected layers summed by the BLAS it calls ({@link PeerBlas}; without that library the
+ * convolutions in OpenBLAS's order in Java, {@link GemmOrder}, and the fully connected layers by the engine);
  * RoIAlign as torchvision's CPU kernel loops ({@code roi.RoiAlign}). A shape the engine computes wrong on this CPU
  * still takes the route that checks out for it.
  */

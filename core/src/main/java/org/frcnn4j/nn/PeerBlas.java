@@ -1,6 +1,7 @@
 package org.frcnn4j.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
@@ -53,9 +54,15 @@ public final class PeerBlas {
         return BLAS != null;
     }
 
+    /** Whether a product now should be the system BLAS's: found, and this call in torchvision's arithmetic. */
+    public static boolean active() {
+        return BLAS != null && PeerArithmetic.active();
+    }
+
     /**
-     * The library's kernels and thread count as OpenBLAS names them ("Haswell 2"), on which its order of summation
-     * depends; "none" without a library, the library's name where it is not OpenBLAS.
+     * The library's kernels, thread count and build as OpenBLAS names them ("Haswell 2 (OpenBLAS 0.3.21 ...)"), on
+     * which its order of summation depends; "none" without a library, the library's name where it is not OpenBLAS.
+     * OpenBLAS takes its thread count from OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else the processors.
      */
     public static String describe() {
         if (BLAS == null) {
@@ -65,7 +72,8 @@ public final class PeerBlas {
             com.sun.jna.NativeLibrary lib = com.sun.jna.NativeLibrary.getInstance(NAME);
             String core = (String) lib.getFunction("openblas_get_corename").invoke(String.class, new Object[0]);
             int threads = lib.getFunction("openblas_get_num_threads").invokeInt(new Object[0]);
-            return core + " " + threads;
+            String config = (String) lib.getFunction("openblas_get_config").invoke(String.class, new Object[0]);
+            return core + " " + threads + " (" + config.strip() + ")";
         } catch (UnsatisfiedLinkError e) {
             return NAME;
         }
@@ -77,24 +85,43 @@ public final class PeerBlas {
      * operand of the column-major view. In x's manager.
      */
     public static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
-        int n = (int) x.getShape().get(0);
-        int k = (int) x.getShape().get(1);
-        int o = (int) weight.getShape().get(0);
-        float[] start = new float[n * o];
+        Shape xs = x.getShape();
+        Shape ws = weight.getShape();
+        if (xs.dimension() != 2 || ws.dimension() != 2 || xs.get(1) != ws.get(1)
+                || bias != null && (bias.getShape().dimension() != 1 || bias.getShape().get(0) != ws.get(0))
+                || x.getDataType() != DataType.FLOAT32 || weight.getDataType() != DataType.FLOAT32
+                || bias != null && bias.getDataType() != DataType.FLOAT32) {
+            // not a float32 layer's shapes: the engine's product, which names the problem
+            return ai.djl.nn.core.Linear.linear(x, weight, bias).singletonOrThrow();
+        }
+        int n = (int) xs.get(0);
+        int k = (int) xs.get(1);
+        int o = (int) ws.get(0);
+        if (n == 0) {
+            return x.getManager().zeros(new Shape(0, o));
+        }
+        // the output's memory, started as the bias in every row (torch copies it there, then sgemm adds with beta 1)
+        java.nio.ByteBuffer start = java.nio.ByteBuffer.allocateDirect(4 * n * o).order(java.nio.ByteOrder.nativeOrder());
+        java.nio.FloatBuffer c = start.asFloatBuffer();
         if (bias != null) {
             float[] b = bias.toFloatArray();
             for (int r = 0; r < n; r++) {
-                System.arraycopy(b, 0, start, r * o, o);
+                c.put(r * o, b);
             }
         }
-        NDArray out = x.getManager().create(start, new Shape(n, o));
-        if (n > 0 && k > 0) {
-            // the arrays' own memory (a copy only where x is not row-major): fc6's weight is 51 MB
+        if (k > 0) {
+            // the inputs' own memory (row-major parameters and activations: fc6's weight is 51 MB), kept reachable
+            // until sgemm returns
+            java.nio.FloatBuffer w = floats(weight);
+            java.nio.FloatBuffer a = floats(x);
             BLAS.sgemm_(new byte[] {'T'}, new byte[] {'N'}, new int[] {o}, new int[] {n}, new int[] {k}, new float[] {1f},
-                    floats(weight), new int[] {k}, floats(x), new int[] {k}, new float[] {bias != null ? 1f : 0f},
-                    floats(out), new int[] {o});
+                    w, new int[] {k}, a, new int[] {k}, new float[] {bias != null ? 1f : 0f}, c, new int[] {o});
+            java.lang.ref.Reference.reachabilityFence(w);
+            java.lang.ref.Reference.reachabilityFence(a);
+            java.lang.ref.Reference.reachabilityFence(weight);
+            java.lang.ref.Reference.reachabilityFence(x);
         }
-        return out;
+        return x.getManager().create(start, new Shape(n, o), DataType.FLOAT32);
     }
 
     /** A float32 array's memory, row-major, as a direct buffer (the array's own where it is row-major already). */

@@ -76,15 +76,11 @@ public final class RoiAlign implements RoiFeatureExtractor {
     }
 
     private void poolAsTorchvision(float[] map, int channels, int height, int width, float[] rois, int i, float[] out) {
-        float offset = aligned ? 0.5f : 0f;
-        float startW = rois[4 * i] * spatialScale - offset;
-        float startH = rois[4 * i + 1] * spatialScale - offset;
-        float roiW = (rois[4 * i + 2] * spatialScale - offset) - startW;
-        float roiH = (rois[4 * i + 3] * spatialScale - offset) - startH;
-        if (!aligned) {
-            roiW = Math.max(roiW, 1f);
-            roiH = Math.max(roiH, 1f);
-        }
+        Region r = region(rois, i);
+        float startW = r.startW();
+        float startH = r.startH();
+        float roiW = r.width();
+        float roiH = r.height();
         float binH = roiH / size;
         float binW = roiW / size;
         int gridH = samplingRatio > 0 ? samplingRatio : (int) Math.ceil(roiH / size);
@@ -138,22 +134,34 @@ public final class RoiAlign implements RoiFeatureExtractor {
         }
     }
 
+    /** A region on the map: its corner and extent in map cells (torchvision's roi_start_w, roi_start_h, roi_width...). */
+    private record Region(float startW, float startH, float width, float height) {}
+
+    /**
+     * Region i scaled onto the map as torchvision's roi_align does it: half a cell's shift when aligned; when not, an
+     * extent of at least one cell.
+     */
+    private Region region(float[] rois, int i) {
+        float offset = aligned ? 0.5f : 0f;
+        float startW = rois[4 * i] * spatialScale - offset;
+        float startH = rois[4 * i + 1] * spatialScale - offset;
+        float width = rois[4 * i + 2] * spatialScale - offset - startW;
+        float height = rois[4 * i + 3] * spatialScale - offset - startH;
+        if (!aligned) {
+            width = Math.max(width, 1f);
+            height = Math.max(height, 1f);
+        }
+        return new Region(startW, startH, width, height);
+    }
+
     /**
      * The (y, x) axis weights of region i, following torchvision's roi_align (scale, half-pixel offset when aligned,
      * extent at least 1 when not), or null when no sample falls inside the map.
      */
     private AxisWeights[] regionWeights(float[] rois, int i, int height, int width) {
-        float offset = aligned ? 0.5f : 0f;
-        float x1 = rois[4 * i] * spatialScale - offset;
-        float y1 = rois[4 * i + 1] * spatialScale - offset;
-        float roiW = rois[4 * i + 2] * spatialScale - offset - x1;
-        float roiH = rois[4 * i + 3] * spatialScale - offset - y1;
-        if (!aligned) {
-            roiW = Math.max(roiW, 1f);
-            roiH = Math.max(roiH, 1f);
-        }
-        AxisWeights wy = axisWeights(y1, roiH, height);
-        AxisWeights wx = axisWeights(x1, roiW, width);
+        Region r = region(rois, i);
+        AxisWeights wy = axisWeights(r.startH(), r.height(), height);
+        AxisWeights wx = axisWeights(r.startW(), r.width(), width);
         return wy == null || wx == null ? null : new AxisWeights[] {wy, wx};
     }
 

@@ -108,7 +108,8 @@ public class TorchArithmeticTest {
 
     /**
      * The fixture's regenerable inputs (make_arithmetic_fixture.py's {@code hashed}): index plus salt times a 32-bit
-     * multiplicative hash, its top 24 bits centred and scaled by a power of two, every step exact in float32.
+     * multiplicative hash, its top 24 bits centred (exact in float32) and scaled. Python scales in double and rounds
+     * once; here the float product rounds the same exact value (at most 26 significant bits for the scales used).
      */
     public static NDArray hashed(NDManager m, Shape shape, int salt, float scale) {
         float[] v = new float[(int) shape.size()];
