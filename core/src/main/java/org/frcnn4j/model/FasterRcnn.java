@@ -114,10 +114,10 @@ public final class FasterRcnn implements AutoCloseable {
     private Precision.Scope inference() {
         org.frcnn4j.nn.GradMode off = org.frcnn4j.nn.GradMode.set(false);
         Precision.Scope p = Precision.use(precision, kept);
-        Precision.Scope direct = config.arithmetic() == FasterRcnnConfig.Arithmetic.TORCHVISION
+        Precision.Scope peer = config.arithmetic() == FasterRcnnConfig.Arithmetic.TORCHVISION
                 ? org.frcnn4j.nn.PeerArithmetic.open() : () -> { };
         return () -> {
-            direct.close();
+            peer.close();
             p.close();
             off.close();
         };

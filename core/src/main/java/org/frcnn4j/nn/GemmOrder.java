@@ -98,7 +98,8 @@ public final class GemmOrder {
         }
         if (PeerBlas.active()) {
             // slow_conv2d's call: column-major, the columns (positions x depth) times the weights (depth x out)
-            PeerBlas.gemm(false, false, positions, out, depth, cols, positions, wt, depth, b == null ? 0f : 1f, y, positions);
+            PeerBlas.gemm(false, false, positions, out, depth, java.nio.FloatBuffer.wrap(cols), positions,
+                    java.nio.FloatBuffer.wrap(wt), depth, b == null ? 0f : 1f, java.nio.FloatBuffer.wrap(y), positions);
             return x.getManager().create(y, new Shape(1, out, oh, ow));
         }
         int[] blocks = blocks(depth);

@@ -20,12 +20,11 @@ import org.slf4j.LoggerFactory;
 public final class PeerBlas {
     private static final Logger LOG = LoggerFactory.getLogger(PeerBlas.class);
 
-    /** Fortran's sgemm: column-major C = alpha op(A) op(B) + beta C, every argument by reference. */
+    /**
+     * Fortran's sgemm: column-major C = alpha op(A) op(B) + beta C, every argument by reference; the matrices as
+     * buffers, direct (a tensor's own memory) or wrapping a Java array (JNA copies it in and back).
+     */
     interface Sgemm extends Library {
-        void sgemm_(byte[] transA, byte[] transB, int[] m, int[] n, int[] k, float[] alpha, float[] a, int[] lda,
-                    float[] b, int[] ldb, float[] beta, float[] c, int[] ldc);
-
-        /** The same on direct buffers: the tensors' own memory, no copies. */
         void sgemm_(byte[] transA, byte[] transB, int[] m, int[] n, int[] k, float[] alpha, java.nio.FloatBuffer a,
                     int[] lda, java.nio.FloatBuffer b, int[] ldb, float[] beta, java.nio.FloatBuffer c, int[] ldc);
     }
@@ -114,8 +113,7 @@ public final class PeerBlas {
             // until sgemm returns
             java.nio.FloatBuffer w = floats(weight);
             java.nio.FloatBuffer a = floats(x);
-            BLAS.sgemm_(new byte[] {'T'}, new byte[] {'N'}, new int[] {o}, new int[] {n}, new int[] {k}, new float[] {1f},
-                    w, new int[] {k}, a, new int[] {k}, new float[] {bias != null ? 1f : 0f}, c, new int[] {o});
+            gemm(true, false, o, n, k, w, k, a, k, bias != null ? 1f : 0f, c, o);
             java.lang.ref.Reference.reachabilityFence(w);
             java.lang.ref.Reference.reachabilityFence(a);
             java.lang.ref.Reference.reachabilityFence(weight);
@@ -130,8 +128,8 @@ public final class PeerBlas {
     }
 
     /** sgemm with alpha 1 (column-major, Fortran's conventions). */
-    static void gemm(boolean transA, boolean transB, int m, int n, int k, float[] a, int lda, float[] b, int ldb,
-                     float beta, float[] c, int ldc) {
+    static void gemm(boolean transA, boolean transB, int m, int n, int k, java.nio.FloatBuffer a, int lda,
+                     java.nio.FloatBuffer b, int ldb, float beta, java.nio.FloatBuffer c, int ldc) {
         BLAS.sgemm_(new byte[] {(byte) (transA ? 'T' : 'N')}, new byte[] {(byte) (transB ? 'T' : 'N')}, new int[] {m},
                 new int[] {n}, new int[] {k}, new float[] {1f}, a, new int[] {lda}, b, new int[] {ldb}, new float[] {beta},
                 c, new int[] {ldc});

@@ -77,14 +77,10 @@ public final class RoiAlign implements RoiFeatureExtractor {
 
     private void poolAsTorchvision(float[] map, int channels, int height, int width, float[] rois, int i, float[] out) {
         Region r = region(rois, i);
-        float startW = r.startW();
-        float startH = r.startH();
-        float roiW = r.width();
-        float roiH = r.height();
-        float binH = roiH / size;
-        float binW = roiW / size;
-        int gridH = samplingRatio > 0 ? samplingRatio : (int) Math.ceil(roiH / size);
-        int gridW = samplingRatio > 0 ? samplingRatio : (int) Math.ceil(roiW / size);
+        float binH = r.height() / size;
+        float binW = r.width() / size;
+        int gridH = grid(r.height());
+        int gridW = grid(r.width());
         float count = Math.max(gridH * gridW, 1);
         int samples = Math.max(gridH, 0) * Math.max(gridW, 0);
         int[] pos = new int[4 * size * size * samples];
@@ -93,9 +89,9 @@ public final class RoiAlign implements RoiFeatureExtractor {
         for (int ph = 0; ph < size; ph++) {
             for (int pw = 0; pw < size; pw++) {
                 for (int iy = 0; iy < gridH; iy++) {
-                    float yy = startH + ph * binH + (iy + .5f) * binH / gridH;
+                    float yy = r.startH() + ph * binH + (iy + .5f) * binH / gridH;
                     for (int ix = 0; ix < gridW; ix++, at += 4) {
-                        float x = startW + pw * binW + (ix + .5f) * binW / gridW;
+                        float x = r.startW() + pw * binW + (ix + .5f) * binW / gridW;
                         float y = yy;
                         if (!(y >= -1.0 && y <= height && x >= -1.0 && x <= width)) {
                             continue; // weights 0 on cell 0, as torchvision leaves them
@@ -132,6 +128,11 @@ public final class RoiAlign implements RoiFeatureExtractor {
                 out[o + bin] = v / count;
             }
         }
+    }
+
+    /** Samples per bin along an axis of this extent: the sampling ratio, or adaptive (ceil(extent / size)) when not positive. */
+    private int grid(float extent) {
+        return samplingRatio > 0 ? samplingRatio : (int) Math.ceil(extent / size);
     }
 
     /** A region on the map: its corner and extent in map cells (torchvision's roi_start_w, roi_start_h, roi_width...). */
@@ -269,7 +270,7 @@ public final class RoiAlign implements RoiFeatureExtractor {
      */
     private AxisWeights axisWeights(float start, float extent, int cells) {
         float bin = extent / size;
-        int grid = samplingRatio > 0 ? samplingRatio : (int) Math.ceil(extent / size);
+        int grid = grid(extent);
         if (grid <= 0) {
             return null; // an empty (or inverted) region with adaptive sampling has no samples, as in torchvision
         }
