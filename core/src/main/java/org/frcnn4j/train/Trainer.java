@@ -424,11 +424,14 @@ public final class Trainer {
             if (resumed != null) {
                 Checkpoints.loadOptimizer(resumed, sgd);
             }
-            // -Dfrcnn.profile=FILE: PyTorch's profiler over this step's 4th and 5th iterations (Chrome trace JSON)
+            // -Dfrcnn.profile=FILE: PyTorch's profiler over two iterations (Chrome trace JSON), by default this step's
+            // 4th and 5th; -Dfrcnn.profileAfter=N starts it after N iterations instead (past the native heap's growth,
+            // whose page faults inflate the first iterations' elementwise operators several times over)
             String profile = System.getProperty("frcnn.profile");
+            int profileAfter = Integer.getInteger("frcnn.profileAfter", 3);
             boolean profiling = false;
             for (int it = from; it < end; it++) {
-                if (profile != null && it == from + 3) {
+                if (profile != null && it == from + profileAfter) {
                     profiling = true;
                     ai.djl.pytorch.jni.JniUtils.startProfile(false, true, false);
                 }
@@ -464,7 +467,7 @@ public final class Trainer {
                 }
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 work.add(ConvGuard.flopsSoFar().since(flops0), seconds);
-                if (profiling && (it == from + 4 || it + 1 == end)) {
+                if (profiling && (it == from + profileAfter + 1 || it + 1 == end)) {
                     ai.djl.pytorch.jni.JniUtils.stopProfile(profile);
                     profiling = false;
                 }

@@ -70,6 +70,60 @@ class ChainTapeTest {
      * With the direct arithmetic (Winograd off), the hand-written pass runs the kernels autograd runs: its gradients
      * are autograd's to float rounding.
      */
+    /**
+     * The pool's values and positions are each window's first maximum in row-major order, a NaN taking the place of any
+     * number (libtorch's rule, which the backward pass's gradient routing relies on): on maps of few distinct values
+     * (ties everywhere, as ReLU's zeros and flat image regions make them), with NaN and -inf, odd sizes, both modes.
+     */
+    @Test
+    void poolPositionsAreEachWindowsFirstMaximum() {
+        java.util.Random r = new java.util.Random(7);
+        float[] levels = {0f, 0f, 0f, 1f, 2f, 2f, Float.NaN, Float.NEGATIVE_INFINITY};
+        try (NDManager m = NDManager.newBaseManager()) {
+            for (int k : new int[] {2, 3}) {
+                for (boolean ceil : new boolean[] {false, true}) {
+                    int n = 2, c = 3, h = 7 + k, w = 9;
+                    float[] x = new float[n * c * h * w];
+                    for (int i = 0; i < x.length; i++) {
+                        x[i] = levels[r.nextInt(levels.length)];
+                    }
+                    NDArray[] got = ScriptedOps.maxPoolWithIndices(m.create(x, new Shape(n, c, h, w)), k, ceil);
+                    int oh = pooled(h, k, ceil), ow = pooled(w, k, ceil);
+                    assertThat(got[0].getShape()).isEqualTo(new Shape(n, c, oh, ow));
+                    float[] values = got[0].toFloatArray();
+                    long[] positions = got[1].toLongArray();
+                    for (int plane = 0; plane < n * c; plane++) {
+                        for (int i = 0; i < oh; i++) {
+                            for (int j = 0; j < ow; j++) {
+                                float best = Float.NEGATIVE_INFINITY;
+                                int at = i * k * w + j * k;
+                                for (int y = i * k; y < Math.min(i * k + k, h); y++) {
+                                    for (int z = j * k; z < Math.min(j * k + k, w); z++) {
+                                        float v = x[plane * h * w + y * w + z];
+                                        if (v > best || Float.isNaN(v)) {
+                                            best = v;
+                                            at = y * w + z;
+                                        }
+                                    }
+                                }
+                                int o = (plane * oh + i) * ow + j;
+                                String where = "k " + k + (ceil ? " ceil" : "") + ", plane " + plane + ", window " + i + "," + j;
+                                assertThat(positions[o]).as(where).isEqualTo(at);
+                                assertThat(Float.floatToIntBits(values[o])).as(where).isEqualTo(Float.floatToIntBits(best));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Windows along a side of {@code size} (no padding, stride k), as libtorch counts them. */
+    private static int pooled(int size, int k, boolean ceil) {
+        int out = (size - k + (ceil ? k - 1 : 0)) / k + 1;
+        return ceil && (out - 1) * k >= size ? out - 1 : out;
+    }
+
     @Test
     void givesAutogradsGradientsToEveryLayer() {
         withDirectArithmetic(() -> againstAutograd(0, 1e-5));
