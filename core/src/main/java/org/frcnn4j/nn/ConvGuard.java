@@ -176,9 +176,17 @@ public final class ConvGuard {
         int w = (int) g.getShape().get(3);
         if (forced != null || MemoryLayout.of(g) != MemoryLayout.NCHW
                 || !winograd(transposed, Precision.FP32, MemoryLayout.NCHW, Gradients.NONE)
-                || !winogradPays(transposed, transposed.outputSize(h), transposed.outputSize(w))) {
+                || !winogradPays(transposed, transposed.outputSize(h), transposed.outputSize(w))
+                || EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts
+                        && !ConvRoute.WinogradProducts.paysForInputGradient(transposed, h, w)) {
             return null;
         }
+        return winogradInputGradient(g, weight, shape);
+    }
+
+    /** {@link #inputGradientByWinograd}'s computation, whatever the map's size (tests check it on small maps). */
+    NDArray winogradInputGradient(NDArray g, NDArray weight, ConvShape shape) {
+        ConvShape transposed = ConvShape.of(shape.outChannels(), shape.inChannels(), shape.kernel(), 1, shape.padding());
         NDArray turned = weight.transpose(1, 0, 2, 3).flip(2, 3);
         turned.attach(g.getManager()); // made from a parameter: it would live with the model otherwise
         try {

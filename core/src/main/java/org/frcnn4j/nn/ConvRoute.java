@@ -275,6 +275,20 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
          */
         static final int MIN_TILES_WEIGHT_GRADIENT = 256;
 
+        /**
+         * Fewest output tiles at which the input gradient by the transform ({@link ConvGuard#inputGradientByWinograd})
+         * saves time: it transforms the turned kernel on every call (the forward pass keeps its weight's transform), and
+         * the engine's backward-data kernel runs faster than its forward one. Measured on the family-26 EPYC (one
+         * image, medians of 9): 512 -> 512 at 37x62 (160 tiles) 35-36 ms against the engine's 30-32, at 75x125 (608)
+         * 82-83 against 121-127.
+         */
+        static final int MIN_TILES_INPUT_GRADIENT = 256;
+
+        /** {@link #pays} for the input gradient, the output gradient being {@code height} x {@code width}. */
+        static boolean paysForInputGradient(ConvShape s, int height, int width) {
+            return wideEnough(s) && tiles(height) * tiles(width) >= MIN_TILES_INPUT_GRADIENT;
+        }
+
         /** {@link #pays} for the weight gradient. */
         static boolean paysForWeightGradient(ConvShape s, int height, int width) {
             return wideEnough(s) && tiles(height) * tiles(width) >= MIN_TILES_WEIGHT_GRADIENT;
