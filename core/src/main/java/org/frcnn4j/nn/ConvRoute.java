@@ -279,8 +279,8 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
          * Fewest output tiles at which the input gradient by the transform ({@link ConvGuard#inputGradientByWinograd})
          * saves time: it transforms the turned kernel on every call (the forward pass keeps its weight's transform), and
          * the engine's backward-data kernel runs faster than its forward one. Measured on the family-26 EPYC (one
-         * image, medians of 9): 512 -> 512 at 37x62 (160 tiles) 35-36 ms against the engine's 30-32, at 75x125 (608)
-         * 82-83 against 121-127.
+         * image, medians of 9-11): 512 -> 512 at 37x62 (160 tiles) 35-36 ms against the engine's 29-32, at 50x84 (273)
+         * 44-51 against 52, at 75x125 (608) 82-83 against 121-127; ZF's 384 -> 384 at 38x63 (160) 21 against 17.
          */
         static final int MIN_TILES_INPUT_GRADIENT = 256;
 
