@@ -176,9 +176,7 @@ public final class ConvGuard {
         int w = (int) g.getShape().get(3);
         if (forced != null || MemoryLayout.of(g) != MemoryLayout.NCHW
                 || !winograd(transposed, Precision.FP32, MemoryLayout.NCHW, Gradients.NONE)
-                || !winogradPays(transposed, transposed.outputSize(h), transposed.outputSize(w))
-                || EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts
-                        && !ConvRoute.WinogradProducts.paysForInputGradient(transposed, h, w)) {
+                || !winogradPaysForInputGradient(transposed, transposed.outputSize(h), transposed.outputSize(w))) {
             return null;
         }
         return winogradInputGradient(g, weight, shape);
@@ -384,6 +382,16 @@ public final class ConvGuard {
     static boolean winogradPays(ConvShape shape, int height, int width) {
         return EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts
                 ? ConvRoute.WinogradProducts.pays(shape, height, width) : ConvRoute.Winograd.pays(height, width);
+    }
+
+    /**
+     * {@link #winogradPays} for an input gradient ({@link #inputGradientByWinograd}), whose turned kernel the products
+     * route transforms on every call: it needs more tiles there ({@link ConvRoute.WinogradProducts#paysForInputGradient}).
+     */
+    static boolean winogradPaysForInputGradient(ConvShape transposed, int height, int width) {
+        return EngineFacts.winogradRoute() instanceof ConvRoute.WinogradProducts
+                ? ConvRoute.WinogradProducts.paysForInputGradient(transposed, height, width)
+                : ConvRoute.Winograd.pays(height, width);
     }
 
     /**

@@ -47,11 +47,16 @@ class ChainTapeTest {
             try (GradMode off = GradMode.set(false)) {
                 // below the tiles at which the transform pays for a gradient, the guard leaves it to the engine
                 assertThat(ConvGuard.shared().inputGradientByWinograd(g, w, s)).isNull();
+                ConvRoute route = ConvGuard.shared().inferenceRoute(s, 68, 68);
                 org.junit.jupiter.api.Assumptions.assumeTrue(
-                        ConvGuard.shared().inferenceRoute(s, 68, 68) instanceof ConvRoute.WinogradProducts
-                                || ConvGuard.shared().inferenceRoute(s, 68, 68) instanceof ConvRoute.Winograd,
-                        "no Winograd products for this shape on this machine");
-                // the computations themselves (the guard takes them on larger maps, where they pay: the chain test below)
+                        route instanceof ConvRoute.WinogradProducts || route instanceof ConvRoute.Winograd,
+                        "no Winograd route for this shape on this machine");
+                // on a map of 17 x 17 tiles it takes the route
+                try (NDArray large = m.randomNormal(new Shape(1, 256, 68, 68));
+                     NDArray byWinograd = ConvGuard.shared().inputGradientByWinograd(large, w, s)) {
+                    assertThat(byWinograd).isNotNull();
+                }
+                // the computations themselves on the small map (the chain test below checks the larger maps' gradients)
                 input = ConvGuard.shared().winogradInputGradient(g, w, s);
                 weight = ScriptedOps.winogradWeightGradient(x, g, s.padding());
             }
