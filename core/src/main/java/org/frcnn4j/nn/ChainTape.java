@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Activation;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.List;
@@ -59,8 +58,8 @@ public final class ChainTape {
             for (int i = 0; i < n; i++) {
                 Layers.Conv c = convs.get(i);
                 NDArray y = guard.forward(x, c.weight(), c.bias(), c.shape(), Gradients.NONE);
-                NDArray r = Activation.relu(y);
-                y.close();
+                ScriptedOps.reluInPlace(y); // as torchvision's VGG does (ReLU(inplace=True)): one map fewer
+                NDArray r = y;
                 boolean kept = i >= lowest;
                 if (kept) {
                     inputs[i] = x;
@@ -138,7 +137,7 @@ public final class ChainTape {
         NDArray gradient = g;
         for (int i = convs.size() - 1; i >= lowest; i--) {
             NDArray atConv = ScriptedOps.reluPoolBackward(gradient, outputs[i],
-                    poolIndices[i] != null ? poolIndices[i] : noPool, pool, ceilMode);
+                    poolIndices[i] != null ? poolIndices[i] : noPool, pool, ceilMode, gradient != g);
             if (gradient != g) {
                 gradient.close();
             }

@@ -157,11 +157,19 @@ public final class ScriptedOps {
 
     /**
      * The gradient at a ReLU's input from the gradient {@code g} at its output {@code y}, or, when {@code indices} is
-     * not empty, at the output of the k x k max pool that followed it ({@link #maxPoolWithIndices}'s positions).
+     * not empty, at the output of the k x k max pool that followed it ({@link #maxPoolWithIndices}'s positions). The
+     * ReLU's step is taken in place, on the pool's gradient, or on {@code g} where {@code reuse} (a gradient the caller
+     * made and drops after this): each map-sized array fewer per layer is one hole fewer in glibc's heap, whose
+     * fragmentation made a training run's resident set grow for tens of iterations, each new page a fault.
      */
-    static NDArray reluPoolBackward(NDArray g, NDArray y, NDArray indices, int k, boolean ceilMode) {
+    static NDArray reluPoolBackward(NDArray g, NDArray y, NDArray indices, int k, boolean ceilMode, boolean reuse) {
         return run("relu_pool_backward", g, IValue.from((PtNDArray) g), IValue.from((PtNDArray) y),
-                IValue.from((PtNDArray) indices), IValue.from((long) k), IValue.from(ceilMode));
+                IValue.from((PtNDArray) indices), IValue.from((long) k), IValue.from(ceilMode), IValue.from(reuse));
+    }
+
+    /** ReLU in place, on an array the scripted operations made (an inference tensor, which DJL's own in-place refuses). */
+    static void reluInPlace(NDArray x) {
+        call("relu_", IValue.from((PtNDArray) x));
     }
 
     /**
@@ -581,12 +589,19 @@ public final class ScriptedOps {
                 + "    _1, _2 = torch.max_pool2d_with_indices(_0, [k, k], [k, k], [0, 0], [1, 1], ceil)\n"
                 + "    return [torch.contiguous(_1), torch.contiguous(_2)]\n"
                 + "  def relu_pool_backward(" + self + ",\n    g: Tensor,\n    y: Tensor,\n    indices: Tensor,\n"
-                + "    k: int,\n    ceil: bool) -> Tensor:\n"
+                + "    k: int,\n    ceil: bool,\n    reuse: bool) -> Tensor:\n"
                 + "    if torch.numel(indices) > 0:\n"
                 + "      g0 = torch.max_pool2d_with_indices_backward(g, y, [k, k], [k, k], [0, 0], [1, 1], ceil, indices)\n"
+                + "      _0 = torch.threshold_backward(g0, y, 0., grad_input=g0)\n"
                 + "    else:\n"
-                + "      g0 = g\n"
-                + "    return torch.threshold_backward(g0, y, 0.)\n"
+                + "      if reuse:\n"
+                + "        g0 = torch.threshold_backward(g, y, 0., grad_input=g)\n"
+                + "      else:\n"
+                + "        g0 = torch.threshold_backward(g, y, 0.)\n"
+                + "    return g0\n"
+                + "  def relu_(" + self + ",\n    x: Tensor) -> int:\n"
+                + "    _0 = torch.relu_(x)\n"
+                + "    return 0\n"
                 + "  def conv_backward(" + self + ",\n    g: Tensor,\n    x: Tensor,\n    w: Tensor,\n    p: int,\n"
                 + "    input: bool,\n    weight: bool) -> List[Tensor]:\n"
                 + "    _0, _1, _2 = torch.convolution_backward(g, x, w, [torch.size(w, 0)], [1, 1], [p, p], [1, 1], False, "

@@ -290,6 +290,8 @@ class ChainTapeTest {
                 assertThat(y.sub(expected).abs().max().getFloat() / scale).as("output").isLessThan(1e-4f);
                 gc.backward(y.mul(weighting).sum());
                 hand.backward();
+                // the hand pass works in place only on gradients it made itself: autograd's at the output stays as it was
+                assertThat(y.getGradient().contentEquals(weighting)).as("the output's gradient").isTrue();
             }
             List<float[]> byHand = gradients(convs);
             for (int i = 0; i < byHand.size(); i++) {
