@@ -420,7 +420,8 @@ public final class Trainer {
         try (Sgd sgd = new Sgd(config.solver(), manager);
              TrainingData data = new TrainingData(train, config.seed(), config.flip(), modelConfig.plusOne(),
                      (long) from * perIteration).withInput((k, image, m) -> transformFor(model,
-                     Math.toIntExact(k / perIteration), (int) (k % perIteration)).apply(image, m))) {
+                     Math.toIntExact(k / perIteration), (int) (k % perIteration)).apply(image, m));
+             StepGate gate = StepGate.fromProperty()) {
             if (resumed != null) {
                 Checkpoints.loadOptimizer(resumed, sgd);
             }
@@ -435,6 +436,7 @@ public final class Trainer {
                     profiling = true;
                     ai.djl.pytorch.jni.JniUtils.startProfile(false, true, false);
                 }
+                gate.await();
                 long t0 = System.nanoTime();
                 ConvGuard.Flops flops0 = ConvGuard.flopsSoFar();
                 double lr = config.solver().learningRate(it - first, end - first);
