@@ -264,7 +264,7 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
 
         /** Whether the transform saves time for {@code s} on an output of {@code height} x {@code width}. */
         static boolean pays(ConvShape s, int height, int width) {
-            return wideEnough(s) && tiles(height) * tiles(width) >= MIN_TILES;
+            return paysFrom(MIN_TILES, s, height, width);
         }
 
         /**
@@ -286,12 +286,17 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
 
         /** {@link #pays} for the input gradient, the output gradient being {@code height} x {@code width}. */
         static boolean paysForInputGradient(ConvShape s, int height, int width) {
-            return wideEnough(s) && tiles(height) * tiles(width) >= MIN_TILES_INPUT_GRADIENT;
+            return paysFrom(MIN_TILES_INPUT_GRADIENT, s, height, width);
         }
 
         /** {@link #pays} for the weight gradient. */
         static boolean paysForWeightGradient(ConvShape s, int height, int width) {
-            return wideEnough(s) && tiles(height) * tiles(width) >= MIN_TILES_WEIGHT_GRADIENT;
+            return paysFrom(MIN_TILES_WEIGHT_GRADIENT, s, height, width);
+        }
+
+        /** Wide enough, on a map of at least {@code minTiles} output tiles: the one rule, with each pass's threshold. */
+        private static boolean paysFrom(int minTiles, ConvShape s, int height, int width) {
+            return wideEnough(s) && tiles(height) * tiles(width) >= minTiles;
         }
 
         /** Whether {@code s} has the channels at which the route pays on a large enough map. */
