@@ -432,11 +432,11 @@ public final class Trainer {
             int profileAfter = Integer.getInteger("frcnn.profileAfter", 3);
             boolean profiling = false;
             for (int it = from; it < end; it++) {
+                gate.await(); // before the profiler starts: its trace holds iterations, not waits
                 if (profile != null && it == from + profileAfter) {
                     profiling = true;
                     ai.djl.pytorch.jni.JniUtils.startProfile(false, true, false);
                 }
-                gate.await();
                 long t0 = System.nanoTime();
                 ConvGuard.Flops flops0 = ConvGuard.flopsSoFar();
                 double lr = config.solver().learningRate(it - first, end - first);
