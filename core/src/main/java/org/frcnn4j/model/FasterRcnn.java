@@ -19,6 +19,7 @@ import org.frcnn4j.nn.ConvGuard;
 import org.frcnn4j.nn.MemoryLayout;
 import org.frcnn4j.nn.Precision;
 import org.frcnn4j.nn.FeatureMaps;
+import org.frcnn4j.nn.HandBackward;
 import org.frcnn4j.nn.Parameters;
 import org.frcnn4j.roi.RoiFeatureExtractor;
 import org.frcnn4j.rpn.ProposalGenerator;
@@ -359,8 +360,20 @@ public final class FasterRcnn implements AutoCloseable {
                 FeatureMaps own = batch.size() == 1 ? features : features.image(i);
                 stages.add(proposalStage(own, canvas, batchHeight, b, train, what));
             }
-            return headStage(stages, train);
+            return headStage(stages, train, below(features));
         }
+    }
+
+    /**
+     * What lies below the head's pooled features: nothing that learns (the backbone frozen), leaves of a hand-written
+     * backward pass (VGG-16's chain), or layers recorded for autograd.
+     */
+    private HandBackward.Below below(FeatureMaps features) {
+        if (!params.anyTrains(name -> !name.startsWith("rpn.") && !name.startsWith("roi_heads."))) {
+            return HandBackward.Below.FROZEN;
+        }
+        return features.maps().stream().allMatch(HandBackward::isLeaf) ? HandBackward.Below.HAND_WRITTEN
+                : HandBackward.Below.RECORDED;
     }
 
     /** An image's RPN losses and its sampled RoIs, pooled, before the head (null fields for what is not trained). */
@@ -396,11 +409,11 @@ public final class FasterRcnn implements AutoCloseable {
      * fc6 product of twice the rows is cheaper than two: the 19 MB weight streams once), then each image's losses on
      * its own rows, as before.
      */
-    private java.util.List<Losses> headStage(java.util.List<ImageStage> stages, Training train) {
+    private java.util.List<Losses> headStage(java.util.List<ImageStage> stages, Training train, HandBackward.Below below) {
         FastRcnnHead.Output all = null;
         if (stages.get(0).pooled() != null) {
             all = head.forward(stages.size() == 1 ? stages.get(0).pooled()
-                    : NDArrays.concat(new NDList(stages.stream().map(ImageStage::pooled).toList())), true);
+                    : NDArrays.concat(new NDList(stages.stream().map(ImageStage::pooled).toList())), true, below);
         }
         java.util.List<Losses> out = new java.util.ArrayList<>();
         long row = 0;

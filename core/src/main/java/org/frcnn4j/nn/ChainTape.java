@@ -115,6 +115,7 @@ public final class ChainTape {
         if (lowest >= 0) {
             tape.result.setRequiresGradient(true);
             HandBackward.defer(tape::backward);
+            HandBackward.markLeaf(tape.result);
         }
         return tape.result;
     }
@@ -124,7 +125,7 @@ public final class ChainTape {
     }
 
     private static boolean trains(NDArray parameter) {
-        return parameter != null && JniUtils.requiresGrad((PtNDArray) parameter);
+        return HandBackward.trains(parameter);
     }
 
     /** From the output's gradient (autograd's, through the rest of the network) down to the lowest trained layer. */
@@ -178,8 +179,8 @@ public final class ChainTape {
             }
         }
         if (gw != null) {
-            accumulate(c.weight(), gw[0]);
-            accumulate(c.bias(), gw[1]);
+            HandBackward.accumulate(c.weight(), gw[0]);
+            HandBackward.accumulate(c.bias(), gw[1]);
         }
         return gx;
     }
@@ -214,38 +215,11 @@ public final class ChainTape {
         return a;
     }
 
-    /**
-     * Adds a gradient into a parameter's own, as autograd's accumulation does (a parameter that trains). Under the
-     * parameter's lock: the trainer's data-parallel images run their backward passes side by side, and autograd's own
-     * accumulation locks the same way.
-     */
-    private static void accumulate(NDArray parameter, NDArray gradient) {
-        if (trains(parameter)) {
-            synchronized (parameter) {
-                add(parameter, gradient);
-            }
-        }
-        gradient.close();
-    }
-
-    /** {@link #accumulate} of the gradient that {@code copy}, a leaf copy of the parameter (or null), received. */
+    /** {@link HandBackward#accumulate} of the gradient that {@code copy}, a leaf copy of the parameter (or null), received. */
     private static void accumulateFrom(NDArray parameter, NDArray copy) {
         if (trains(parameter)) {
-            accumulate(parameter, JniUtils.getGradient((PtNDArray) copy));
+            HandBackward.accumulate(parameter, JniUtils.getGradient((PtNDArray) copy));
         }
     }
 
-    private static void add(NDArray parameter, NDArray gradient) {
-        PtNDArray own = JniUtils.getGradient((PtNDArray) parameter);
-        if (own != null) {
-            own.addi(gradient);
-            own.close(); // the handle, not the gradient
-        } else {
-            // the first gradient: a leaf's backward pass is its accumulator alone, which keeps an ordinary copy
-            // (the scripted operations' results are inference tensors, which later in-place additions refuse)
-            try (NDArray copy = gradient.duplicate()) {
-                JniUtils.backward((PtNDArray) parameter, (PtNDArray) copy, false, false);
-            }
-        }
-    }
 }

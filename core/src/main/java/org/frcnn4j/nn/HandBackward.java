@@ -1,5 +1,8 @@
 package org.frcnn4j.nn;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -47,10 +50,74 @@ public final class HandBackward {
         s.passes.add(pass);
     }
 
+    /**
+     * Marks {@code leaf} as the output of a part whose backward pass is registered here: autograd's graph ends at it, so
+     * a later hand-written pass may send gradients into it by a backward call of its own ({@link DenseTape}).
+     */
+    static void markLeaf(NDArray leaf) {
+        Scope s = CURRENT.get();
+        if (s == null) {
+            throw new IllegalStateException("no hand-written backward scope is open on this thread");
+        }
+        s.leaves.add(leaf);
+    }
+
+    /** Whether {@code a} is a leaf that a pass registered on this thread carries on ({@link #markLeaf}). */
+    public static boolean isLeaf(NDArray a) {
+        Scope s = CURRENT.get();
+        return s != null && s.leaves.contains(a);
+    }
+
+    /**
+     * What lies below a layer whose input gradient a hand-written pass would compute: nothing that learns, a leaf of a
+     * hand-written pass ({@link #isLeaf}: a second backward call from the layer's input reaches it through a graph of
+     * its own), or layers recorded for autograd, whose graph the first backward call also walks (through the RPN) and
+     * frees, so that the layer must be recorded for autograd too.
+     */
+    public enum Below {
+        FROZEN,
+        HAND_WRITTEN,
+        RECORDED
+    }
+
+    /** Whether {@code parameter} (a stored parameter, not a view of it) trains in this step. */
+    static boolean trains(NDArray parameter) {
+        return parameter != null && JniUtils.requiresGrad((PtNDArray) parameter);
+    }
+
+    /**
+     * Adds a gradient into a parameter's own, as autograd's accumulation does (a parameter that trains). Under the
+     * parameter's lock: the trainer's data-parallel images run their backward passes side by side, and autograd's own
+     * accumulation locks the same way.
+     */
+    static void accumulate(NDArray parameter, NDArray gradient) {
+        if (trains(parameter)) {
+            synchronized (parameter) {
+                add(parameter, gradient);
+            }
+        }
+        gradient.close();
+    }
+
+    private static void add(NDArray parameter, NDArray gradient) {
+        PtNDArray own = JniUtils.getGradient((PtNDArray) parameter);
+        if (own != null) {
+            own.addi(gradient);
+            own.close(); // the handle, not the gradient
+        } else {
+            // the first gradient: a leaf's backward pass is its accumulator alone, which keeps an ordinary copy
+            // (the scripted operations' results are inference tensors, which later in-place additions refuse)
+            try (NDArray copy = gradient.duplicate()) {
+                JniUtils.backward((PtNDArray) parameter, (PtNDArray) copy, false, false);
+            }
+        }
+    }
+
     /** The passes registered on a thread between {@link #open} and {@link #close}. */
     public static final class Scope implements AutoCloseable {
         private final Scope outer;
         private final List<Runnable> passes = new ArrayList<>();
+        private final java.util.Set<NDArray> leaves = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
         private Scope(Scope outer) {
             this.outer = outer;
@@ -74,6 +141,7 @@ public final class HandBackward {
         @Override
         public void close() {
             passes.clear();
+            leaves.clear();
             CURRENT.set(outer);
         }
     }

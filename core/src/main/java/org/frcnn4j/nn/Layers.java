@@ -121,6 +121,21 @@ public final class Layers {
             return forwardFlattened(x, flattenedAsConvolution());
         }
 
+        /**
+         * {@link #forwardFlattened} in a training pass whose caller knows what lies {@code below} the layer: where the
+         * layer runs as a convolution, a hand-written backward pass may run ({@link HandBackward}) and nothing below
+         * records for autograd, its gradients are computed by hand ({@link DenseTape}), else by autograd.
+         */
+        public NDArray forwardFlattenedTraining(NDArray x, HandBackward.Below below) {
+            return forwardFlattenedTraining(x, flattenedAsConvolution(), below);
+        }
+
+        /** {@link #forwardFlattenedTraining} by the route asked for, whatever the machine (tests check both). */
+        NDArray forwardFlattenedTraining(NDArray x, boolean asConvolution, HandBackward.Below below) {
+            return forwardFlattened(x, asConvolution, below == HandBackward.Below.HAND_WRITTEN,
+                    below != HandBackward.Below.RECORDED);
+        }
+
         /** Whether {@link #forwardFlattened} runs float32 inputs as a convolution on this machine (see there). */
         public static boolean flattenedAsConvolution() {
             return EngineFacts.avx512Convolutions() && !EngineFacts.avx512Products();
@@ -128,6 +143,10 @@ public final class Layers {
 
         /** {@link #forwardFlattened} by the route asked for, whatever the machine (tests check both). */
         NDArray forwardFlattened(NDArray x, boolean asConvolution) {
+            return forwardFlattened(x, asConvolution, true, false);
+        }
+
+        private NDArray forwardFlattened(NDArray x, boolean asConvolution, boolean inputLearns, boolean byHand) {
             Shape s = x.getShape();
             if (s.get(0) == 0 || inBfloat16(x) || !asConvolution || PeerBlas.active()) {
                 // in bfloat16 the product with the weight kept rounded (a convolution would round it on every call)
@@ -138,8 +157,12 @@ public final class Layers {
             // row-major (N, C, H, W): a free view when x already is; a copy when x is a channels-last view (RoIAlign's
             // output), on which the convolution runs half as fast
             NDArray input = x.reshape(s.get(0), -1).reshape(s);
-            NDArray y = ConvGuard.shared().forward(input, kernel, bias, flattenedShape((int) s.get(1), (int) s.get(2)),
-                    ConvGuard.gradientsNeeded(false, weight));
+            ConvShape shape = flattenedShape((int) s.get(1), (int) s.get(2));
+            NDArray y = byHand ? DenseTape.forward(ConvGuard.shared(), input, kernel, weight, bias, shape, inputLearns)
+                    : null;
+            if (y == null) {
+                y = ConvGuard.shared().forward(input, kernel, bias, shape, ConvGuard.gradientsNeeded(false, weight));
+            }
             return y.reshape(s.get(0), -1);
         }
 

@@ -161,6 +161,11 @@ public final class Parameters implements AutoCloseable {
         return Collections.unmodifiableMap(arrays);
     }
 
+    /** Whether any parameter whose name {@code which} accepts trains in this step (requires gradients). */
+    public boolean anyTrains(java.util.function.Predicate<String> which) {
+        return arrays.entrySet().stream().anyMatch(e -> which.test(e.getKey()) && HandBackward.trains(e.getValue()));
+    }
+
     /** The parameters as a named list (for {@link NDList#encode}). */
     public NDList toList() {
         NDList list = new NDList();

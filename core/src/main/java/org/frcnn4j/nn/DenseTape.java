@@ -1,0 +1,124 @@
+package org.frcnn4j.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import org.frcnn4j.nn.ConvCheck.Gradients;
+
+/**
+ * The training pass of a fully connected layer over flattened (R, C, S, S) maps that runs as an S x S convolution
+ * ({@link Layers.Dense#forwardFlattened}: fc6 of the box head on AVX-512 EPYCs), with its backward pass written out by
+ * hand ({@link HandBackward}). Its gradients are two matrix products, each run as a 1x1 convolution of oneDNN's:
+ * <ul>
+ *   <li>the weight's, {@code g^T X} (out x in): X's rows as the channels of a map whose positions are the in features,
+ *   {@code g^T} as the 1x1 kernels;</li>
+ *   <li>the input's, {@code g W} (R x in): W's rows as the channels of a map over the in features, {@code g} as the
+ *   kernels;</li>
+ * </ul>
+ * both on the arrays as they lie (only {@code g}, R x out, is transposed). Autograd's pass for the S x S convolution
+ * runs oneDNN's backward kernels for it, whose weight gradient is the slow half: on the family-26 EPYC (2 threads,
+ * VGG-16's 512 x 7 x 7 -> 1024, medians of 7) 169 against 120 ms for 352 RoIs and 226 against 178 ms for 512, the
+ * weight gradient alone 91 and 115 against 60 and 89; the products by the BLAS (MKL without its AVX-512 kernels on
+ * AMD) take 115-167 ms each.
+ *
+ * <p>R, a channel count of both products, changes from image to image; it is padded with zero rows to a multiple of
+ * {@link #ROWS} (zero rows add nothing to either product), so that the guard checks a few shapes once each and not
+ * one per count of RoIs. Each product runs by the guard's route for its shape, right on every CPU as every other
+ * convolution. The input gradient goes on into autograd's graph below the layer (RoIAlign) by a second backward call
+ * from the layer's input, before the passes registered earlier run; so only where that graph is the head's own, ending
+ * at a hand-written pass's leaf (VGG-16's chain, {@link HandBackward#isLeaf}), or where nothing below the layer learns
+ * ({@link HandBackward.Below}): a backbone recorded for autograd is walked, and its saved arrays freed, by the first
+ * backward call already (through the RPN), and there the layer is recorded for autograd as before.
+ */
+final class DenseTape {
+    /** RoI counts are padded to a multiple of this (the channel counts oneDNN's kernels block by). */
+    static final int ROWS = 32;
+
+    private DenseTape() {}
+
+    /**
+     * The layer's output for {@code input} (R, C, S, S) through {@code kernel} (out, C, S, S), a leaf that requires
+     * gradients, with the pass registered that carries its gradient into {@code weight}, {@code bias} and, where
+     * {@code inputLearns}, into {@code input}; or null where the layer is recorded for autograd as before (no hand-written
+     * pass allowed or possible, not float32, or nothing of it learns).
+     */
+    static NDArray forward(ConvGuard guard, NDArray input, NDArray kernel, NDArray weight, NDArray bias,
+                           ConvShape shape, boolean inputLearns) {
+        if (!HandBackward.enabled() || !HandBackward.available() || !JniUtils.isGradMode()
+                || Precision.current() != Precision.FP32) {
+            return null;
+        }
+        boolean weightLearns = HandBackward.trains(weight);
+        boolean biasLearns = HandBackward.trains(bias);
+        if (!weightLearns && !biasLearns && !inputLearns) {
+            return null;
+        }
+        NDArray y;
+        try (GradMode off = GradMode.set(false)) {
+            y = guard.forward(input, kernel, bias, shape, Gradients.NONE);
+        }
+        y.setRequiresGradient(true);
+        Gradients needed = Gradients.of(inputLearns, weightLearns);
+        HandBackward.defer(() -> backward(guard, input, y, weight, bias, shape, needed, biasLearns));
+        return y;
+    }
+
+    private static void backward(ConvGuard guard, NDArray input, NDArray y, NDArray weight, NDArray bias,
+                                 ConvShape shape, Gradients needed, boolean biasLearns) {
+        PtNDArray g = JniUtils.getGradient((PtNDArray) y);
+        if (g == null) {
+            return; // the losses did not reach the layer
+        }
+        NDManager m = input.getManager();
+        long rows = input.getShape().get(0);
+        long out = weight.getShape().get(0);
+        long in = weight.getShape().get(1);
+        int padded = Math.toIntExact((rows + ROWS - 1) / ROWS * ROWS);
+        ConvGuard.countGradients(input.getShape(), shape, needed);
+        // the in features as a map of (channels of the input, S * S): any split of them serves a 1x1 convolution
+        long mapRows = shape.inChannels();
+        long mapCols = in / mapRows;
+        try (NDManager work = m.newSubManager()) {
+            java.util.function.UnaryOperator<NDArray> scratch = a -> {
+                a.attach(work); // freed when this pass ends, not with the iteration's arrays
+                return a;
+            };
+            NDArray gRows = padRows(scratch.apply(g.reshape(rows, out)), padded, scratch);
+            if (biasLearns) {
+                HandBackward.accumulate(bias, scratch.apply(gRows.get(new NDIndex("0:{}", rows)).sum(new int[] {0})));
+            }
+            if (needed.weight()) {
+                NDArray x = scratch.apply(padRows(scratch.apply(input.reshape(rows, in)), padded, scratch)
+                        .reshape(1, padded, mapRows, mapCols));
+                NDArray kernels = scratch.apply(gRows.transpose().reshape(out, padded, 1, 1)); // a copy: R x out is small
+                NDArray gw = scratch.apply(guard.forwardUncounted(x, kernels, null,
+                        ConvShape.of(padded, (int) out, 1, 1, 0), Gradients.NONE));
+                HandBackward.accumulate(weight, scratch.apply(gw.reshape(weight.getShape())));
+            }
+            if (needed.input()) {
+                NDArray w = scratch.apply(weight.reshape(1, out, mapRows, mapCols)); // a view of the parameter
+                NDArray gx = scratch.apply(guard.forwardUncounted(w, scratch.apply(gRows.reshape(padded, out, 1, 1)),
+                        null, ConvShape.of((int) out, padded, 1, 1, 0), Gradients.NONE));
+                NDArray gInput = scratch.apply(scratch.apply(scratch.apply(gx.reshape(padded, in))
+                        .get(new NDIndex("0:{}", rows))).reshape(input.getShape()));
+                JniUtils.backward((PtNDArray) input, (PtNDArray) gInput, false, false);
+            }
+        }
+        g.close();
+    }
+
+    /** {@code a} (rows x n) with zero rows below it up to {@code padded} rows (itself where none are needed). */
+    private static NDArray padRows(NDArray a, int padded, java.util.function.UnaryOperator<NDArray> scratch) {
+        long rows = a.getShape().get(0);
+        if (rows == padded) {
+            return a;
+        }
+        NDArray zeros = scratch.apply(a.getManager().zeros(new Shape(padded - rows, a.getShape().get(1))));
+        return scratch.apply(NDArrays.concat(new NDList(a, zeros)));
+    }
+}
