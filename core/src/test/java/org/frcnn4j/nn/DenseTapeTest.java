@@ -26,13 +26,11 @@ class DenseTapeTest {
     @Test
     void givesAutogradsGradients() {
         try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 5)) {
-            Layers.Dense fc6 = dense(p);
-            m.getEngine().setRandomSeed(5);
-            NDArray features = m.randomNormal(new Shape(ROIS, CHANNELS, 7, 7));
-            NDArray weighting = m.randomNormal(new Shape(ROIS, OUT));
-            // a learning layer below fc6 (a scale per channel), so that its input gradient goes on into autograd's graph
-            NDArray scale = m.randomNormal(new Shape(1, CHANNELS, 1, 1));
-            scale.setRequiresGradient(true);
+            Case c = new Case(m, p, 5);
+            Layers.Dense fc6 = c.fc6();
+            NDArray features = c.features();
+            NDArray weighting = c.weighting();
+            NDArray scale = c.scale();
             float[][] byAutograd;
             try (NDManager step = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 NDArray y = fc6.forwardFlattened(features.mul(scale), true);
@@ -88,12 +86,11 @@ class DenseTapeTest {
     @Test
     void aboveRecordedLayersTheLayerIsRecordedToo() {
         try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 8)) {
-            Layers.Dense fc6 = dense(p);
-            m.getEngine().setRandomSeed(8);
-            NDArray features = m.randomNormal(new Shape(ROIS, CHANNELS, 7, 7));
-            NDArray weighting = m.randomNormal(new Shape(ROIS, OUT));
-            NDArray scale = m.randomNormal(new Shape(1, CHANNELS, 1, 1));
-            scale.setRequiresGradient(true);
+            Case c = new Case(m, p, 8);
+            Layers.Dense fc6 = c.fc6();
+            NDArray features = c.features();
+            NDArray weighting = c.weighting();
+            NDArray scale = c.scale();
             float[][] expected = null;
             for (boolean byHand : new boolean[] {false, true}) {
                 zero(fc6.weight(), fc6.bias(), scale);
@@ -132,6 +129,27 @@ class DenseTapeTest {
                 assertThat(DenseTape.forward(ConvGuard.shared(), x, kernel, fc6.weight(), fc6.bias(), shape, true))
                         .isNotNull();
             }
+        }
+    }
+
+    /**
+     * fc6, its input features, a fixed weighting of its output, and a learning layer below it (a scale per channel, so
+     * that an input gradient has somewhere to go), from one seed.
+     */
+    private record Case(Layers.Dense fc6, NDArray features, NDArray weighting, NDArray scale) {
+        Case(NDManager m, Parameters p, int seed) {
+            this(dense(p), seeded(m, seed).randomNormal(new Shape(ROIS, CHANNELS, 7, 7)),
+                    m.randomNormal(new Shape(ROIS, OUT)), learning(m.randomNormal(new Shape(1, CHANNELS, 1, 1))));
+        }
+
+        private static NDManager seeded(NDManager m, int seed) {
+            m.getEngine().setRandomSeed(seed);
+            return m;
+        }
+
+        private static NDArray learning(NDArray a) {
+            a.setRequiresGradient(true);
+            return a;
         }
     }
 
