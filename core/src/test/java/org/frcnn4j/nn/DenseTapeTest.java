@@ -27,23 +27,20 @@ class DenseTapeTest {
     void givesAutogradsGradients() {
         try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 5)) {
             Case c = new Case(m, p, 5);
-            Layers.Dense fc6 = c.fc6();
-            NDArray features = c.features();
-            NDArray weighting = c.weighting();
-            NDArray scale = c.scale();
             float[][] byAutograd;
             try (NDManager step = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                NDArray y = fc6.forwardFlattened(features.mul(scale), true);
-                gc.backward(y.getNDArrayInternal().relu().mul(weighting).sum());
-                byAutograd = gradients(fc6.weight(), fc6.bias(), scale);
+                NDArray y = c.fc6().forwardFlattened(c.features().mul(c.scale()), true);
+                gc.backward(y.getNDArrayInternal().relu().mul(c.weighting()).sum());
+                byAutograd = gradients(c.fc6().weight(), c.fc6().bias(), c.scale());
             }
-            zero(fc6.weight(), fc6.bias(), scale);
+            zero(c.fc6().weight(), c.fc6().bias(), c.scale());
             try (NDManager step = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector();
                  HandBackward.Scope hand = HandBackward.open()) {
-                NDArray y = fc6.forwardFlattenedTraining(features.mul(scale), true, HandBackward.Below.HAND_WRITTEN);
-                gc.backward(y.getNDArrayInternal().relu().mul(weighting).sum());
+                NDArray y = c.fc6().forwardFlattenedTraining(c.features().mul(c.scale()), true,
+                        HandBackward.Below.HAND_WRITTEN);
+                gc.backward(y.getNDArrayInternal().relu().mul(c.weighting()).sum());
                 hand.backward();
-                float[][] byHand = gradients(fc6.weight(), fc6.bias(), scale);
+                float[][] byHand = gradients(c.fc6().weight(), c.fc6().bias(), c.scale());
                 String[] names = {"weight", "bias", "the layer below"};
                 for (int i = 0; i < names.length; i++) {
                     assertThat(byHand[i]).as(names[i]).isNotNull();
@@ -87,22 +84,18 @@ class DenseTapeTest {
     void aboveRecordedLayersTheLayerIsRecordedToo() {
         try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 8)) {
             Case c = new Case(m, p, 8);
-            Layers.Dense fc6 = c.fc6();
-            NDArray features = c.features();
-            NDArray weighting = c.weighting();
-            NDArray scale = c.scale();
             float[][] expected = null;
             for (boolean byHand : new boolean[] {false, true}) {
-                zero(fc6.weight(), fc6.bias(), scale);
+                zero(c.fc6().weight(), c.fc6().bias(), c.scale());
                 try (NDManager step = m.newSubManager();
                      GradientCollector gc = Engine.getInstance().newGradientCollector();
                      HandBackward.Scope hand = HandBackward.open()) {
-                    NDArray shared = features.mul(scale).mul(1f); // a saved tensor in the shared part of the graph
-                    NDArray y = byHand ? fc6.forwardFlattenedTraining(shared, true, HandBackward.Below.RECORDED)
-                            : fc6.forwardFlattened(shared, true);
-                    gc.backward(y.mul(weighting).sum().add(shared.mul(shared).sum()));
+                    NDArray shared = c.features().mul(c.scale()).mul(1f); // a saved tensor in the shared part of the graph
+                    NDArray y = byHand ? c.fc6().forwardFlattenedTraining(shared, true, HandBackward.Below.RECORDED)
+                            : c.fc6().forwardFlattened(shared, true);
+                    gc.backward(y.mul(c.weighting()).sum().add(shared.mul(shared).sum()));
                     hand.backward();
-                    float[][] got = gradients(fc6.weight(), fc6.bias(), scale);
+                    float[][] got = gradients(c.fc6().weight(), c.fc6().bias(), c.scale());
                     if (expected == null) {
                         expected = got;
                     } else {
