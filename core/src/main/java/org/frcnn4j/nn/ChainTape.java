@@ -107,7 +107,7 @@ public final class ChainTape {
         }
         int lowest = -1;
         for (int i = 0; i < convs.size() && lowest < 0; i++) {
-            if (trains(convs.get(i).weight()) || trains(convs.get(i).bias())) {
+            if (HandBackward.trains(convs.get(i).weight()) || HandBackward.trains(convs.get(i).bias())) {
                 lowest = i;
             }
         }
@@ -122,10 +122,6 @@ public final class ChainTape {
 
     static boolean covers(Layers.Conv c) {
         return ConvGuard.sameSize(c.shape());
-    }
-
-    private static boolean trains(NDArray parameter) {
-        return HandBackward.trains(parameter);
     }
 
     /** From the output's gradient (autograd's, through the rest of the network) down to the lowest trained layer. */
@@ -159,7 +155,7 @@ public final class ChainTape {
 
     /** One layer's weight and bias gradients, added into the parameters'; its input's gradient where asked, else null. */
     private NDArray layerBackward(Layers.Conv c, NDArray x, NDArray g, boolean input) {
-        boolean weight = trains(c.weight()) || trains(c.bias());
+        boolean weight = HandBackward.trains(c.weight()) || HandBackward.trains(c.bias());
         Gradients needed = Gradients.of(input, weight);
         ConvGuard.countGradients(x.getShape(), c.shape(), needed);
         if (!(guard.verdict(c.shape(), needed).route() instanceof ConvRoute.Direct)) {
@@ -196,11 +192,11 @@ public final class ChainTape {
             leaf.setRequiresGradient(needed.input());
             // leaves of their own for the weight and bias too: their gradients are then added into the parameters'
             // as every other layer's are (under the parameter's lock, beside another thread's image)
-            NDArray w = inManager(c.weight().duplicate(), m);
-            NDArray b = c.bias() == null ? null : inManager(c.bias().duplicate(), m);
-            w.setRequiresGradient(trains(c.weight()));
+            NDArray w = NativeArrays.attached(c.weight().duplicate(), m);
+            NDArray b = c.bias() == null ? null : NativeArrays.attached(c.bias().duplicate(), m);
+            w.setRequiresGradient(HandBackward.trains(c.weight()));
             if (b != null) {
-                b.setRequiresGradient(trains(c.bias()));
+                b.setRequiresGradient(HandBackward.trains(c.bias()));
             }
             NDArray y = guard.forwardUncounted(leaf, w, b, c.shape(), needed);
             JniUtils.backward((PtNDArray) y, (PtNDArray) g, false, false);
@@ -210,14 +206,9 @@ public final class ChainTape {
         }
     }
 
-    private static NDArray inManager(NDArray a, NDManager m) {
-        a.attach(m);
-        return a;
-    }
-
     /** {@link HandBackward#accumulate} of the gradient that {@code copy}, a leaf copy of the parameter (or null), received. */
     private static void accumulateFrom(NDArray parameter, NDArray copy) {
-        if (trains(parameter)) {
+        if (HandBackward.trains(parameter)) {
             HandBackward.accumulate(parameter, JniUtils.getGradient((PtNDArray) copy));
         }
     }

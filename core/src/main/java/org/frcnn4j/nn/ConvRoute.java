@@ -118,7 +118,7 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
         @Override
         public NDArray forward(NDArray x, NDArray weight, NDArray bias, ConvShape s) {
             NDManager m = x.getManager();
-            NDArray b = bias != null ? bias : inManager(m.zeros(new Shape(s.outChannels())), m);
+            NDArray b = bias != null ? bias : NativeArrays.attached(m.zeros(new Shape(s.outChannels())), m);
             long n = x.getShape().get(0);
             if (n == 1) {
                 return image(x, weight, b, s);
@@ -236,7 +236,7 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
                 return new Direct().forward(x, weight, bias, s);
             }
             NDManager m = x.getManager();
-            NDArray b = bias != null ? bias : inManager(m.zeros(new Shape(s.outChannels())), m);
+            NDArray b = bias != null ? bias : NativeArrays.attached(m.zeros(new Shape(s.outChannels())), m);
             return ScriptedOps.winogradProducts(x, WinogradKernels.of(weight), b, s.padding());
         }
 
@@ -353,12 +353,12 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
             NDArray w = weight;
             long k = s.kernel();
             if (!s.depthwise() && paddedIn > in) {
-                w = inManager(w.concat(m.zeros(new Shape(out, paddedIn - in, k, k)), 1), m);
+                w = NativeArrays.attached(w.concat(m.zeros(new Shape(out, paddedIn - in, k, k)), 1), m);
             }
             if (paddedOut > out) {
-                w = inManager(w.concat(m.zeros(new Shape(paddedOut - out, w.getShape().get(1), k, k)), 0), m);
+                w = NativeArrays.attached(w.concat(m.zeros(new Shape(paddedOut - out, w.getShape().get(1), k, k)), 0), m);
             }
-            NDArray b = bias == null || paddedOut == out ? bias : inManager(bias.concat(m.zeros(new Shape(paddedOut - out)), 0), m);
+            NDArray b = bias == null || paddedOut == out ? bias : NativeArrays.attached(bias.concat(m.zeros(new Shape(paddedOut - out)), 0), m);
             NDArray y = Conv2d.conv2d(input, w, b, new Shape(s.stride(), s.stride()), new Shape(s.padding(), s.padding()),
                     new Shape(s.dilation(), s.dilation()), groups).singletonOrThrow();
             return paddedOut == out ? y : y.get(new NDIndex(":, 0:{}", out));
@@ -417,14 +417,14 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
             }
             NDArray y;
             if (s.depthwise()) {
-                NDArray w = inManager(weight.reshape(1, c, (long) k * k, 1), m);
+                NDArray w = NativeArrays.attached(weight.reshape(1, c, (long) k * k, 1), m);
                 y = columns.reshape(n, c, (long) k * k, (long) oh * ow).mul(w).sum(new int[] {2});
             } else {
-                NDArray w = inManager(weight.reshape(s.outChannels(), c * k * k), m);
+                NDArray w = NativeArrays.attached(weight.reshape(s.outChannels(), c * k * k), m);
                 y = w.matMul(columns.reshape(n, c * k * k, (long) oh * ow));
             }
             if (bias != null) {
-                y = y.add(inManager(bias.reshape(1, s.outChannels(), 1), m));
+                y = y.add(NativeArrays.attached(bias.reshape(1, s.outChannels(), 1), m));
             }
             return y.reshape(n, s.outChannels(), oh, ow);
         }
@@ -455,8 +455,8 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
             Shape xs = x.getShape();
             long rows = xs.get(0) * xs.get(2) * xs.get(3);
             NDArray flat = x.transpose(0, 2, 3, 1).reshape(rows, xs.get(1));
-            NDArray w = inManager(weight.reshape(s.outChannels(), s.inChannels()), m);
-            NDArray b = bias != null ? bias : inManager(m.zeros(new Shape(s.outChannels())), m);
+            NDArray w = NativeArrays.attached(weight.reshape(s.outChannels(), s.inChannels()), m);
+            NDArray b = bias != null ? bias : NativeArrays.attached(m.zeros(new Shape(s.outChannels())), m);
             NDArray y = bfloat16 ? ScriptedOps.linear(flat, w, b)
                     : ai.djl.nn.core.Linear.linear(flat, w, b).singletonOrThrow();
             return y.reshape(xs.get(0), xs.get(2), xs.get(3), s.outChannels()).transpose(0, 3, 1, 2);
@@ -476,11 +476,5 @@ public sealed interface ConvRoute permits ConvRoute.Direct, ConvRoute.PaddedChan
         public double tolerance() {
             return bfloat16 ? Bfloat16.TOLERANCE : ConvCheck.TOLERANCE;
         }
-    }
-
-    /** Moves an array derived from a parameter into the step's manager, so that it closes with the step. */
-    private static NDArray inManager(NDArray a, NDManager m) {
-        a.attach(m);
-        return a;
     }
 }

@@ -43,6 +43,12 @@ public final class NativeArrays {
         return v;
     }
 
+    /** {@code a} itself, moved into {@code manager}: it closes with that manager (a step's, a pass's) from now on. */
+    static NDArray attached(NDArray a, NDManager manager) {
+        a.attach(manager);
+        return a;
+    }
+
     private static ByteBuffer scratch(long bytes) {
         ByteBuffer b = SCRATCH.get();
         if (b == null || b.capacity() < bytes) {
