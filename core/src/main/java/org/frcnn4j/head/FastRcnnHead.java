@@ -87,7 +87,7 @@ public final class FastRcnnHead {
     /**
      * @param pooled (R, C, 7, 7)
      * @param below  in training, what lies below the pooled features (whether fc6's gradients may be written out by
-     *               hand, {@link Dense#forwardFlattenedTraining})
+     *               hand, {@link Dense#forwardFlattened(NDArray, org.frcnn4j.nn.HandBackward.Below)})
      */
     public Output forward(NDArray pooled, boolean training, org.frcnn4j.nn.HandBackward.Below below) {
         if (convs != null) {
@@ -99,8 +99,7 @@ public final class FastRcnnHead {
             x = Activation.relu(fc.forward(x.reshape(s.get(0), s.get(1) * s.get(2) * s.get(3))));
             return new Output(clsScore.forward(x), bboxPred.forward(x));
         }
-        NDArray x = Activation.relu(training ? fc6.forwardFlattenedTraining(pooled, below)
-                : fc6.forwardFlattened(pooled));
+        NDArray x = Activation.relu(fc6.forwardFlattened(pooled, below));
         if (dropout && training) {
             x = Dropout.dropout(x, 0.5f, true).singletonOrThrow();
         }

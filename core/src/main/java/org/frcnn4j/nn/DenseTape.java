@@ -84,28 +84,24 @@ final class DenseTape {
         long mapRows = shape.inChannels();
         long mapCols = in / mapRows;
         try (NDManager work = m.newSubManager()) {
-            java.util.function.UnaryOperator<NDArray> scratch = a -> {
-                a.attach(work); // freed when this pass ends, not with the iteration's arrays
-                return a;
-            };
-            NDArray gRows = padRows(scratch.apply(g.reshape(rows, out)), padded, scratch);
+            // the three views the pass starts from live in its own manager, and so does all that is made from them
+            // (an operation's result belongs to its input's manager): freed when the pass ends, not with the iteration
+            NDArray gRows = padRows(NativeArrays.attached(g.reshape(rows, out), work), padded);
             if (biasLearns) {
-                HandBackward.accumulate(bias, scratch.apply(gRows.get(new NDIndex("0:{}", rows)).sum(new int[] {0})));
+                HandBackward.accumulate(bias, gRows.sum(new int[] {0})); // the zero rows add nothing
             }
             if (needed.weight()) {
-                NDArray x = scratch.apply(padRows(scratch.apply(input.reshape(rows, in)), padded, scratch)
-                        .reshape(1, padded, mapRows, mapCols));
-                NDArray kernels = scratch.apply(gRows.transpose().reshape(out, padded, 1, 1)); // a copy: R x out is small
-                NDArray gw = scratch.apply(guard.forwardUncounted(x, kernels, null,
-                        ConvShape.of(padded, (int) out, 1, 1, 0), Gradients.NONE));
-                HandBackward.accumulate(weight, scratch.apply(gw.reshape(weight.getShape())));
+                NDArray x = padRows(NativeArrays.attached(input.reshape(rows, in), work), padded).reshape(1, padded, mapRows, mapCols);
+                NDArray kernels = gRows.transpose().reshape(out, padded, 1, 1); // a copy: R x out is small
+                NDArray gw = guard.forwardUncounted(x, kernels, null, ConvShape.of(padded, (int) out, 1, 1, 0),
+                        Gradients.NONE);
+                HandBackward.accumulate(weight, gw.reshape(weight.getShape()));
             }
             if (needed.input()) {
-                NDArray w = scratch.apply(weight.reshape(1, out, mapRows, mapCols)); // a view of the parameter
-                NDArray gx = scratch.apply(guard.forwardUncounted(w, scratch.apply(gRows.reshape(padded, out, 1, 1)),
-                        null, ConvShape.of((int) out, padded, 1, 1, 0), Gradients.NONE));
-                NDArray gInput = scratch.apply(scratch.apply(scratch.apply(gx.reshape(padded, in))
-                        .get(new NDIndex("0:{}", rows))).reshape(input.getShape()));
+                NDArray w = NativeArrays.attached(weight.reshape(1, out, mapRows, mapCols), work); // a view of the parameter
+                NDArray gx = guard.forwardUncounted(w, gRows.reshape(padded, out, 1, 1), null,
+                        ConvShape.of((int) out, padded, 1, 1, 0), Gradients.NONE);
+                NDArray gInput = gx.reshape(padded, in).get(new NDIndex("0:{}", rows)).reshape(input.getShape());
                 JniUtils.backward((PtNDArray) input, (PtNDArray) gInput, false, false);
             }
         }
@@ -113,12 +109,11 @@ final class DenseTape {
     }
 
     /** {@code a} (rows x n) with zero rows below it up to {@code padded} rows (itself where none are needed). */
-    private static NDArray padRows(NDArray a, int padded, java.util.function.UnaryOperator<NDArray> scratch) {
+    private static NDArray padRows(NDArray a, int padded) {
         long rows = a.getShape().get(0);
         if (rows == padded) {
             return a;
         }
-        NDArray zeros = scratch.apply(a.getManager().zeros(new Shape(padded - rows, a.getShape().get(1))));
-        return scratch.apply(NDArrays.concat(new NDList(a, zeros)));
+        return NDArrays.concat(new NDList(a, a.getManager().zeros(new Shape(padded - rows, a.getShape().get(1)))));
     }
 }

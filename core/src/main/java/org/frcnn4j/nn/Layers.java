@@ -118,22 +118,16 @@ public final class Layers {
          * 1.5-1.9 times slower (133 vs 90 ms).
          */
         public NDArray forwardFlattened(NDArray x) {
-            return forwardFlattened(x, flattenedAsConvolution());
+            return forwardFlattened(x, HandBackward.Below.RECORDED);
         }
 
         /**
-         * {@link #forwardFlattened} in a training pass whose caller knows what lies {@code below} the layer: where the
+         * {@link #forwardFlattened} in a pass whose caller knows what lies {@code below} the layer: in training, where the
          * layer runs as a convolution, a hand-written backward pass may run ({@link HandBackward}) and nothing below
-         * records for autograd, its gradients are computed by hand ({@link DenseTape}), else by autograd.
+         * records for autograd, its gradients are computed by hand ({@link DenseTape}); else autograd's, as always.
          */
-        public NDArray forwardFlattenedTraining(NDArray x, HandBackward.Below below) {
-            return forwardFlattenedTraining(x, flattenedAsConvolution(), below);
-        }
-
-        /** {@link #forwardFlattenedTraining} by the route asked for, whatever the machine (tests check both). */
-        NDArray forwardFlattenedTraining(NDArray x, boolean asConvolution, HandBackward.Below below) {
-            return forwardFlattened(x, asConvolution, below == HandBackward.Below.HAND_WRITTEN,
-                    below != HandBackward.Below.RECORDED);
+        public NDArray forwardFlattened(NDArray x, HandBackward.Below below) {
+            return forwardFlattened(x, flattenedAsConvolution(), below);
         }
 
         /** Whether {@link #forwardFlattened} runs float32 inputs as a convolution on this machine (see there). */
@@ -143,10 +137,11 @@ public final class Layers {
 
         /** {@link #forwardFlattened} by the route asked for, whatever the machine (tests check both). */
         NDArray forwardFlattened(NDArray x, boolean asConvolution) {
-            return forwardFlattened(x, asConvolution, true, false);
+            return forwardFlattened(x, asConvolution, HandBackward.Below.RECORDED);
         }
 
-        private NDArray forwardFlattened(NDArray x, boolean asConvolution, boolean inputLearns, boolean byHand) {
+        /** {@link #forwardFlattened(NDArray, HandBackward.Below)} by the route asked for, whatever the machine. */
+        NDArray forwardFlattened(NDArray x, boolean asConvolution, HandBackward.Below below) {
             Shape s = x.getShape();
             if (s.get(0) == 0 || inBfloat16(x) || !asConvolution || PeerBlas.active()) {
                 // in bfloat16 the product with the weight kept rounded (a convolution would round it on every call)
@@ -158,8 +153,8 @@ public final class Layers {
             // output), on which the convolution runs half as fast
             NDArray input = x.reshape(s.get(0), -1).reshape(s);
             ConvShape shape = flattenedShape((int) s.get(1), (int) s.get(2));
-            NDArray y = byHand ? DenseTape.forward(ConvGuard.shared(), input, kernel, weight, bias, shape, inputLearns)
-                    : null;
+            NDArray y = below == HandBackward.Below.RECORDED ? null : DenseTape.forward(ConvGuard.shared(), input, kernel,
+                    weight, bias, shape, below == HandBackward.Below.HAND_WRITTEN);
             if (y == null) {
                 y = ConvGuard.shared().forward(input, kernel, bias, shape, ConvGuard.gradientsNeeded(false, weight));
             }

@@ -36,7 +36,7 @@ class DenseTapeTest {
             zero(c.fc6().weight(), c.fc6().bias(), c.scale());
             try (NDManager step = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector();
                  HandBackward.Scope hand = HandBackward.open()) {
-                NDArray y = c.fc6().forwardFlattenedTraining(c.features().mul(c.scale()), true,
+                NDArray y = c.fc6().forwardFlattened(c.features().mul(c.scale()), true,
                         HandBackward.Below.HAND_WRITTEN);
                 gc.backward(y.getNDArrayInternal().relu().mul(c.weighting()).sum());
                 hand.backward();
@@ -66,7 +66,7 @@ class DenseTapeTest {
             zero(fc6.weight(), fc6.bias());
             try (NDManager step = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector();
                  HandBackward.Scope hand = HandBackward.open()) {
-                gc.backward(fc6.forwardFlattenedTraining(features, true, HandBackward.Below.FROZEN).mul(weighting).sum());
+                gc.backward(fc6.forwardFlattened(features, true, HandBackward.Below.FROZEN).mul(weighting).sum());
                 hand.backward();
                 float[][] byHand = gradients(fc6.weight(), fc6.bias());
                 assertThat(relative(byHand[0], byAutograd[0])).as("weight").isLessThan(1e-5);
@@ -85,22 +85,25 @@ class DenseTapeTest {
         try (NDManager m = NDManager.newBaseManager(); Parameters p = new Parameters(m, 8)) {
             Case c = new Case(m, p, 8);
             float[][] expected = null;
-            for (boolean byHand : new boolean[] {false, true}) {
+            for (boolean scoped : new boolean[] {false, true}) {
                 zero(c.fc6().weight(), c.fc6().bias(), c.scale());
+                // without a scope autograd's pass, whatever the layer is told: the reference
                 try (NDManager step = m.newSubManager();
                      GradientCollector gc = Engine.getInstance().newGradientCollector();
-                     HandBackward.Scope hand = HandBackward.open()) {
-                    NDArray shared = c.features().mul(c.scale()).mul(1f); // a saved tensor in the shared part of the graph
-                    NDArray y = byHand ? c.fc6().forwardFlattenedTraining(shared, true, HandBackward.Below.RECORDED)
-                            : c.fc6().forwardFlattened(shared, true);
+                     HandBackward.Scope hand = scoped ? HandBackward.open() : null) {
+                    NDArray shared = c.features().mul(c.scale()); // saves its inputs: the shared part of the graph
+                    NDArray y = c.fc6().forwardFlattened(shared, true, HandBackward.Below.RECORDED);
                     gc.backward(y.mul(c.weighting()).sum().add(shared.mul(shared).sum()));
-                    hand.backward();
+                    if (hand != null) {
+                        hand.backward();
+                    }
                     float[][] got = gradients(c.fc6().weight(), c.fc6().bias(), c.scale());
                     if (expected == null) {
                         expected = got;
                     } else {
+                        String[] names = {"weight", "bias", "the layer below"};
                         for (int i = 0; i < got.length; i++) {
-                            assertThat(relative(got[i], expected[i])).isLessThan(1e-6);
+                            assertThat(relative(got[i], expected[i])).as(names[i]).isLessThan(1e-6);
                         }
                     }
                 }
