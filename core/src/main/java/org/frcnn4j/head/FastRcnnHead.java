@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.norm.Dropout;
+import org.frcnn4j.nn.HandBackward;
 import org.frcnn4j.nn.Layers.Dense;
 import org.frcnn4j.nn.Parameters;
 
@@ -81,15 +82,15 @@ public final class FastRcnnHead {
 
     /** @param pooled (R, C, 7, 7) */
     public Output forward(NDArray pooled, boolean training) {
-        return forward(pooled, training, org.frcnn4j.nn.HandBackward.Below.RECORDED);
+        return forward(pooled, training, HandBackward.Below.RECORDED);
     }
 
     /**
      * @param pooled (R, C, 7, 7)
      * @param below  in training, what lies below the pooled features (whether fc6's gradients may be written out by
-     *               hand, {@link Dense#forwardFlattened(NDArray, org.frcnn4j.nn.HandBackward.Below)})
+     *               hand, {@link Dense#forwardFlattened(NDArray, HandBackward.Below)})
      */
-    public Output forward(NDArray pooled, boolean training, org.frcnn4j.nn.HandBackward.Below below) {
+    public Output forward(NDArray pooled, boolean training, HandBackward.Below below) {
         if (convs != null) {
             NDArray x = pooled;
             for (org.frcnn4j.nn.Norms.ConvBn c : convs) {
